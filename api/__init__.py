@@ -1,0 +1,1 @@
+"""gridplan's faces: the command line and the HTTP API over the ``gis`` engine."""

@@ -1,0 +1,1 @@
+"""One module per ``gridplan`` sub-command; each exposes ``command``."""

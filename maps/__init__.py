@@ -1,0 +1,1 @@
+"""The planner's web page (static assets) and the folium reports."""

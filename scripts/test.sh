@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up everything the tests need (as root: Chromium, CJK fonts, PostgreSQL
+# with PostGIS), start a throw-away local PostgreSQL, and run the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --system
+source scripts/postgis.sh
+start_postgis
+trap stop_postgis EXIT
+.venv/bin/python -m ruff check gis api maps tests benchmarks
+.venv/bin/python -m pytest "$@"

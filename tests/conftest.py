@@ -1,0 +1,37 @@
+"""Session-wide test set-up: no network but loopback, shared paths."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import _netguard
+
+ROOT = Path(__file__).resolve().parent.parent
+AREAS = ROOT / "data" / "boundaries"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_network() -> Iterator[None]:
+    """Any connection outside loopback fails the test that made it."""
+    originals = _netguard.install()
+    yield
+    _netguard.uninstall(originals)
+
+
+@pytest.fixture(scope="session")
+def postgis_url() -> str:
+    """URL of the local PostGIS started by scripts/test.sh.
+
+    In CI (``CI`` set) a missing database is a failure, never a skip.
+    """
+    url = os.environ.get("GRIDPLAN_TEST_DATABASE_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("GRIDPLAN_TEST_DATABASE_URL is not set: run the suite with scripts/test.sh")
+        pytest.skip("no local PostGIS: run the suite with scripts/test.sh")
+    return url

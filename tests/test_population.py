@@ -1,0 +1,365 @@
+"""Population per building: arithmetic, tags, neighbours, calibration, tables, sums."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gis._errors import CRSError, InputError, ManifestError
+from gis.population import (
+    PopulationParams,
+    aggregate,
+    apply_household_table,
+    calibrate,
+    estimate_population,
+    floors_from_height,
+    households_from_residents,
+    neighbour_floors,
+    normalise_building_id,
+    parse_height,
+    parse_levels,
+    residential_shares,
+    residents,
+)
+from tests.conftest import AREAS
+
+CRS = "EPSG:32650"
+
+
+def _town(rows: list[dict], *, size: float = 20.0, gap: float = 30.0) -> gpd.GeoDataFrame:
+    """Square buildings of ``size`` m in a row, ``gap`` m apart, with the given tags."""
+    geoms = [shapely.box(i * gap, 0, i * gap + size, size) for i in range(len(rows))]
+    frame = pd.DataFrame(rows)
+    if "id" not in frame.columns:
+        frame["id"] = [f"w{i + 1}" for i in range(len(rows))]
+    return gpd.GeoDataFrame(frame, geometry=geoms, crs=CRS)
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+
+def test_residents_is_area_times_floors_times_share_over_floor_area() -> None:
+    assert residents(400.0, 6, 1.0, 40.0) == pytest.approx(60.0)
+    got = residents([100.0, 200.0, 50.0], [2, 3, 4], [1.0, 0.5, 0.0], 25.0)
+    np.testing.assert_allclose(got, [8.0, 12.0, 0.0])
+
+
+def test_households_divide_residents() -> None:
+    np.testing.assert_allclose(households_from_residents([26.0, 0.0], 2.6), [10.0, 0.0])
+
+
+def test_floors_from_height_rounds_and_keeps_missing() -> None:
+    got = floors_from_height([9.0, 10.6, 1.0, np.nan], storey_height_m=3.0)
+    np.testing.assert_array_equal(got[:3], [3.0, 4.0, 1.0])
+    assert np.isnan(got[3])
+    assert floors_from_height(12.0, 4.0) == 3.0
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: residents(-1.0, 2, 1.0, 35.0), "≥ 0"),
+        (lambda: residents(10.0, 2, 1.5, 35.0), "between 0 and 1"),
+        (lambda: residents(10.0, 2, 1.0, 0.0), "floor area per person"),
+        (lambda: households_from_residents(10.0, 0.0), "persons per household"),
+        (lambda: floors_from_height(10.0, 0.0), "storey height"),
+    ],
+)
+def test_arithmetic_refuses_impossible_numbers(call, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        call()
+
+
+# --------------------------------------------------------------------------- tags
+
+
+def test_levels_tags_are_parsed_and_junk_is_missing() -> None:
+    got = parse_levels(["5", "5;6", "3.5", "4,5", " 7 ", "abc", None, "0", "-1", "12 m", 8])
+    want = [5, 6, 3.5, 4.5, 7, np.nan, np.nan, np.nan, np.nan, np.nan, 8]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_height_tags_are_parsed_with_units() -> None:
+    got = parse_height(["12", "12 m", "12m", "12,5", "40 ft", "10;12", "abc", None, "0"])
+    want = [12, 12, 12, 12.5, 40 * 0.3048, 12, np.nan, np.nan, np.nan]
+    np.testing.assert_allclose(got, want)
+
+
+def test_residential_shares_by_type_tags_and_size() -> None:
+    kinds = ["apartments", "house", "yes", "yes", "yes", "office", "school", "yes", None]
+    area = [400, 400, 400, 400, 400, 400, 400, 10, 400]
+    shop = [None, None, None, "supermarket", None, None, None, None, None]
+    amenity = [None, None, None, None, "bank", None, None, None, None]
+    got = residential_shares(kinds, area, shop=shop, amenity=amenity)
+    np.testing.assert_array_equal(got, [1.0, 1.0, 0.6, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0])
+
+
+# --------------------------------------------------------------------------- floors
+
+
+def test_floors_come_from_levels_then_height_then_type() -> None:
+    gdf = _town(
+        [
+            {"building": "apartments", "levels": "5", "height": "30"},
+            {"building": "yes", "levels": None, "height": "9 m"},
+            {"building": "house", "levels": "abc", "height": None},
+            {"building": "apartments", "levels": "500", "height": None},
+        ],
+        gap=1000.0,  # too far apart for neighbours
+    )
+    out = estimate_population(gdf)
+    assert out["floors_source"].tolist() == ["levels", "height", "type_default", "levels"]
+    assert out["floors"].tolist() == [5.0, 3.0, 2.0, 80.0]  # 500 clamped to max_floors
+    assert out.index.equals(gdf.index)
+    assert out.crs == gdf.crs
+
+
+def test_missing_floors_take_the_neighbourhood_median() -> None:
+    rows = [{"building": "apartments", "levels": str(n)} for n in (10, 12, 14, 30)]
+    rows.append({"building": "apartments", "levels": None})
+    gdf = _town(rows, gap=25.0)
+    out = estimate_population(gdf, params=PopulationParams(neighbour_k=3))
+    assert out["floors_source"].iloc[-1] == "neighbours"
+    assert out["floors"].iloc[-1] == 14.0  # median of the three nearest: 12, 14, 30
+
+
+def test_neighbour_estimate_needs_enough_neighbours_within_the_radius() -> None:
+    xy = np.array([[0, 0], [10, 0], [500, 0], [1000, 0], [1005, 0], [1010, 0], [1020, 0]])
+    floors = np.array([4.0, np.nan, 9.0, 5.0, 7.0, 9.0, np.nan])
+    got = neighbour_floors(xy, floors, k=3, radius_m=100.0, min_count=2)
+    assert np.isnan(got[1])  # only one known neighbour within 100 m
+    assert got[6] == 7.0
+    assert np.isnan(got[[0, 2, 3, 4, 5]]).all()  # known floors are not estimated
+
+
+def test_low_rise_types_are_capped_when_estimated() -> None:
+    rows = [{"building": "apartments", "levels": "20"} for _ in range(4)]
+    rows.append({"building": "house", "levels": None})
+    out = estimate_population(_town(rows, gap=25.0))
+    assert out["floors_source"].iloc[-1] == "neighbours"
+    assert out["floors"].iloc[-1] == 3.0
+
+
+def test_population_follows_the_formula_and_params() -> None:
+    gdf = _town([{"building": "apartments", "levels": "6"}], size=20.0)
+    params = PopulationParams(floor_area_per_person_m2=40.0, persons_per_household=2.0)
+    out = estimate_population(gdf, params=params)
+    assert out["population"].iloc[0] == pytest.approx(400 * 6 / 40)
+    assert out["households"].iloc[0] == pytest.approx(30.0)
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def test_calibration_hits_the_total_exactly() -> None:
+    rng = np.random.default_rng(7)
+    rows = [
+        {"building": rng.choice(["apartments", "yes", "house", "office"]), "levels": None}
+        for _ in range(200)
+    ]
+    gdf = _town(rows, gap=23.0)
+    out = estimate_population(gdf, total=12345.0)
+    assert out["population"].sum() == pytest.approx(12345.0, rel=1e-12, abs=0)
+    assert (out["population"] >= 0).all()
+    plain = estimate_population(gdf)
+    ratio = out["population"] / plain["population"]
+    np.testing.assert_allclose(ratio[plain["population"] > 0], 12345.0 / plain["population"].sum())
+
+
+def test_calibration_keeps_fixed_values() -> None:
+    got = calibrate([10.0, 20.0, 30.0], 100.0, fixed=[True, False, False])
+    assert got[0] == 10.0
+    assert got.sum() == pytest.approx(100.0, rel=1e-15)
+    assert got[2] / got[1] == pytest.approx(1.5)
+
+
+def test_calibration_without_residents_is_refused() -> None:
+    with pytest.raises(InputError, match="no estimated population"):
+        calibrate([0.0, 0.0], 50.0)
+    with pytest.raises(InputError, match="≥ 0"):
+        calibrate([1.0], -5.0)
+
+
+# --------------------------------------------------------------------------- params
+
+
+def test_params_from_the_bundled_manifests() -> None:
+    nanjing = PopulationParams.from_manifest(AREAS / "nanjing_xinjiekou")
+    assert nanjing.persons_per_household == 2.6
+    assert nanjing.floor_area_per_person_m2 == 40.0
+    helsinki = PopulationParams.from_manifest(AREAS / "helsinki" / "area.toml")
+    assert helsinki.persons_per_household == 1.9
+    custom = PopulationParams.from_manifest({"defaults": {"type_floors": {"yes": 5}}})
+    assert custom.type_floors["yes"] == 5 and custom.type_floors["house"] == 2.0
+
+
+def test_params_refuse_bad_manifest_values(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="persons_per_household"):
+        PopulationParams.from_manifest({"persons_per_household": 0})
+    bad = tmp_path / "area.toml"
+    bad.write_text("[defaults\n", encoding="utf-8")
+    with pytest.raises(ManifestError, match="not valid TOML"):
+        PopulationParams.from_manifest(bad)
+
+
+def test_params_are_immutable() -> None:
+    params = PopulationParams()
+    with pytest.raises(AttributeError):
+        params.persons_per_household = 3.0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        params.type_floors["yes"] = 10.0  # type: ignore[index]
+
+
+# --------------------------------------------------------------------------- bad frames
+
+
+def test_estimate_refuses_missing_columns_and_geographic_crs() -> None:
+    gdf = _town([{"building": "yes"}]).drop(columns="building")
+    with pytest.raises(InputError, match="lacks the column"):
+        estimate_population(gdf)
+    with pytest.raises(CRSError, match="not a metric CRS"):
+        estimate_population(_town([{"building": "yes"}]).set_crs("EPSG:4326", allow_override=True))
+
+
+# --------------------------------------------------------------------------- household tables
+
+
+@pytest.fixture
+def estimated() -> gpd.GeoDataFrame:
+    rows = [
+        {"id": "w10", "building": "apartments", "levels": "6", "addr_street": "Main St",
+         "addr_housenumber": "1"},
+        {"id": "w11", "building": "apartments", "levels": "6", "addr_street": "Main St",
+         "addr_housenumber": "2"},
+        {"id": "r12", "building": "apartments", "levels": "4", "addr_street": "Side Rd",
+         "addr_housenumber": "5A"},
+        {"id": "w13", "building": "house", "levels": "2", "addr_street": None,
+         "addr_housenumber": None},
+    ]  # fmt: skip
+    return estimate_population(_town(rows))
+
+
+def test_table_by_id_replaces_estimates_and_reports_unmatched(
+    estimated: gpd.GeoDataFrame,
+) -> None:
+    table = pd.DataFrame(
+        {
+            "building_id": ["way/10", "11", "r12", "w999", "relation/77"],
+            "households": [100, 40, 10, 5, 1],
+            "population": [250, None, None, None, None],
+        }
+    )
+    out, report = apply_household_table(estimated, table)
+    assert out["population"].tolist()[:3] == pytest.approx([250.0, 40 * 2.6, 10 * 2.6])
+    assert out["households"].tolist()[:3] == [100.0, 40.0, 10.0]
+    assert out["population"].iloc[3] == estimated["population"].iloc[3]
+    assert out["population_source"].tolist() == ["table", "table", "table", "estimate"]
+    assert report["matched_rows"] == 3 and report["unmatched_rows"] == 2
+    assert report["unmatched"] == ["w999", "relation/77"]
+    assert report["buildings_replaced"] == 3
+    assert out.index.equals(estimated.index)
+
+
+def test_table_by_address_from_csv(estimated: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    csv = tmp_path / "households.csv"
+    csv.write_text(
+        "addr:street,addr:housenumber,households\n"
+        "main st,1,30\n"
+        "MAIN  ST,1,5\n"  # same address twice: summed
+        "Side Rd,5 a,12\n"
+        "Nowhere,9,3\n",
+        encoding="utf-8",
+    )
+    out, report = apply_household_table(estimated, csv, key="address")
+    assert out["households"].iloc[0] == 35.0
+    assert out["households"].iloc[2] == 12.0
+    assert out["population_source"].tolist() == ["table", "estimate", "table", "estimate"]
+    assert report["unmatched"] == ["Nowhere 9"]
+
+
+def test_shared_address_is_split_by_estimated_population() -> None:
+    rows = [
+        {"id": "w1", "building": "apartments", "levels": "2", "addr_street": "A",
+         "addr_housenumber": "1"},
+        {"id": "w2", "building": "apartments", "levels": "6", "addr_street": "A",
+         "addr_housenumber": "1"},
+    ]  # fmt: skip
+    est = estimate_population(_town(rows))
+    out, _ = apply_household_table(est, pd.DataFrame({"street": ["A"], "housenumber": ["1"],
+                                                      "households": [80]}))  # fmt: skip
+    assert out["households"].tolist() == pytest.approx([20.0, 60.0])
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (pd.DataFrame({"id": ["w10"], "households": [1]}), "expected columns building_id"),
+        (pd.DataFrame({"building_id": ["w10"], "flats": [1]}), "no households column"),
+        (pd.DataFrame({"building_id": ["w10"], "households": ["-3"]}), "≥ 0"),
+        (pd.DataFrame({"building_id": ["w10"], "households": ["many"]}), "must be numbers"),
+        (pd.DataFrame({"building_id": ["w10"], "households": [None]}), "is empty"),
+        (pd.DataFrame({"building_id": ["w500"], "households": [3]}), "no row of the household"),
+    ],
+)
+def test_bad_household_tables_are_refused_clearly(
+    estimated: gpd.GeoDataFrame, table: pd.DataFrame, message: str
+) -> None:
+    with pytest.raises(InputError, match=message):
+        apply_household_table(estimated, table)
+
+
+def test_building_ids_are_normalised() -> None:
+    assert normalise_building_id("way/123") == "w123"
+    assert normalise_building_id("W123") == "w123"
+    assert normalise_building_id("relation/5") == "r5"
+    assert normalise_building_id(123) == "123"
+    assert normalise_building_id(123.0) == "123"
+    assert normalise_building_id("abc") is None
+
+
+# --------------------------------------------------------------------------- conservation
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["apartments", "yes", "house", "office", "residential"]),
+            st.one_of(st.none(), st.integers(1, 30).map(str)),
+            st.integers(0, 5),  # grid within the community
+            st.integers(0, 2),  # community
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    st.one_of(st.none(), st.floats(1.0, 1e6)),
+)
+def test_sums_are_conserved_building_grid_community(rows, total) -> None:
+    gdf = _town([{"building": b, "levels": lv} for b, lv, _, _ in rows], gap=21.0)
+    gdf["community"] = [f"320104001{c:03d}" for _, _, _, c in rows]
+    gdf["grid"] = [f"320104001{c:03d}{g:03d}" for _, _, g, c in rows]
+    if total is not None and not estimate_population(gdf)["population"].gt(0).any():
+        total = None
+    out = estimate_population(gdf, total=total)
+    grids = aggregate(out, "grid")
+    grids["community"] = [code[:12] for code in grids.index]
+    via_grids = aggregate(grids, "community")
+    direct = aggregate(out, "community")
+    for col in ("population", "households"):
+        assert grids[col].sum() == pytest.approx(out[col].sum(), rel=1e-9, abs=1e-9)
+        np.testing.assert_allclose(via_grids[col], direct[col], rtol=1e-9, atol=1e-9)
+    assert via_grids["buildings"].sum() == len(out)
+    if total is not None:
+        assert direct["population"].sum() == pytest.approx(total, rel=1e-9)
+
+
+def test_aggregate_names_missing_columns() -> None:
+    with pytest.raises(InputError, match="lacks the column"):
+        aggregate(pd.DataFrame({"population": [1.0], "households": [1.0]}), "grid")

@@ -1,11 +1,36 @@
-"""`gridplan report`: not written yet."""
+"""`gridplan report DIR`: a self-contained HTML report for officials."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 
 @click.command(name="report")
-def command() -> None:
-    """(Not implemented yet.)"""
-    raise click.ClickException("gridplan report is not implemented yet")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(0, 1),
+    default=0.05,
+    show_default=True,
+    help="Allowed population deviation (fraction) drawn on the balance chart.",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["zh", "en"]),
+    default=None,
+    help="Report language (default: the build's, else Chinese).",
+)
+def command(folder: Path, tolerance: float, language: str | None) -> None:
+    """Write FOLDER/report.html: district and coverage maps and charts that open offline.
+
+    FOLDER is a build folder (`gridplan build ... --out FOLDER`); its plan and
+    coverage are included when present. Prints {"report": path} on stdout.
+    """
+    from api.commands._io import emit_json, say
+    from maps.report import write_report
+
+    path = write_report(folder, tolerance=tolerance, language=language)
+    say(f"report: wrote {path}")
+    emit_json({"report": str(path)})

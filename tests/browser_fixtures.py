@@ -1,0 +1,341 @@
+"""A small synthetic build folder, shaped like ``gridplan build`` + districts + coverage output.
+
+Used by the report tests, the browser tests and ``benchmarks/bench_map.py``
+(which asks for thousands of grids).  The town is a lattice of square grids
+in central Nanjing; every grid holds one building, streets run along the grid
+edges, and districts are vertical stripes of columns.  Everything is seeded,
+so two calls with the same arguments write the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+#: South-west corner of the synthetic town (Xinjiekou, Nanjing), degrees.
+ORIGIN = (118.770, 32.030)
+ADMIN = "320102"  # Xuanwu district, Nanjing
+SUB_DISTRICT = "003"
+
+
+def _deg(cell_m: float) -> tuple[float, float]:
+    """Degrees of longitude and latitude for ``cell_m`` metres at the origin."""
+    dlat = cell_m / 111_320.0
+    dlon = cell_m / (111_320.0 * math.cos(math.radians(ORIGIN[1])))
+    return dlon, dlat
+
+
+def _square(x0: float, y0: float, dx: float, dy: float) -> list[list[list[float]]]:
+    """A counter-clockwise square ring (RFC 7946 exterior)."""
+    ring = [[x0, y0], [x0 + dx, y0], [x0 + dx, y0 + dy], [x0, y0 + dy], [x0, y0]]
+    return [[[round(x, 7), round(y, 7)] for x, y in ring]]
+
+
+def _fc(features: list[dict]) -> dict:
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _write(folder: Path, name: str, payload: object) -> None:
+    (folder / name).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+
+
+def make_build_dir(
+    folder: str | Path,
+    *,
+    nx: int = 8,
+    ny: int = 6,
+    k: int = 4,
+    cell_m: float = 150.0,
+    seed: int = 6,
+    language: str = "zh",
+) -> Path:
+    """Write a synthetic build folder with ``nx * ny`` grids in ``k`` districts.
+
+    Parameters
+    ----------
+    folder
+        Where to write; created if missing.
+    nx, ny
+        Grid columns (west to east) and rows (south to north).
+    k
+        Number of districts (vertical stripes of columns).
+    cell_m
+        Grid side in metres.
+    seed
+        Seed of the population draw.
+    language
+        ``build.json`` language, ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    Path
+        ``folder``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    dlon, dlat = _deg(cell_m)
+    n_comm_cols = max(1, nx // 4)
+    grids, buildings, plan_rows, streets = [], [], [], []
+    district_of: dict[str, int] = {}
+    seq: dict[str, int] = {}
+    cells: dict[tuple[int, int], str] = {}
+    # Codes: numbered west -> east, north -> south inside each community.
+    for row in range(ny - 1, -1, -1):
+        for col in range(nx):
+            community = f"{ADMIN}{SUB_DISTRICT}{1 + col // 4 + (row // 4) * n_comm_cols:03d}"
+            seq[community] = seq.get(community, 0) + 1
+            code = f"{community}{seq[community]:03d}"
+            cells[(col, row)] = code
+    for (col, row), code in sorted(cells.items(), key=lambda kv: kv[1]):
+        x0, y0 = ORIGIN[0] + col * dlon, ORIGIN[1] + row * dlat
+        households = int(rng.integers(250, 450))
+        population = round(households * 2.6)
+        grids.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "code": code,
+                    "community": code[:12],
+                    "households": households,
+                    "population": population,
+                    "area_m2": round(cell_m * cell_m, 1),
+                },
+                "geometry": {"type": "Polygon", "coordinates": _square(x0, y0, dlon, dlat)},
+            }
+        )
+        district = 1 + col * k // nx
+        district_of[code] = district
+        plan_rows.append(f"{code},{district}")
+        walk = float(rng.uniform(60, 1200)) if (col + row) % 7 else None
+        buildings.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "id": f"b{code[-6:]}",
+                    "grid": code,
+                    "households": households,
+                    "population": population,
+                    "walk_s": None if walk is None else round(walk, 1),
+                    "walk2_s": None if walk is None else round(walk * 1.4, 1),
+                },
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": _square(
+                        x0 + 0.3 * dlon, y0 + 0.3 * dlat, 0.4 * dlon, 0.4 * dlat
+                    ),
+                },
+            }
+        )
+    for col in range(nx + 1):
+        x = ORIGIN[0] + col * dlon
+        streets.append(_line([[x, ORIGIN[1]], [x, ORIGIN[1] + ny * dlat]], col))
+    for row in range(ny + 1):
+        y = ORIGIN[1] + row * dlat
+        streets.append(_line([[ORIGIN[0], y], [ORIGIN[0] + nx * dlon, y]], row))
+    communities = []
+    for code in sorted({g["properties"]["community"] for g in grids}):
+        members = [(c, r) for (c, r), g in cells.items() if g[:12] == code]
+        cmin, cmax = min(c for c, _ in members), max(c for c, _ in members)
+        rmin, rmax = min(r for _, r in members), max(r for _, r in members)
+        communities.append(
+            {
+                "type": "Feature",
+                "properties": {"code": code, "name": f"社区{code[-3:]}"},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": _square(
+                        ORIGIN[0] + cmin * dlon,
+                        ORIGIN[1] + rmin * dlat,
+                        (cmax - cmin + 1) * dlon,
+                        (rmax - rmin + 1) * dlat,
+                    ),
+                },
+            }
+        )
+    sites_xy = [(0.25, 0.5), (0.75, 0.5)]
+    pois = [
+        {
+            "type": "Feature",
+            "properties": {"id": f"p{i}", "kind": "community_centre", "name": f"服务站{i + 1}"},
+            "geometry": {
+                "type": "Point",
+                "coordinates": [
+                    round(ORIGIN[0] + fx * nx * dlon, 7),
+                    round(ORIGIN[1] + fy * ny * dlat, 7),
+                ],
+            },
+        }
+        for i, (fx, fy) in enumerate(sites_xy)
+    ]
+    _write(folder, "grids.geojson", _fc(grids))
+    _write(folder, "buildings.geojson", _fc(buildings))
+    _write(folder, "communities.geojson", _fc(communities))
+    _write(folder, "streets.geojson", _fc(streets))
+    _write(folder, "pois.geojson", _fc(pois))
+    (folder / "plan.csv").write_text(
+        "grid,district\n" + "\n".join(plan_rows) + "\n", encoding="utf-8"
+    )
+    _write(folder, "districts.geojson", _districts(grids, district_of, k, dlon, dlat, nx, ny))
+    _write_coverage(folder, buildings, pois, district_of, dlon, dlat, nx, ny)
+    _write(
+        folder,
+        "build.json",
+        {
+            "name": "合成小镇" if language == "zh" else "Synthetic town",
+            "language": language,
+            "crs": "EPSG:32650",
+            "grids": len(grids),
+            "buildings": len(buildings),
+        },
+    )
+    return folder
+
+
+def _line(coords: list[list[float]], i: int) -> dict:
+    return {
+        "type": "Feature",
+        "properties": {"highway": "primary" if i % 4 == 0 else "residential"},
+        "geometry": {
+            "type": "LineString",
+            "coordinates": [[round(x, 7), round(y, 7)] for x, y in coords],
+        },
+    }
+
+
+def _districts(
+    grids: list[dict],
+    district_of: dict[str, int],
+    k: int,
+    dlon: float,
+    dlat: float,
+    nx: int,
+    ny: int,
+) -> dict:
+    pop = {d: 0 for d in range(1, k + 1)}
+    hh = dict(pop)
+    for g in grids:
+        d = district_of[g["properties"]["code"]]
+        pop[d] += g["properties"]["population"]
+        hh[d] += g["properties"]["households"]
+    ideal = sum(pop.values()) / k
+    features = []
+    for d in range(1, k + 1):
+        cols = [c for c in range(nx) if 1 + c * k // nx == d]
+        x0 = ORIGIN[0] + cols[0] * dlon
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "district": d,
+                    "population": pop[d],
+                    "households": hh[d],
+                    "area_m2": 0.0,
+                    "deviation": round(pop[d] / ideal - 1, 4),
+                    "polsby_popper": 0.7,
+                    "contiguous": True,
+                },
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": _square(x0, ORIGIN[1], len(cols) * dlon, ny * dlat),
+                },
+            }
+        )
+    return _fc(features)
+
+
+def _write_coverage(
+    folder: Path,
+    buildings: list[dict],
+    pois: list[dict],
+    district_of: dict[str, int],
+    dlon: float,
+    dlat: float,
+    nx: int,
+    ny: int,
+) -> None:
+    """Write isochrones, gaps, sites and coverage.json for the synthetic town."""
+    isochrones = []
+    for minutes, radius_m in ((15, 1000.0), (10, 500.0), (5, 300.0)):
+        for p in pois:
+            cx, cy = p["geometry"]["coordinates"]
+            rx, ry = radius_m / 150.0 * dlon, radius_m / 150.0 * dlat
+            ring = [
+                [
+                    round(cx + rx * math.cos(t * math.pi / 12), 7),
+                    round(cy + ry * math.sin(t * math.pi / 12), 7),
+                ]
+                for t in range(24)
+            ]
+            ring.append(ring[0])
+            isochrones.append(
+                {
+                    "type": "Feature",
+                    "properties": {"minutes": minutes, "site": p["properties"]["id"]},
+                    "geometry": {"type": "Polygon", "coordinates": [ring]},
+                }
+            )
+    gaps = [b for b in buildings if b["properties"]["walk_s"] is None]
+    gap_features = [
+        {
+            "type": "Feature",
+            "properties": {"grid": b["properties"]["grid"]},
+            "geometry": b["geometry"],
+        }
+        for b in gaps
+    ]
+    sites = [
+        {
+            "type": "Feature",
+            "properties": {"rank": 1, "covered_households": 900},
+            "geometry": {
+                "type": "Point",
+                "coordinates": [
+                    round(ORIGIN[0] + 0.5 * nx * dlon, 7),
+                    round(ORIGIN[1] + 0.9 * ny * dlat, 7),
+                ],
+            },
+        }
+    ]
+    _write(folder, "isochrones.geojson", _fc(isochrones))
+    _write(folder, "gaps.geojson", _fc(gap_features))
+    _write(folder, "sites.geojson", _fc(sites))
+    per_district: dict[int, dict[str, float]] = {}
+    for b in buildings:
+        d = district_of[b["properties"]["grid"]]
+        row = per_district.setdefault(d, {"households": 0, "within_300": 0, "within_600": 0})
+        w = b["properties"]["walk_s"]
+        row["households"] += b["properties"]["households"]
+        if w is not None and w <= 300:
+            row["within_300"] += b["properties"]["households"]
+        if w is not None and w <= 600:
+            row["within_600"] += b["properties"]["households"]
+    total = sum(b["properties"]["households"] for b in buildings)
+    within = {
+        s: sum(
+            b["properties"]["households"]
+            for b in buildings
+            if b["properties"]["walk_s"] is not None and b["properties"]["walk_s"] <= s
+        )
+        for s in (300, 600, 900)
+    }
+    _write(
+        folder,
+        "coverage.json",
+        {
+            "households": total,
+            "share_within_s": {str(s): round(v / total, 4) for s, v in within.items()},
+            "districts": [
+                {
+                    "district": d,
+                    "households": r["households"],
+                    "share_5min": round(r["within_300"] / r["households"], 4),
+                    "share_10min": round(r["within_600"] / r["households"], 4),
+                }
+                for d, r in sorted(per_district.items())
+            ],
+        },
+    )

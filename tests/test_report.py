@@ -1,0 +1,77 @@
+"""`gridplan report DIR`: one self-contained HTML file with maps and charts, no network."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from api.cli import main
+from maps.report import ALLOWED_URL_PREFIXES, check_offline, tally_districts
+from tests.browser_fixtures import make_build_dir
+
+_LEAFLET = Path(__file__).resolve().parents[1] / "maps/static/vendor/leaflet/leaflet.js"
+# In CI (``CI`` set) a missing vendor folder fails the tests instead of skipping them.
+pytestmark = pytest.mark.skipif(
+    not _LEAFLET.exists() and not os.environ.get("CI"),
+    reason="run scripts/setup.sh first (vendors Leaflet from npm)",
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_build_dir(tmp_path_factory.mktemp("town"), nx=8, ny=6, k=4)
+
+
+def test_report_command_writes_offline_html(
+    built: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", str(built)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    page = Path(out["report"]).read_text("utf-8")
+    assert Path(out["report"]) == built / "report.html"
+    # No resource from the network, and no http(s) URL but namespaces/attribution text.
+    for url in re.findall(r"https?://[^\s\"'<>)]+", page):
+        assert url.startswith(ALLOWED_URL_PREFIXES), url
+    assert not re.search(r"<(script|link|img)\b[^>]*(src|href)=[\"']?(https?:)?//", page)
+    # Leaflet inlined, two maps, both charts as PNG, the district table in Chinese.
+    assert "L.map(" in page and "leaflet-container" in page
+    assert page.count("folium-map") >= 2
+    pngs = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
+    charts = [p for p in pngs if len(p) > 5000]
+    assert len(charts) >= 2
+    assert all(base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n" for p in charts)
+    assert "片区人口均衡" in page and "320102003001001" in page
+
+
+def test_report_in_english_without_coverage(tmp_path: Path) -> None:
+    folder = make_build_dir(tmp_path, nx=4, ny=3, k=2, language="en")
+    for name in ("buildings.geojson", "isochrones.geojson", "gaps.geojson", "sites.geojson"):
+        (folder / name).unlink()
+    assert main(["report", str(folder), "--tolerance", "0.02"]) == 0
+    page = (folder / "report.html").read_text("utf-8")
+    assert "District population balance" in page and "±2%" in page
+    assert "Walking coverage" not in page
+
+
+def test_check_offline_refuses_cdn_links() -> None:
+    with pytest.raises(ValueError, match="network"):
+        check_offline('<script src="https://cdn.jsdelivr.net/npm/leaflet.js"></script>')
+    with pytest.raises(ValueError, match="network"):
+        check_offline("<style>.a{background:url(https://example.com/a.png)}</style>")
+    check_offline('<a href="https://leafletjs.com">Leaflet</a>')
+
+
+def test_tally_matches_a_fresh_sum(built: Path) -> None:
+    from maps.report import load
+
+    data = load(built, tolerance=0.05, language=None)
+    d = tally_districts(data.grids)
+    assert d["population"].sum() == data.grids["population"].sum()
+    ideal = d["population"].mean()
+    assert (d["deviation"] - (d["population"] / ideal - 1)).abs().max() < 1e-12
+    assert data.language == "zh"

@@ -49,3 +49,89 @@ def require_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries, what: str) -> None:
             f"the {what} has no coordinate reference system: set it in the file "
             "(GeoJSON is WGS 84 by definition) or reproject it before loading"
         )
+
+
+# -- Chinese coordinate systems (exports) -------------------------------------
+# CGCS2000 (EPSG:4490) is the national geodetic system; it differs from WGS 84
+# by centimetres, and PROJ treats the transform as a no-op ("ballpark").
+# GCJ-02 is the obfuscated system of Chinese web maps (AMap, Tencent): WGS 84
+# plus a published polynomial offset of a few hundred metres inside China.
+
+import numpy as np  # noqa: E402  (kept with the part that uses it)
+
+CGCS2000 = CRS.from_epsg(4490)
+
+_GCJ_A = 6378245.0  # Krasovsky 1940 semi-major axis used by GCJ-02
+_GCJ_EE = 0.00669342162296594323  # its first eccentricity squared
+
+
+def _gcj_delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x, y = lon - 105.0, lat - 35.0
+    dlat = (
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * np.sqrt(np.abs(x))
+        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
+        + (160.0 * np.sin(y / 12.0 * np.pi) + 320.0 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    )
+    dlon = (
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * np.sqrt(np.abs(x))
+        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
+        + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    )
+    rad = lat / 180.0 * np.pi
+    magic = 1.0 - _GCJ_EE * np.sin(rad) ** 2
+    sqrt_magic = np.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_GCJ_A * (1.0 - _GCJ_EE)) / (magic * sqrt_magic) * np.pi)
+    dlon = (dlon * 180.0) / (_GCJ_A / sqrt_magic * np.cos(rad) * np.pi)
+    return dlon, dlat
+
+
+def outside_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Where GCJ-02 applies no offset (the rough box used by every implementation)."""
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    return (lon < 72.004) | (lon > 137.8347) | (lat < 0.8293) | (lat > 55.8271)
+
+
+def wgs84_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shift WGS 84 longitude/latitude to GCJ-02 (unchanged outside China).
+
+    Parameters
+    ----------
+    lon, lat
+        Degrees, scalars or arrays.
+
+    Returns
+    -------
+    tuple of arrays
+        GCJ-02 longitude and latitude.
+    """
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    dlon, dlat = _gcj_delta(lon, lat)
+    out = outside_china(lon, lat)
+    return np.where(out, lon, lon + dlon), np.where(out, lat, lat + dlat)
+
+
+def gcj02_to_wgs84(
+    lon: np.ndarray, lat: np.ndarray, *, tol: float = 1e-9, max_iter: int = 30
+) -> tuple[np.ndarray, np.ndarray]:
+    """Invert :func:`wgs84_to_gcj02` by fixed-point iteration (better than 1e-9°, ~0.1 mm)."""
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    wlon, wlat = lon.copy(), lat.copy()
+    for _ in range(max_iter):
+        glon, glat = wgs84_to_gcj02(wlon, wlat)
+        dlon, dlat = glon - lon, glat - lat
+        wlon, wlat = wlon - dlon, wlat - dlat
+        if np.all(np.abs(dlon) < tol) and np.all(np.abs(dlat) < tol):
+            break
+    return wlon, wlat

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -35,6 +36,8 @@ LAYER_FILES = {
     "boundary": "boundary.geojson",
 }
 GPKG_NAME = "area.gpkg"
+#: GeoJSON coordinates are written to 7 decimals (about 1 cm), as GDAL does for RFC 7946.
+GEOJSON_GRID_DEG = 1e-7
 META_NAME = "build.json"
 
 
@@ -91,10 +94,27 @@ def orient_rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out = gdf.to_crs(WGS84) if not gdf.crs.equals(WGS84) else gdf.copy()
     geoms = out.geometry.values
     is_poly = shapely.get_type_id(geoms) >= 3  # Polygon, MultiPolygon and collections
-    if is_poly.any():
-        fixed = shapely.orient_polygons(geoms[is_poly], exterior_cw=False)
+    if is_poly.any():  # snap to the written precision first, so rings stay valid when read
+        snapped = shapely.set_precision(_valid(geoms[is_poly]), GEOJSON_GRID_DEG)
+        fixed = shapely.orient_polygons(_valid(snapped), exterior_cw=False)
         out.loc[is_poly, out.geometry.name] = fixed
     return out
+
+
+def _valid(geoms: np.ndarray) -> np.ndarray:
+    """Repair rings that reprojection or rounding made touch or cross (polygons only)."""
+    bad = ~shapely.is_valid(geoms)
+    if not bad.any():
+        return geoms
+    out = geoms.copy()
+    repaired = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+    out[bad] = [_polygonal(g) for g in repaired]
+    return out
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon"]
+    return shapely.union_all(parts) if len(parts) != 1 else parts[0]
 
 
 def write_geojson(gdf: gpd.GeoDataFrame, target: str | os.PathLike[str]) -> None:

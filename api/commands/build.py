@@ -1,11 +1,102 @@
-"""`gridplan build`: not written yet."""
+"""`gridplan build SOURCE --out DIR`: grids, buildings and communities from an area."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+from api.commands._io import emit_json, say
 
 
 @click.command(name="build")
-def command() -> None:
-    """(Not implemented yet.)"""
-    raise click.ClickException("gridplan build is not implemented yet")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder to write (replaced as a whole when the build succeeds).",
+)
+@click.option(
+    "--households-min",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Fewest households a grid should hold [manifest, else 300].",
+)
+@click.option(
+    "--households-max",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Most households a grid should hold [manifest, else 500].",
+)
+@click.option(
+    "--residents-max",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Most residents a grid should hold [manifest, else 2500].",
+)
+@click.option(
+    "--households",
+    "household_table",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="CSV of households keyed by building_id or address; replaces the estimate.",
+)
+@click.option(
+    "--communities",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Community boundaries (GeoJSON, GeoPackage, Shapefile) to nest grids in.",
+)
+@click.option(
+    "--population-total",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Known total population to calibrate the estimate to.",
+)
+@click.option("--crs", default=None, help="Metric CRS to compute in, e.g. EPSG:32650.")
+def command(
+    source: Path,
+    out_dir: Path,
+    households_min: float | None,
+    households_max: float | None,
+    residents_max: float | None,
+    household_table: Path | None,
+    communities: Path | None,
+    population_total: float | None,
+    crs: str | None,
+) -> None:
+    """Build unit grids for SOURCE and write them to DIR.
+
+    SOURCE is an area folder with an area.toml (see data/boundaries/), a bare
+    OSM file (.osm, .osm.xml, .osm.pbf: the study area is then the extract's
+    built-up extent) or a GeoPackage with 'buildings' and 'streets' layers.
+
+    Writes DIR/grids.geojson, buildings.geojson, communities.geojson,
+    streets.geojson, pois.geojson, boundary.geojson, area.gpkg and build.json,
+    and prints the build summary as JSON.
+    """
+    from api.commands._progress import steps
+    from gis.pipeline import BuildOptions, build
+
+    options = BuildOptions(
+        households_min=households_min,
+        households_max=households_max,
+        residents_max=residents_max,
+        households=household_table,
+        communities=communities,
+        population_total=population_total,
+        crs=crs,
+    )
+    with steps(8, desc="build") as advance:
+        result = build(source, out_dir, options=options, progress=advance)
+    summary = result.summary
+    for warning in summary.get("warnings", []):
+        say(f"note: {warning}")
+    say(
+        f"built {summary['grids']} grids in {summary['communities']} communities from "
+        f"{summary['buildings']} buildings ({summary['households']:.0f} households, "
+        f"{summary['population']:.0f} residents) in {summary['seconds']:.1f} s -> {out_dir}"
+    )
+    emit_json(summary)

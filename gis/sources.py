@@ -1,0 +1,332 @@
+"""Read the inputs of an area, offline: OSM XML or PBF, GeoPackage, GeoJSON, Shapefile.
+
+:func:`read_osm` turns an OpenStreetMap file into the layers gridplan needs
+(buildings, streets, barriers, points of interest), keeping only street ways
+for the street network.  :func:`read_vector` reads any vector file with a CRS.
+Both return WGS 84 frames; nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gis._errors import CRSError, EmptyLayerError, UnreadableFileError
+
+WGS84 = "EPSG:4326"
+OSM_SUFFIXES = (".osm", ".osm.xml", ".xml", ".pbf", ".osm.pbf", ".osm.bz2", ".osm.gz")
+VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb")
+
+#: Ways kept as streets (``highway=*`` values people or vehicles move along).
+STREET_HIGHWAYS = frozenset(
+    {
+        "motorway",
+        "motorway_link",
+        "trunk",
+        "trunk_link",
+        "primary",
+        "primary_link",
+        "secondary",
+        "secondary_link",
+        "tertiary",
+        "tertiary_link",
+        "unclassified",
+        "residential",
+        "living_street",
+        "service",
+        "pedestrian",
+        "footway",
+        "path",
+        "steps",
+        "cycleway",
+        "track",
+        "corridor",
+        "bridleway",
+        "road",
+    }
+)
+
+#: POI tag values normalised to the ``kind`` column of ``pois``.
+POI_KINDS: dict[tuple[str, str], str] = {
+    ("amenity", "community_centre"): "community_centre",
+    ("amenity", "social_facility"): "social_facility",
+    ("amenity", "social_centre"): "community_centre",
+    ("amenity", "clinic"): "clinic",
+    ("amenity", "doctors"): "clinic",
+    ("amenity", "hospital"): "hospital",
+    ("amenity", "pharmacy"): "pharmacy",
+    ("amenity", "townhall"): "townhall",
+    ("amenity", "police"): "police",
+    ("amenity", "school"): "school",
+    ("amenity", "kindergarten"): "kindergarten",
+    ("amenity", "library"): "library",
+    ("amenity", "post_office"): "post_office",
+    ("office", "government"): "government",
+    ("healthcare", "clinic"): "clinic",
+    ("healthcare", "doctor"): "clinic",
+    ("healthcare", "hospital"): "hospital",
+    ("healthcare", "centre"): "clinic",
+    ("building", "civic"): "government",
+    ("building", "government"): "government",
+    ("building", "public"): "government",
+}
+POI_KEYS = ("amenity", "office", "healthcare", "shop", "tourism", "leisure")
+
+_BUILDING_TAGS = ("building", "building:levels", "height", "amenity", "shop", "office", "name")
+_ADDR_TAGS = ("addr:street", "addr:housenumber")
+_STREET_TAGS = ("highway", "name", "foot", "access", "service", "area", "tunnel", "bridge", "layer")
+
+
+@dataclass(frozen=True)
+class OsmLayers:
+    """The layers gridplan reads from one OSM file (all WGS 84).
+
+    Attributes
+    ----------
+    buildings
+        Polygons with ``id`` ("w123", "r45"), ``building``, ``levels`` and
+        ``height`` (raw tags), ``amenity``, ``shop``, ``office``, ``name``,
+        ``addr_street``, ``addr_housenumber``.
+    streets
+        One LineString per street way: ``id``, ``highway``, ``name``, ``foot``,
+        ``access``, ``service``, ``area``, ``tunnel``, ``bridge``, ``layer``.
+        Ways that meet share vertex coordinates exactly (OSM shared nodes).
+    barriers
+        Railways and waterways (lines) and water bodies (polygons): ``id``, ``kind``.
+    pois
+        Points: ``id``, ``kind`` (see :data:`POI_KINDS`, else "other"),
+        ``amenity``, ``name``.
+    """
+
+    buildings: gpd.GeoDataFrame
+    streets: gpd.GeoDataFrame
+    barriers: gpd.GeoDataFrame
+    pois: gpd.GeoDataFrame
+
+
+def is_osm_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names an OSM XML or PBF file (by its suffix)."""
+    name = Path(path).name.lower()
+    return name.endswith(OSM_SUFFIXES) and not name.endswith((".geojson", ".json"))
+
+
+def read_osm(path: str | os.PathLike[str]) -> OsmLayers:
+    """Read buildings, streets, barriers and POIs from an OSM XML or PBF file.
+
+    Ways with references to nodes missing from a clipped extract are kept with
+    the nodes that exist, or dropped when fewer than two remain; multipolygon
+    relations with missing members are dropped.
+
+    Parameters
+    ----------
+    path
+        ``.osm``/``.osm.xml`` (XML) or ``.pbf``/``.osm.pbf``.
+
+    Returns
+    -------
+    OsmLayers
+    """
+    import osmium
+
+    path = Path(path)
+    if not path.is_file():
+        raise UnreadableFileError(f"{path} does not exist or is not a file")
+    fmt = "pbf" if path.name.lower().endswith(".pbf") else "osm"
+    rows: dict[str, list[dict[str, Any]]] = {k: [] for k in ("b", "s", "x", "p")}
+    wkb: dict[str, list[bytes]] = {k: [] for k in ("b", "s", "x", "p")}
+    factory = osmium.geom.WKBFactory()
+    try:
+        processor = (
+            osmium.FileProcessor(osmium.io.File(str(path), fmt)).with_locations().with_areas()
+        )
+        for obj in processor:
+            if obj.is_node():
+                _take_node(obj, factory, rows, wkb)
+            elif obj.is_way():
+                _take_way(obj, factory, rows, wkb)
+            elif obj.is_area():
+                _take_area(obj, factory, rows, wkb)
+    except RuntimeError as exc:
+        raise UnreadableFileError(f"cannot read {path} as OSM {fmt.upper()}: {exc}") from exc
+    layers = OsmLayers(
+        buildings=_frame(rows["b"], wkb["b"]),
+        streets=_frame(rows["s"], wkb["s"]),
+        barriers=_frame(rows["x"], wkb["x"]),
+        pois=_frame(rows["p"], wkb["p"]),
+    )
+    if layers.buildings.empty and layers.streets.empty:
+        raise EmptyLayerError(f"{path} holds neither buildings nor streets: is it an OSM extract?")
+    return layers
+
+
+def _tags(obj: Any, keys: tuple[str, ...]) -> dict[str, str | None]:
+    return {k.replace(":", "_"): obj.tags.get(k) for k in keys}
+
+
+def _take_node(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
+    kind = _poi_kind(obj.tags)
+    if kind is None:
+        return
+    rows["p"].append(
+        {
+            "id": f"n{obj.id}",
+            "kind": kind,
+            "amenity": obj.tags.get("amenity"),
+            "name": obj.tags.get("name"),
+        }
+    )
+    wkb["p"].append(factory.create_point(obj))
+
+
+def _take_way(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
+    tags = obj.tags
+    highway = tags.get("highway")
+    if highway in STREET_HIGHWAYS and tags.get("area") != "yes":
+        geom = _linestring(obj, factory)
+        if geom is not None:
+            rows["s"].append({"id": f"w{obj.id}", **_tags(obj, _STREET_TAGS)})
+            wkb["s"].append(geom)
+        return
+    kind = _barrier_line_kind(tags)
+    if kind is not None:
+        geom = _linestring(obj, factory)
+        if geom is not None:
+            rows["x"].append({"id": f"w{obj.id}", "kind": kind})
+            wkb["x"].append(geom)
+
+
+def _take_area(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
+    tags = obj.tags
+    oid = f"{'w' if obj.from_way() else 'r'}{obj.orig_id()}"
+    is_building = tags.get("building", "no") != "no" and "building:part" not in tags
+    is_water = tags.get("natural") == "water" or tags.get("waterway") == "riverbank"
+    kind = _poi_kind(tags)
+    if not (is_building or is_water or kind):
+        return
+    try:
+        geom = factory.create_multipolygon(obj)
+    except RuntimeError:
+        return  # incomplete ring in a clipped extract
+    if is_building:
+        rows["b"].append({"id": oid, **_tags(obj, _BUILDING_TAGS + _ADDR_TAGS)})
+        rows["b"][-1]["levels"] = rows["b"][-1].pop("building_levels")
+        wkb["b"].append(geom)
+    if is_water:
+        rows["x"].append({"id": oid, "kind": "water"})
+        wkb["x"].append(geom)
+    if kind:
+        rows["p"].append(
+            {
+                "id": oid,
+                "kind": kind,
+                "amenity": tags.get("amenity"),
+                "name": tags.get("name"),
+                "_area": True,
+            }
+        )
+        wkb["p"].append(geom)
+
+
+def _linestring(obj: Any, factory: Any) -> bytes | None:
+    import osmium
+
+    try:
+        return factory.create_linestring(obj)
+    except (osmium.InvalidLocationError, RuntimeError):
+        return _partial_linestring(obj)
+
+
+def _partial_linestring(obj: Any) -> bytes | None:
+    """A way whose nodes are partly outside a clipped extract: keep the valid ones."""
+    coords = [(n.lon, n.lat) for n in obj.nodes if n.location.valid()]
+    if len(coords) < 2:
+        return None
+    return shapely.to_wkb(shapely.LineString(coords))
+
+
+def _barrier_line_kind(tags: Any) -> str | None:
+    if tags.get("tunnel") in ("yes", "building_passage") or tags.get("layer", "0").startswith("-"):
+        return None
+    railway = tags.get("railway")
+    if railway in ("rail", "light_rail", "narrow_gauge", "monorail"):
+        return "railway"
+    if tags.get("waterway") in ("river", "canal"):
+        return "waterway"
+    if tags.get("barrier") in ("wall", "city_wall"):
+        return "wall"
+    return None
+
+
+def _poi_kind(tags: Any) -> str | None:
+    for (key, value), kind in POI_KINDS.items():
+        if key != "building" and tags.get(key) == value:
+            return kind
+    if tags.get("building") in ("civic", "government", "public"):
+        return "government"
+    if any(k in tags for k in POI_KEYS):
+        return "other"
+    return None
+
+
+def _frame(rows: list[dict[str, Any]], wkb: list[bytes]) -> gpd.GeoDataFrame:
+    geoms = shapely.from_wkb(np.array(wkb, dtype=object)) if wkb else np.array([], dtype=object)
+    frame = gpd.GeoDataFrame(pd.DataFrame(rows), geometry=geoms, crs=WGS84)
+    if "_area" in frame.columns:  # POIs mapped as areas become their inside point
+        areas = frame["_area"].fillna(False).astype(bool).to_numpy()
+        frame.loc[areas, "geometry"] = frame.geometry[areas].representative_point()
+        frame = frame.drop(columns="_area")
+    return frame
+
+
+def read_vector(
+    path: str | os.PathLike[str], *, layer: str | None = None, what: str = "layer"
+) -> gpd.GeoDataFrame:
+    """Read a vector file (GeoPackage, GeoJSON, Shapefile or zipped Shapefile).
+
+    Parameters
+    ----------
+    path
+        The file.
+    layer
+        Layer name inside a multi-layer file (GeoPackage).
+    what
+        What the layer is, for error messages ("community boundaries").
+
+    Returns
+    -------
+    GeoDataFrame
+        In WGS 84, with invalid geometries left as they are (repair is the
+        caller's, so that it can count them).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UnreadableFileError(f"the {what} file {path} does not exist")
+    try:
+        gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises its own and GDAL's errors
+        raise UnreadableFileError(f"cannot read the {what} file {path}: {exc}") from exc
+    if gdf.crs is None:
+        raise CRSError(
+            f"the {what} file {path} has no coordinate reference system: "
+            "add a .prj (Shapefile) or set the CRS in the file, then try again"
+        )
+    if gdf.empty:
+        raise EmptyLayerError(f"the {what} file {path} holds no features")
+    return gdf.to_crs(WGS84)
+
+
+def list_layers(path: str | os.PathLike[str]) -> list[str]:
+    """Names of the layers in a multi-layer vector file."""
+    import pyogrio
+
+    try:
+        return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+    except Exception as exc:  # pyogrio raises several types
+        raise UnreadableFileError(f"cannot list the layers of {path}: {exc}") from exc

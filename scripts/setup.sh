@@ -14,7 +14,7 @@ if [[ "${1:-}" == "--system" ]]; then
   command -v chromium >/dev/null || need+=(chromium)
   dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
   command -v pg_ctlcluster >/dev/null || need+=(postgresql)
-  ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=(postgis)
+  ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-postgis)
   if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
       echo "setup: need root to apt-get install ${need[*]}" >&2; exit 1

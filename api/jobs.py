@@ -1,0 +1,76 @@
+"""Long computations (districting) run as jobs in a worker thread.
+
+A job's status and progress live in the store, so ``GET /jobs/{id}`` answers
+from any process; jobs left unfinished by a killed server are marked failed
+when the next one starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from api.store import JobRow, Store
+from gis._errors import GridplanError
+
+log = logging.getLogger("gridplan.jobs")
+
+Progress = Callable[[float, str], None]
+Work = Callable[[Progress], dict[str, Any]]
+
+
+class JobRunner:
+    """Runs submitted work in background threads and records its progress.
+
+    Parameters
+    ----------
+    store
+        Where job rows live.
+    workers
+        Number of jobs that run at once.
+    """
+
+    def __init__(self, store: Store, *, workers: int = 1) -> None:
+        self.store = store
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gridplan-job")
+
+    def submit(self, kind: str, work: Work) -> JobRow:
+        """Queue ``work`` (called with a progress callback); returns the queued job."""
+        job = self.store.create_job(f"j-{uuid.uuid4().hex[:12]}", kind)
+        self._pool.submit(self._run, job.id, work)
+        return job
+
+    def _run(self, job_id: str, work: Work) -> None:
+        self.store.update_job(job_id, status="running", progress=0.0)
+        last = [0.0]
+        lock = threading.Lock()
+
+        def progress(fraction: float, message: str = "") -> None:
+            now = time.monotonic()
+            with lock:
+                if now - last[0] < 0.2 and fraction < 1.0:
+                    return
+                last[0] = now
+            self.store.update_job(job_id, progress=fraction, message=message)
+
+        try:
+            result = work(progress)
+        except GridplanError as exc:
+            self.store.update_job(job_id, status="failed", message=str(exc))
+            return
+        except Exception as exc:  # a worker thread must record every failure
+            log.exception("job %s failed", job_id)
+            self.store.update_job(
+                job_id, status="failed", message=f"internal error ({type(exc).__name__}): {exc}"
+            )
+            return
+        self.store.update_job(job_id, status="done", progress=1.0, message="done", result=result)
+
+    def shutdown(self) -> None:
+        """Stop taking jobs; running ones finish in the background."""
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,62 @@
+"""Walking coverage: figures, "what if a site is added here", the 1310 check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, HTTPException
+
+from api.deps import AreaDep, Planner, Reader
+from api.routes import _engine
+from api.schemas import Problem, WhatIf
+
+router = APIRouter(prefix="/coverage", tags=["coverage"])
+
+NOT_RUN = "coverage has not been computed for this area: run `gridplan coverage DIR` first"
+
+
+def _figures(area: Any) -> dict[str, Any]:
+    path = area.data_dir / "coverage.json"
+    if not path.exists():
+        raise HTTPException(404, NOT_RUN)
+    return area.derived.get_or_make(
+        ("coverage", path.stat().st_mtime_ns), lambda: orjson.loads(path.read_bytes())
+    )
+
+
+@router.get("", summary="Coverage figures", responses={404: {"model": Problem}})
+def coverage(area: AreaDep, _role: Reader) -> dict[str, Any]:
+    """Share of households within walking time of a service point, gaps, spacing."""
+    return _figures(area)
+
+
+@router.post(
+    "/what-if",
+    summary="What if a site is added here",
+    responses={401: {"model": Problem}, 403: {"model": Problem}, 503: {"model": Problem}},
+)
+def what_if(body: WhatIf, area: AreaDep, _role: Planner) -> dict[str, Any]:
+    """Coverage gained by a new service site at ``lon, lat`` (not stored)."""
+    bbox = area.bbox()
+    if bbox and not (
+        bbox[0] - 0.05 <= body.lon <= bbox[2] + 0.05
+        and bbox[1] - 0.05 <= body.lat <= bbox[3] + 0.05
+    ):
+        raise HTTPException(422, f"({body.lon}, {body.lat}) is outside the area {bbox}")
+    result = _engine.what_if(area, body.lon, body.lat)
+    if result is None:
+        raise HTTPException(503, "what-if is not available yet: gis.siting.what_if is missing")
+    return result
+
+
+@router.get("/1310", summary="The 1310 response check", responses={503: {"model": Problem}})
+def check_1310(area: AreaDep, _role: Reader) -> dict[str, Any]:
+    """Within 1 minute who to call, 3 minutes reached, 10 minutes on site."""
+    figures = _figures(area) if (area.data_dir / "coverage.json").exists() else {}
+    if isinstance(figures.get("1310"), dict):
+        return figures["1310"]
+    result = _engine.check_1310(area.data_dir)
+    if result is None:
+        raise HTTPException(503, "the 1310 check is not available yet: gis.response is missing")
+    return result

@@ -1,0 +1,178 @@
+"""Request and response models, named by role (``PlanCreate``, ``PlanPublic``...)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Link(BaseModel):
+    """A web link (OGC style)."""
+
+    href: str
+    rel: str
+    type: str | None = None
+    title: str | None = None
+
+
+class Move(BaseModel):
+    """Put one grid in a district."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grid: str = Field(min_length=1, max_length=32, examples=["320102001001001"])
+    district: int = Field(ge=0, le=100_000, examples=[3])
+
+
+class PlanCreate(BaseModel):
+    """A new plan: drawn from scratch with ``k``, redrawn from another plan, or given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="plan", min_length=1, max_length=200)
+    k: int = Field(ge=1, le=10_000, description="number of districts")
+    tolerance: float | None = Field(
+        default=None, gt=0, lt=1, description="population deviation allowed (0.02 = ±2%)"
+    )
+    nest: bool = Field(default=False, description="keep districts inside communities")
+    from_plan: str | None = Field(default=None, max_length=64)
+    from_version: int | None = Field(default=None, ge=1)
+    assignment: dict[str, int] | None = Field(
+        default=None, description="grid → district; the plan is stored as given (201)"
+    )
+
+
+class PlanUpdate(BaseModel):
+    """Edits to a plan: grid moves and/or a new name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    moves: list[Move] = Field(default_factory=list, max_length=10_000)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    message: str | None = Field(default=None, max_length=500)
+
+
+class PlanPublic(BaseModel):
+    """A plan as clients see it; ``version`` is its ETag."""
+
+    id: str
+    name: str
+    k: int
+    tolerance: float
+    nest: bool
+    version: int
+    created_at: str
+    updated_at: str
+    can_undo: bool
+    can_redo: bool
+    grids: int
+    metrics: dict[str, Any] | None = None
+    links: list[Link] = []
+
+
+class VersionPublic(BaseModel):
+    """One version of a plan."""
+
+    version: int
+    kind: Literal["create", "edit", "suggestion", "undo", "redo"]
+    content_of: int
+    message: str
+    moved: int
+    created_at: str
+    assignment: dict[str, int] | None = None
+
+
+class AssignmentPublic(BaseModel):
+    """A plan version's grid → district map."""
+
+    plan: str
+    version: int
+    assignment: dict[str, int]
+
+
+class MovePublic(BaseModel):
+    """A grid that changed district between two versions."""
+
+    grid: str
+    from_: int | None = Field(alias="from")
+    to: int | None
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class ComparePublic(BaseModel):
+    """What changed between versions ``a`` and ``b``."""
+
+    a: int
+    b: int
+    grids_moved: int
+    people_moved: float
+    households_moved: float
+    moves: list[MovePublic]
+    metrics_a: dict[str, Any]
+    metrics_b: dict[str, Any]
+    delta: dict[str, float]
+
+
+class SuggestionsPublic(BaseModel):
+    """Ranked rebalancing moves for one version."""
+
+    plan: str
+    version: int
+    suggestions: list[dict[str, Any]]
+
+
+class JobPublic(BaseModel):
+    """A long computation."""
+
+    id: str
+    kind: str
+    status: Literal["queued", "running", "done", "failed"]
+    progress: float
+    message: str
+    result: dict[str, Any] | None = None
+    links: list[Link] = []
+
+
+class WhatIf(BaseModel):
+    """A candidate service site."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lon: float = Field(ge=-180, le=180, examples=[118.784])
+    lat: float = Field(ge=-90, le=90, examples=[32.041])
+
+
+class UploadPublic(BaseModel):
+    """A validated upload."""
+
+    id: str
+    kind: str
+    format: str
+    features: int
+    bbox: list[float] | None = None
+    columns: list[str] = []
+    warnings: list[str] = []
+
+
+class InfoPublic(BaseModel):
+    """What the page needs to start: area, language, rights, defaults."""
+
+    name: str
+    language: str
+    bbox: list[float] | None
+    crs: str | None
+    role: Literal["planner", "viewer"] | None
+    can_edit: bool
+    tolerance: dict[str, Any]
+    default_plan: str | None
+    layers: list[str]
+    storage: str
+
+
+class Problem(BaseModel):
+    """An error: what is wrong and what to do."""
+
+    detail: str
+    current_version: int | None = None

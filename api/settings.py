@@ -1,0 +1,73 @@
+"""Typed settings of the HTTP API, read from ``GRIDPLAN_*`` environment variables.
+
+Nothing is read at import time: :func:`api.main.create_app` takes a
+:class:`Settings` (or builds one from the environment when given none).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+class Settings(BaseSettings):
+    """Everything the API needs to start.
+
+    Environment variables carry the ``GRIDPLAN_`` prefix, e.g.
+    ``GRIDPLAN_DATA_DIR``, ``GRIDPLAN_PLANNER_TOKENS="tok1,tok2"``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GRIDPLAN_", extra="ignore")
+
+    data_dir: Path = Field(description="build folder DIR served by the API")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; PostgreSQL+PostGIS when given, else DIR/gridplan.db (SQLite)",
+    )
+    planner_tokens: str = Field(default="", description="comma-separated planner tokens")
+    viewer_tokens: str = Field(default="", description="comma-separated viewer tokens")
+    open_read: bool = Field(default=True, description="reads need no token")
+    cors_origins: str = Field(default="", description="comma-separated allowed origins")
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    max_body_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    tolerance: float = Field(default=0.02, gt=0, lt=1)
+    static_dir: Path | None = Field(default=None, description="folder of the planner page")
+    job_workers: int = Field(default=1, ge=1, le=8)
+
+    @field_validator("planner_tokens", "viewer_tokens")
+    @classmethod
+    def _no_placeholder(cls, value: str) -> str:
+        for token in _split(value):
+            if token.lower() in {"changeme", "change-me", "secret", "token", "password"}:
+                raise ValueError(f"{token!r} is a placeholder: set a real random token")
+            if len(token) < 8:
+                raise ValueError("tokens must be at least 8 characters long")
+        return value
+
+    @property
+    def planners(self) -> list[str]:
+        """Planner tokens."""
+        return _split(self.planner_tokens)
+
+    @property
+    def viewers(self) -> list[str]:
+        """Viewer tokens."""
+        return _split(self.viewer_tokens)
+
+    @property
+    def origins(self) -> list[str]:
+        """CORS origins (empty: CORS closed)."""
+        return _split(self.cors_origins)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL actually used."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(Path(self.data_dir) / 'gridplan.db').resolve()}"

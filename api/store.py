@@ -1,0 +1,494 @@
+"""Plans, versions, jobs and uploads in one database: the API's data-access layer.
+
+SQLite (a file in the build folder, WAL journal, ``synchronous=FULL``) by
+default; PostgreSQL with PostGIS when a URL is given.  Both go through the
+same SQLAlchemy Core statements.
+
+Optimistic concurrency: a plan row carries its current ``version``; a change
+is one transaction that runs ``UPDATE plans SET version = n + 1 ... WHERE
+id = :id AND version = :n`` and inserts version ``n + 1``.  Only one writer
+can move a plan from ``n``; the other gets :class:`gis._errors.ConflictError`
+with the current version, even across processes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from gis._errors import ConflictError, UnknownIdError
+
+metadata = sa.MetaData()
+
+plans = sa.Table(
+    "gp_plans",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("k", sa.Integer, nullable=False),
+    sa.Column("tolerance", sa.Float, nullable=False),
+    sa.Column("nest", sa.Boolean, nullable=False, default=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("redo", sa.Text, nullable=False, default="[]"),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+versions = sa.Table(
+    "gp_plan_versions",
+    metadata,
+    sa.Column("plan_id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("content_of", sa.Integer, nullable=False),
+    sa.Column("message", sa.Text, nullable=False, default=""),
+    sa.Column("moved", sa.Integer, nullable=False, default=0),
+    sa.Column("assignment", sa.Text, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+jobs = sa.Table(
+    "gp_jobs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("progress", sa.Float, nullable=False, default=0.0),
+    sa.Column("message", sa.Text, nullable=False, default=""),
+    sa.Column("result", sa.Text, nullable=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+uploads = sa.Table(
+    "gp_uploads",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("stored", sa.String(200), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """A plan's head: its current ``version`` is its ETag."""
+
+    id: str
+    name: str
+    k: int
+    tolerance: float
+    nest: bool
+    version: int
+    redo: list[int]
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """One immutable version of a plan."""
+
+    plan_id: str
+    version: int
+    kind: str
+    content_of: int
+    message: str
+    moved: int
+    created_at: str
+    assignment: dict[str, int] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """A long computation and how far it got."""
+
+    id: str
+    kind: str
+    status: str
+    progress: float
+    message: str
+    result: dict[str, Any] | None
+    created_at: str
+    updated_at: str
+
+
+def _plan(row: Any) -> PlanRow:
+    m = row._mapping
+    return PlanRow(
+        id=m["id"],
+        name=m["name"],
+        k=m["k"],
+        tolerance=m["tolerance"],
+        nest=bool(m["nest"]),
+        version=m["version"],
+        redo=orjson.loads(m["redo"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+def _version(row: Any, *, with_assignment: bool) -> VersionRow:
+    m = row._mapping
+    return VersionRow(
+        plan_id=m["plan_id"],
+        version=m["version"],
+        kind=m["kind"],
+        content_of=m["content_of"],
+        message=m["message"],
+        moved=m["moved"],
+        created_at=m["created_at"],
+        assignment=orjson.loads(m["assignment"]) if with_assignment else None,
+    )
+
+
+def _job(row: Any) -> JobRow:
+    m = row._mapping
+    return JobRow(
+        id=m["id"],
+        kind=m["kind"],
+        status=m["status"],
+        progress=m["progress"],
+        message=m["message"],
+        result=orjson.loads(m["result"]) if m["result"] else None,
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+def _make_engines(url: str) -> tuple[Engine, Engine]:
+    """A reading and a writing engine; for SQLite the writer begins IMMEDIATE."""
+    if not url.startswith("sqlite"):
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return engine, engine
+
+    def sqlite_engine(*, immediate: bool) -> Engine:
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    return sqlite_engine(immediate=False), sqlite_engine(immediate=True)
+
+
+class Store:
+    """The API's database: plans with versions, jobs and uploads.
+
+    Parameters
+    ----------
+    url
+        SQLAlchemy URL: ``sqlite:///path.db`` or ``postgresql+psycopg://...``.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.backend = "sqlite" if url.startswith("sqlite") else "postgresql"
+        self._read, self._write = _make_engines(url)
+        with self._write.begin() as conn:
+            metadata.create_all(conn)
+        self.postgis_version = self._postgis_version()
+
+    def _postgis_version(self) -> str | None:
+        if self.backend != "postgresql":
+            return None
+        with self._write.begin() as conn:
+            try:
+                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+            except sa.exc.DBAPIError:  # no privilege: use it if already there
+                conn.rollback()
+            row = conn.exec_driver_sql(
+                "SELECT extversion FROM pg_extension WHERE extname = 'postgis'"
+            ).first()
+        return row[0] if row else None
+
+    def close(self) -> None:
+        """Release every connection."""
+        self._read.dispose()
+        if self._write is not self._read:
+            self._write.dispose()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self._read.connect() as conn:
+            yield conn
+
+    # -- plans ---------------------------------------------------------------
+
+    def create_plan(
+        self,
+        *,
+        plan_id: str,
+        name: str,
+        k: int,
+        tolerance: float,
+        nest: bool,
+        assignment: Mapping[str, int],
+        message: str = "created",
+    ) -> PlanRow:
+        """Store a new plan at version 1; an existing id is a conflict."""
+        now = _now()
+        try:
+            with self._write.begin() as conn:
+                conn.execute(
+                    plans.insert().values(
+                        id=plan_id,
+                        name=name,
+                        k=k,
+                        tolerance=tolerance,
+                        nest=nest,
+                        version=1,
+                        redo="[]",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                conn.execute(
+                    versions.insert().values(
+                        plan_id=plan_id,
+                        version=1,
+                        kind="create",
+                        content_of=1,
+                        message=message,
+                        moved=0,
+                        assignment=orjson.dumps(dict(assignment)).decode(),
+                        created_at=now,
+                    )
+                )
+        except sa.exc.IntegrityError as exc:
+            raise ConflictError(f"plan {plan_id!r} already exists", current=None) from exc
+        return self.get_plan(plan_id)
+
+    def get_plan(self, plan_id: str) -> PlanRow:
+        """The plan's head row."""
+        with self._reading() as conn:
+            row = conn.execute(sa.select(plans).where(plans.c.id == plan_id)).first()
+        if row is None:
+            raise UnknownIdError(f"no plan {plan_id!r}: GET /plans lists the plans")
+        return _plan(row)
+
+    def list_plans(self) -> list[PlanRow]:
+        """Every plan, oldest first."""
+        with self._reading() as conn:
+            rows = conn.execute(sa.select(plans).order_by(plans.c.created_at, plans.c.id)).all()
+        return [_plan(r) for r in rows]
+
+    def get_version(self, plan_id: str, version: int | None = None) -> VersionRow:
+        """One version with its assignment (the head when ``version`` is None)."""
+        if version is None:
+            version = self.get_plan(plan_id).version
+        with self._reading() as conn:
+            row = conn.execute(
+                sa.select(versions).where(
+                    versions.c.plan_id == plan_id, versions.c.version == version
+                )
+            ).first()
+        if row is None:
+            self.get_plan(plan_id)  # unknown plan → its own message
+            raise UnknownIdError(f"plan {plan_id!r} has no version {version}")
+        return _version(row, with_assignment=True)
+
+    def list_versions(self, plan_id: str) -> list[VersionRow]:
+        """The history of a plan, oldest first, without assignments."""
+        self.get_plan(plan_id)
+        cols = [c for c in versions.c if c.name != "assignment"]
+        with self._reading() as conn:
+            rows = conn.execute(
+                sa.select(*cols).where(versions.c.plan_id == plan_id).order_by(versions.c.version)
+            ).all()
+        return [_version(r, with_assignment=False) for r in rows]
+
+    def commit_version(
+        self,
+        plan_id: str,
+        *,
+        expected: int,
+        kind: str,
+        assignment: Mapping[str, int],
+        content_of: int | None = None,
+        redo: list[int] | None = None,
+        message: str = "",
+        moved: int = 0,
+        name: str | None = None,
+    ) -> PlanRow:
+        """Add version ``expected + 1`` if the plan is still at ``expected``.
+
+        Raises
+        ------
+        ConflictError
+            The plan moved on; ``.current`` holds its version.
+        UnknownIdError
+            No such plan.
+        """
+        new = expected + 1
+        now = _now()
+        values: dict[str, Any] = {
+            "version": new,
+            "redo": orjson.dumps(redo or []).decode(),
+            "updated_at": now,
+        }
+        if name is not None:
+            values["name"] = name
+        with self._write.begin() as conn:
+            result = conn.execute(
+                plans.update()
+                .where(plans.c.id == plan_id, plans.c.version == expected)
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                current = conn.execute(
+                    sa.select(plans.c.version).where(plans.c.id == plan_id)
+                ).scalar()
+                if current is None:
+                    raise UnknownIdError(f"no plan {plan_id!r}: GET /plans lists the plans")
+                raise ConflictError(
+                    f"plan {plan_id!r} is at version {current}, not {expected}: "
+                    "reload it, re-apply your change and send it with If-Match: "
+                    f'"{current}"',
+                    current=current,
+                )
+            conn.execute(
+                versions.insert().values(
+                    plan_id=plan_id,
+                    version=new,
+                    kind=kind,
+                    content_of=new if content_of is None else content_of,
+                    message=message,
+                    moved=moved,
+                    assignment=orjson.dumps(dict(assignment)).decode(),
+                    created_at=now,
+                )
+            )
+        return self.get_plan(plan_id)
+
+    def delete_plan(self, plan_id: str, *, expected: int) -> None:
+        """Delete a plan and its history if it is still at ``expected``."""
+        with self._write.begin() as conn:
+            result = conn.execute(
+                plans.delete().where(plans.c.id == plan_id, plans.c.version == expected)
+            )
+            if result.rowcount != 1:
+                current = conn.execute(
+                    sa.select(plans.c.version).where(plans.c.id == plan_id)
+                ).scalar()
+                if current is None:
+                    raise UnknownIdError(f"no plan {plan_id!r}: GET /plans lists the plans")
+                raise ConflictError(
+                    f"plan {plan_id!r} is at version {current}, not {expected}: "
+                    "reload it before deleting",
+                    current=current,
+                )
+            conn.execute(versions.delete().where(versions.c.plan_id == plan_id))
+
+    # -- jobs ----------------------------------------------------------------
+
+    def create_job(self, job_id: str, kind: str) -> JobRow:
+        """Record a queued job."""
+        now = _now()
+        with self._write.begin() as conn:
+            conn.execute(
+                jobs.insert().values(
+                    id=job_id,
+                    kind=kind,
+                    status="queued",
+                    progress=0.0,
+                    message="",
+                    result=None,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return self.get_job(job_id)
+
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        status: str | None = None,
+        progress: float | None = None,
+        message: str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        """Change what is known about a job."""
+        values: dict[str, Any] = {"updated_at": _now()}
+        if status is not None:
+            values["status"] = status
+        if progress is not None:
+            values["progress"] = max(0.0, min(1.0, float(progress)))
+        if message is not None:
+            values["message"] = message
+        if result is not None:
+            values["result"] = orjson.dumps(result).decode()
+        with self._write.begin() as conn:
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
+
+    def get_job(self, job_id: str) -> JobRow:
+        """One job."""
+        with self._reading() as conn:
+            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+        if row is None:
+            raise UnknownIdError(f"no job {job_id!r}")
+        return _job(row)
+
+    def fail_unfinished_jobs(self) -> int:
+        """Mark jobs left queued or running by a previous process as failed."""
+        with self._write.begin() as conn:
+            result = conn.execute(
+                jobs.update()
+                .where(jobs.c.status.in_(["queued", "running"]))
+                .values(
+                    status="failed",
+                    message="the server stopped before this job finished: submit it again",
+                    updated_at=_now(),
+                )
+            )
+        return result.rowcount
+
+    # -- uploads -------------------------------------------------------------
+
+    def add_upload(self, upload_id: str, kind: str, stored: str, summary: dict[str, Any]) -> None:
+        """Record a validated upload stored under a generated name."""
+        with self._write.begin() as conn:
+            conn.execute(
+                uploads.insert().values(
+                    id=upload_id,
+                    kind=kind,
+                    stored=stored,
+                    summary=orjson.dumps(summary).decode(),
+                    created_at=_now(),
+                )
+            )
+
+    def list_uploads(self) -> list[dict[str, Any]]:
+        """Every upload's summary, oldest first."""
+        with self._reading() as conn:
+            rows = conn.execute(sa.select(uploads).order_by(uploads.c.created_at)).all()
+        return [
+            {"id": r.id, "kind": r.kind, "created_at": r.created_at, **orjson.loads(r.summary)}
+            for r in rows
+        ]

@@ -1,0 +1,263 @@
+"""Grid build: gridplan against momepy's enclosed tessellation, on the same input.
+
+For each area (Nanjing Xinjiekou, central Helsinki and a synthetic town written
+by :func:`gis.synthetic.write_area`) this times
+
+* **gridplan**: ``gridplan build AREA --out DIR`` end to end in a subprocess
+  (wall time: start-up, reading the OSM XML, population, communities, grids,
+  writing every file); plus, once, the same build in-process through
+  :func:`gis.pipeline.build` with the time of each step;
+* **momepy**: in a subprocess as well, reading the same OSM XML (GDAL's OSM
+  driver through pyogrio), clipping to the same study area and projecting to
+  the same metric CRS, then ``momepy.enclosures(barriers, limit=boundary)``
+  and ``momepy.enclosed_tessellation(buildings, enclosures)`` (momepy's
+  default ``n_jobs=-1``, i.e. both cores).  The barriers are the lines
+  gridplan cuts blocks with (``gis.blocks.BLOCK_HIGHWAYS``, railways, rivers).
+
+Figures are medians over ``--repeats`` runs (``--big-repeats`` for the
+synthetic town) and the ratio is momepy ÷ gridplan (above 1: gridplan faster).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_grids.py              # 100,000-building town
+    .venv/bin/python benchmarks/bench_grids.py --quick      # 10,000-building town
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+AREAS = {
+    "nanjing_xinjiekou": ROOT / "data" / "boundaries" / "nanjing_xinjiekou",
+    "helsinki": ROOT / "data" / "boundaries" / "helsinki",
+}
+GRIDPLAN = Path(sys.executable).parent / "gridplan"
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def _momepy_worker(folder: Path) -> dict[str, Any]:
+    """Read the area like gridplan does, then enclosures and tessellation; step times."""
+    t0 = time.perf_counter()
+    import tomllib
+
+    import geopandas as gpd
+    import momepy
+    import pandas as pd
+    import pyogrio
+
+    from gis.blocks import BLOCK_HIGHWAYS
+
+    t_import = time.perf_counter()
+    manifest = tomllib.loads((folder / "area.toml").read_text(encoding="utf-8"))
+    osm = folder / manifest["osm"]
+    crs = manifest["crs"]
+    study = gpd.read_file(folder / manifest["study_area"]).to_crs(crs)
+    boundary = study.union_all()
+    lines = pyogrio.read_dataframe(osm, layer="lines", columns=["highway", "waterway", "railway"])
+    polys = pyogrio.read_dataframe(osm, layer="multipolygons", columns=["building"])
+    keep = (
+        lines["highway"].isin(list(BLOCK_HIGHWAYS))
+        | lines["railway"].isin(["rail", "light_rail", "subway", "tram", "narrow_gauge"])
+        | lines["waterway"].isin(["river", "canal", "stream"])
+    )
+    barriers = lines[keep].to_crs(crs)
+    buildings = polys[polys["building"].notna()].to_crs(crs)
+    buildings = buildings[buildings.intersects(boundary)].reset_index(drop=True)
+    buildings = buildings[buildings.geometry.area > 0]
+    t_read = time.perf_counter()
+    limit = gpd.GeoSeries([boundary], crs=crs)
+    enclosures = momepy.enclosures(barriers, limit=limit)
+    t_encl = time.perf_counter()
+    cells = momepy.enclosed_tessellation(buildings, enclosures)
+    t_tess = time.perf_counter()
+    return {
+        "import_s": t_import - t0,
+        "read_s": t_read - t_import,
+        "enclosures_s": t_encl - t_read,
+        "tessellation_s": t_tess - t_encl,
+        "buildings": len(buildings),
+        "barriers": len(barriers),
+        "enclosures": len(enclosures),
+        "cells": int((pd.Index(cells.index) >= 0).sum()),
+    }
+
+
+def _gridplan_worker(folder: Path, out: Path) -> dict[str, Any]:
+    """gis.pipeline.build in-process, with the time of each step."""
+    t0 = time.perf_counter()
+    from gis.pipeline import build
+
+    t_import = time.perf_counter()
+    marks: list[tuple[str, float]] = []
+    result = build(folder, out, progress=lambda name: marks.append((name, time.perf_counter())))
+    end = time.perf_counter()
+    steps = {}
+    for (name, start), (_, stop) in zip(marks, [*marks[1:], ("end", end)], strict=True):
+        steps[name] = stop - start
+    return {
+        "import_s": t_import - t0,
+        "build_s": end - t_import,
+        "steps": steps,
+        "grids": result.summary.get("grids"),
+        "buildings": result.summary.get("buildings"),
+    }
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def _run(cmd: list[str], *, timeout: float) -> tuple[float, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return wall, proc.stdout
+
+
+def time_gridplan(folder: Path, *, repeats: int, timeout: float) -> dict[str, Any]:
+    """Median wall time of ``gridplan build`` and one in-process step breakdown."""
+    walls, summary = [], {}
+    with tempfile.TemporaryDirectory(prefix="bench_grids_") as tmp:
+        for i in range(repeats):
+            wall, stdout = _run(
+                [str(GRIDPLAN), "build", str(folder), "--out", f"{tmp}/out{i}"], timeout=timeout
+            )
+            walls.append(wall)
+            summary = json.loads(stdout)
+        _, stdout = _run(
+            [sys.executable, __file__, "--worker", "gridplan", str(folder), f"{tmp}/steps"],
+            timeout=timeout,
+        )
+    return {
+        "wall_s": statistics.median(walls),
+        "walls": walls,
+        "grids": summary.get("grids"),
+        "buildings": summary.get("buildings"),
+        "detail": json.loads(stdout),
+    }
+
+
+def time_momepy(folder: Path, *, repeats: int, timeout: float) -> dict[str, Any]:
+    """Median wall time of the momepy worker (reading, enclosures, tessellation)."""
+    walls, details = [], []
+    for _ in range(repeats):
+        wall, stdout = _run(
+            [sys.executable, __file__, "--worker", "momepy", str(folder)], timeout=timeout
+        )
+        walls.append(wall)
+        details.append(json.loads(stdout))
+    med = {
+        k: statistics.median(d[k] for d in details)
+        for k in ("import_s", "read_s", "enclosures_s", "tessellation_s")
+    }
+    return {"wall_s": statistics.median(walls), "walls": walls, **details[-1], **med}
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _synthetic_area(n: int, seed: int, folder: Path) -> Path:
+    from gis.synthetic import synthetic_town, write_area
+
+    return write_area(synthetic_town(n, seed=seed), folder, name=f"Synthetic town {n}")
+
+
+def _fmt(seconds: float) -> str:
+    return f"{seconds:.2f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a 10,000-building town")
+    parser.add_argument("--n", type=int, default=None, help="buildings in the synthetic town")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per real area")
+    parser.add_argument("--big-repeats", type=int, default=1, help="runs on the synthetic town")
+    parser.add_argument("--skip-momepy", action="store_true")
+    parser.add_argument("--areas", nargs="*", default=[*AREAS, "synthetic"])
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        kind, folder, *rest = args.worker
+        sys.path.insert(0, str(ROOT))
+        if kind == "momepy":
+            result = _momepy_worker(Path(folder))
+        else:
+            result = _gridplan_worker(Path(folder), Path(rest[0]))
+        print(json.dumps(result))
+        return 0
+
+    n = args.n or (10_000 if args.quick else 100_000)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench_town_") as tmp:
+        for name in args.areas:
+            if name == "synthetic":
+                start = time.perf_counter()
+                folder = _synthetic_area(n, args.seed, Path(tmp) / f"town_{n}")
+                print(
+                    f"synthetic town of {n} buildings written in "
+                    f"{time.perf_counter() - start:.1f} s",
+                    file=sys.stderr,
+                )
+                label, repeats = f"synthetic {n:,} (seed {args.seed})", args.big_repeats
+            else:
+                folder, label, repeats = AREAS[name], name, args.repeats
+            print(f"{label}: gridplan ×{repeats} …", file=sys.stderr)
+            ours = time_gridplan(folder, repeats=repeats, timeout=args.timeout)
+            print(f"  gridplan {ours['walls']}", file=sys.stderr)
+            peer = None
+            if not args.skip_momepy:
+                print(f"{label}: momepy ×{repeats} …", file=sys.stderr)
+                peer = time_momepy(folder, repeats=repeats, timeout=args.timeout)
+                print(f"  momepy {peer['walls']}", file=sys.stderr)
+            rows.append({"area": label, "repeats": repeats, "gridplan": ours, "momepy": peer})
+
+    header = (
+        "| input | buildings | gridplan build (s) | grids | momepy read + enclosures + "
+        "tessellation (s) | tessellation only (s) | cells | ratio momepy ÷ gridplan |"
+    )
+    print(header)
+    print("|" + " --- |" * 8)
+    for row in rows:
+        ours, peer = row["gridplan"], row["momepy"]
+        peer_cols = (
+            [
+                f"{_fmt(peer['wall_s'])} ({_fmt(peer['read_s'])} + "
+                f"{_fmt(peer['enclosures_s'])} + {_fmt(peer['tessellation_s'])})",
+                _fmt(peer["tessellation_s"]),
+                str(peer["cells"]),
+                f"{peer['wall_s'] / ours['wall_s']:.2f}",
+            ]
+            if peer
+            else ["–"] * 4
+        )
+        cells = [row["area"], str(ours["buildings"]), _fmt(ours["wall_s"]), str(ours["grids"])]
+        print("| " + " | ".join(cells + peer_cols) + " |")
+    print()
+    print("gridplan steps (one in-process run of gis.pipeline.build, seconds):")
+    for row in rows:
+        steps = row["gridplan"]["detail"]["steps"]
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in steps.items())
+        print(f"- {row['area']}: import {row['gridplan']['detail']['import_s']:.2f}, {parts}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,621 @@
+/**
+ * main.js — boots the planner page and holds its state and actions.
+ *
+ * Flow: area info → language → basemap and layers → the plan (assignment,
+ * live tallies) → panels. Painting changes the page's model at once (live
+ * tallies, contiguity, warnings), then each finished stroke is saved with
+ * `PATCH /plans/{id}` and `If-Match`; saves run one at a time, and a conflict
+ * (412) stops the queue and shows a banner that keeps the unsaved moves.
+ * Undo/redo are the server's (each is a new version), so every tab of every
+ * planner sees the same history.
+ *
+ * `window.gridplan` exposes the state for tests and the benchmark.
+ */
+
+import * as api from "./api.js";
+import * as i18n from "./i18n.js";
+import { t } from "./i18n.js";
+import { districtColour } from "./colours.js";
+import * as layers from "./layers.js";
+import { Painter } from "./paint.js";
+import * as panels from "./panels.js";
+import { PlanModel, adjacencyFromPolygons } from "./plan.js";
+
+const L = window.L;
+const $ = (sel) => document.querySelector(sel);
+
+const app = {
+  info: null,
+  map: null,
+  grids: null, // grid layer handle (layers.gridLayer)
+  labels: null,
+  model: null,
+  planId: null,
+  version: null,
+  canEdit: false,
+  locked: new Set(),
+  active: null,
+  pieces: new Map(), // district -> connected pieces (live)
+  tolerance: 0.02,
+  queue: [], // strokes waiting to be saved: [{grid, district, from}]
+  saving: false,
+  conflict: null,
+  serverMetrics: null,
+  serverNote: "",
+  coverage: { layers: new Map(), buildings: null, services: null },
+  suggestions: null,
+  timings: {},
+  ready: false,
+};
+window.gridplan = app;
+
+// ------------------------------------------------------------------ boot
+async function boot() {
+  const t0 = performance.now();
+  app.info = await api.info();
+  await i18n.init(app.info.language);
+  i18n.apply();
+  $("#lang").value = i18n.language();
+  $("#area-name").textContent = app.info.name || t("title");
+  document.title = `${app.info.name || ""} · gridplan`;
+  app.canEdit = Boolean(app.info.can_edit);
+  const tol = app.info.tolerance;
+  app.tolerance = typeof tol === "number" ? tol : (tol?.default ?? 0.02);
+
+  app.map = layers.createMap($("#map"), app.info);
+  const available = new Set(app.info.layers || []);
+  const has = (name) => available.size === 0 || available.has(name);
+  const [gridsFc, streets, buildings] = await Promise.all([
+    api.collection("grids", ["code", "community", "population", "households"]),
+    !app.info.tile_url && has("streets") ? api.collection("streets", ["highway"]).catch(() => null) : null,
+    has("buildings") ? api.collection("buildings").catch(() => null) : null,
+  ]);
+  app.timings.fetch_ms = performance.now() - t0;
+  layers.addBasemap(app.map, app.info, streets);
+  $("#basemap-note").textContent = app.info.tile_url ? "" : t("basemap_local");
+
+  const t1 = performance.now();
+  const gridRecords = gridsFc.features.map((f) => ({
+    code: String(f.properties.code),
+    population: Number(f.properties.population) || 0,
+    households: Number(f.properties.households) || 0,
+    community: f.properties.community ? String(f.properties.community) : null,
+  }));
+  app.model = new PlanModel(gridRecords, adjacencyFromPolygons(gridsFc.features));
+  app.timings.adjacency_ms = performance.now() - t1;
+
+  const shared = L.canvas({ padding: 0.3, tolerance: 0 });
+  app.painter = new Painter(app.map, paintHooks());
+  app.painter.onModeChange = (mode) => {
+    $("#mode").classList.toggle("on", mode === "paint");
+    $("#mode").firstElementChild.textContent = t(mode === "paint" ? "paint" : "pan");
+    $("#mode").firstElementChild.dataset.i18n = mode === "paint" ? "paint" : "pan";
+  };
+  const t2 = performance.now();
+  app.grids = layers.gridLayer(app.map, app.info, gridsFc, shared, {
+    districtOf: (c) => app.model.districtOf(c),
+    isLocked: (d) => app.locked.has(d),
+    handlers: app.painter.gridHandlers(),
+  });
+  if (buildings) {
+    app.coverage.buildings = layers.buildingLayer(app.map, app.info, buildings, shared, {
+      onEvent: onBuildingEvent,
+    });
+  }
+  app.labels = layers.labelLayer(app.map);
+  app.timings.draw_ms = performance.now() - t2;
+  app.shared = shared;
+
+  wireUi();
+  await loadPlans();
+  await setupCoverage(has);
+  panels.renderWalkLegend();
+  panels.renderBuildingInfo(null);
+  app.timings.ready_ms = performance.now() - t0;
+  app.ready = true;
+  document.body.dataset.ready = "1";
+}
+
+// ------------------------------------------------------------------ plans
+async function loadPlans(selectId) {
+  const list = await api.plans();
+  const sel = $("#plan-select");
+  sel.replaceChildren(...list.map((p) => new Option(`${p.name} (k=${p.k})`, p.id)));
+  const wanted = selectId || new URLSearchParams(location.search).get("plan") || app.info.default_plan;
+  const id = list.find((p) => p.id === wanted)?.id || list[0]?.id || null;
+  if (id) {
+    sel.value = id;
+    await openPlan(id);
+  } else {
+    renderAll();
+  }
+}
+
+async function openPlan(id) {
+  app.planId = id;
+  app.queue = [];
+  app.conflict = null;
+  $("#banner").hidden = true;
+  await reloadAssignment();
+  refreshSuggestions();
+  refreshHistory();
+}
+
+/** Fetch the plan and its assignment from the server and redraw everything. */
+async function reloadAssignment() {
+  const plan = await api.plan(app.planId);
+  const asg = await api.assignment(app.planId);
+  app.version = asg.version ?? plan.version;
+  app.plan = plan;
+  app.serverMetrics = plan.metrics || null;
+  if (plan.tolerance) app.tolerance = plan.tolerance;
+  app.model.load(asg.assignment);
+  if (!app.model.districts.includes(app.active)) setActive(app.model.districts[0] ?? null, false);
+  recomputePieces();
+  app.grids.restyle();
+  app.labels.update(app.model, app.grids.centres);
+  app.serverNote = "";
+  renderAll();
+  panels.setStatus(t("saved", { v: app.version }));
+  updateUndoButtons(plan);
+}
+
+function updateUndoButtons(plan) {
+  $("#undo").disabled = !app.canEdit || !(plan?.can_undo ?? true);
+  $("#redo").disabled = !app.canEdit || !(plan?.can_redo ?? false);
+}
+
+function recomputePieces(districts) {
+  for (const d of districts ?? app.model.districts) app.pieces.set(d, app.model.pieces(d));
+}
+
+function renderAll() {
+  if (app.model && app.model.districts.length) panels.renderDistricts(app);
+  else panels.renderDistricts({ ...app, model: null });
+  $("#active-chip").style.background = app.active ? districtColour(app.active) : "transparent";
+  $("#active-chip").textContent = app.active ?? "";
+}
+
+function setActive(d, render = true) {
+  app.active = d === undefined || d === null ? null : String(d);
+  if (render) renderAll();
+}
+
+// ------------------------------------------------------------------ painting
+function paintHooks() {
+  return {
+    canPaint: () => app.canEdit && Boolean(app.planId) && !app.conflict,
+    districts: () => app.model.districts,
+    active: () => app.active,
+    setActive: (d) => setActive(d),
+    isLocked: (d) => app.locked.has(d),
+    districtOf: (c) => app.model.districtOf(c),
+    move: (code, d) => {
+      const prev = app.model.move(code, d);
+      if (prev !== null) {
+        app.grids.restyle([code]);
+        liveUpdate([prev, d]);
+      }
+      return prev;
+    },
+    revert: (moves) => {
+      for (const m of moves) app.model.move(m.grid, m.district);
+      app.grids.restyle(moves.map((m) => m.grid));
+      liveUpdate(null);
+    },
+    commit: (moves) => {
+      app.labels.update(app.model, app.grids.centres);
+      app.queue.push(moves);
+      flush();
+    },
+    undo: () => undoRedo("undo"),
+    redo: () => undoRedo("redo"),
+    refused: (d) => panels.setStatus(t("locked_refused", { d }), "error"),
+  };
+}
+
+let liveTimer = null;
+/** Live tallies while painting: recount pieces of touched districts, redraw the panel once per frame. */
+function liveUpdate(touched) {
+  if (touched) {
+    app.pendingTouched = app.pendingTouched || new Set();
+    touched.forEach((d) => app.pendingTouched.add(d));
+  }
+  if (liveTimer) return;
+  liveTimer = requestAnimationFrame(() => {
+    liveTimer = null;
+    recomputePieces(app.pendingTouched ? [...app.pendingTouched] : undefined);
+    app.pendingTouched = null;
+    renderAll();
+  });
+}
+
+/** Save queued strokes one at a time; stop at a conflict. */
+async function flush() {
+  if (app.saving || app.conflict) return;
+  app.saving = true;
+  try {
+    while (app.queue.length && !app.conflict) {
+      const moves = app.queue[0];
+      panels.setStatus(t("saving"), "pending");
+      try {
+        const plan = await api.saveMoves(
+          app.planId,
+          app.version,
+          moves.map((m) => ({ grid: m.grid, district: apiDistrict(m.district) })),
+        );
+        app.queue.shift();
+        app.version = plan.version;
+        app.plan = plan;
+        app.serverMetrics = plan.metrics || null;
+        updateUndoButtons(plan);
+        if (!app.queue.length) confirmWithServer(plan.metrics);
+        panels.setStatus(t("saved", { v: app.version }));
+      } catch (err) {
+        if (err instanceof api.ConflictError) {
+          showConflict(err.currentVersion);
+        } else {
+          // Not saved: put the grids back so the map shows what the server holds.
+          app.queue.shift();
+          revertMoves(moves);
+          panels.setStatus(t("error", { m: err.message }), "error");
+        }
+      }
+    }
+  } finally {
+    app.saving = false;
+  }
+  if (!app.queue.length && !app.conflict) refreshAfterEdit();
+}
+
+function revertMoves(moves) {
+  for (const m of [...moves].reverse()) app.model.move(m.grid, m.from);
+  app.grids.restyle(moves.map((m) => m.grid));
+  recomputePieces();
+  app.labels.update(app.model, app.grids.centres);
+  renderAll();
+}
+
+/** District ids go back to the API as integers when they are numbers. */
+function apiDistrict(d) {
+  return /^\d+$/.test(String(d)) ? Number(d) : d;
+}
+
+/** Compare the page's live tallies with the server's metrics; the server wins. */
+function confirmWithServer(metrics) {
+  const rows = metrics?.districts;
+  if (!rows) {
+    app.serverNote = "";
+    renderAll();
+    return;
+  }
+  let same = true;
+  for (const r of rows) {
+    const d = String(r.district);
+    const mine = app.model.tally.get(d);
+    if (!mine || (r.population !== null && r.population !== undefined && Math.abs(mine.population - r.population) > 0.5))
+      same = false;
+    if (r.contiguous !== undefined) app.pieces.set(d, r.contiguous ? 1 : Math.max(2, app.pieces.get(d) ?? 2));
+  }
+  app.serverNote = same ? `✓ ${t("server_confirmed")} (v${app.version})` : t("server_differs");
+  if (!same) reloadAssignment();
+  else renderAll();
+}
+
+function showConflict(currentVersion) {
+  const pending = app.queue.flat();
+  app.conflict = { currentVersion, moves: pending };
+  $("#banner-text").textContent = t("conflict", { v: currentVersion ?? "?", n: new Set(pending.map((m) => m.grid)).size });
+  $("#banner").hidden = false;
+  app.painter.syncDragging();
+  panels.setStatus(t("unsaved", { n: pending.length }), "error");
+}
+
+async function resolveConflict(reapply) {
+  const moves = app.conflict?.moves || [];
+  app.conflict = null;
+  app.queue = [];
+  $("#banner").hidden = true;
+  await reloadAssignment();
+  if (reapply && moves.length) {
+    // Re-apply the last district each grid was painted into, on the latest version.
+    const last = new Map();
+    for (const m of moves) last.set(m.grid, m.district);
+    const stroke = [];
+    for (const [grid, district] of last) {
+      const from = app.model.move(grid, district);
+      if (from !== null) stroke.push({ grid, district, from });
+    }
+    app.grids.restyle(stroke.map((m) => m.grid));
+    recomputePieces();
+    app.labels.update(app.model, app.grids.centres);
+    renderAll();
+    if (stroke.length) {
+      app.queue.push(stroke);
+      flush();
+    }
+  }
+  app.painter.syncDragging();
+}
+
+async function undoRedo(which) {
+  if (!app.canEdit || !app.planId || app.conflict) return;
+  await waitForSaves();
+  try {
+    await api[which](app.planId, app.version);
+    await reloadAssignment();
+    refreshAfterEdit();
+  } catch (err) {
+    if (err instanceof api.ConflictError) showConflict(err.currentVersion);
+    else if (err.status !== 409) panels.setStatus(t("error", { m: err.message }), "error");
+  }
+}
+
+async function waitForSaves() {
+  while (app.saving || app.queue.length) {
+    if (app.conflict) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function toggleLock(d) {
+  if (app.locked.has(d)) app.locked.delete(d);
+  else app.locked.add(d);
+  const codes = [];
+  for (const [c, dd] of app.model.assignment) if (dd === d) codes.push(c);
+  app.grids.restyle(codes);
+  renderAll();
+  if (app.suggestions) panels.renderSuggestions(app, app.suggestions);
+}
+
+// ------------------------------------------------------------------ suggestions and jobs
+let suggestTimer = null;
+function refreshAfterEdit() {
+  clearTimeout(suggestTimer);
+  suggestTimer = setTimeout(() => {
+    refreshSuggestions();
+    refreshHistory();
+  }, 250);
+}
+
+async function refreshSuggestions() {
+  if (!app.planId) return;
+  try {
+    app.suggestions = await api.suggestions(app.planId, { tolerance: app.tolerance });
+  } catch (err) {
+    app.suggestions = { suggestions: [] };
+    panels.setStatus(t("error", { m: err.message }), "error");
+  }
+  panels.renderSuggestions(app, app.suggestions);
+}
+
+async function applySuggestion(rank) {
+  await waitForSaves();
+  app.grids.clearPreview();
+  try {
+    await api.applySuggestion(app.planId, rank, app.suggestions?.version ?? app.version);
+    await reloadAssignment();
+    refreshAfterEdit();
+  } catch (err) {
+    if (err instanceof api.ConflictError) {
+      await reloadAssignment();
+      await refreshSuggestions();
+      panels.setStatus(t("conflict", { v: err.currentVersion, n: 0 }), "error");
+    } else panels.setStatus(t("error", { m: err.message }), "error");
+  }
+}
+
+async function runJob(body) {
+  const box = $("#job");
+  box.hidden = false;
+  $("#job-progress").value = 0;
+  $("#job-text").textContent = t("running", { p: 0 });
+  try {
+    let job = await api.createPlan({ tolerance: app.tolerance, ...body });
+    if (job.status === undefined && job.id) {
+      await loadPlans(job.id); // 201: the plan itself
+      box.hidden = true;
+      return;
+    }
+    while (job.status === "queued" || job.status === "running") {
+      await new Promise((r) => setTimeout(r, 400));
+      job = await api.job(job.id);
+      $("#job-progress").value = job.progress ?? 0;
+      $("#job-text").textContent = `${t("running", { p: Math.round((job.progress ?? 0) * 100) })} ${job.message ?? ""}`;
+    }
+    if (job.status !== "done") throw new Error(job.message || job.status);
+    $("#job-progress").value = 1;
+    box.hidden = true;
+    await loadPlans(job.result?.plan);
+  } catch (err) {
+    $("#job-text").textContent = t("job_failed", { m: err.message });
+  }
+}
+
+// ------------------------------------------------------------------ coverage
+async function setupCoverage(has) {
+  const [iso, gaps, sites, services, cov, r1310] = await Promise.all([
+    has("isochrones") ? api.collection("isochrones").catch(() => null) : null,
+    has("gaps") ? api.collection("gaps").catch(() => null) : null,
+    has("sites") ? api.collection("sites").catch(() => null) : null,
+    has("services") ? api.collection("services").catch(() => null) : has("pois") ? api.collection("pois").catch(() => null) : null,
+    api.coverage().catch(() => null),
+    api.coverage1310().catch(() => null),
+  ]);
+  const c = app.coverage;
+  if (iso) for (const [m, layer] of layers.isochroneLayers(app.map, app.info, iso)) c.layers.set(`iso-${m}`, layer);
+  if (gaps) c.layers.set("gaps", layers.gapLayer(app.map, app.info, gaps));
+  const label = (f) => layers.escapeHtml(f.properties?.name ?? f.properties?.id ?? f.properties?.rank ?? "");
+  if (sites) c.layers.set("sites", layers.pointLayer(app.map, app.info, sites, app.shared, { colour: "#7b3294", radius: 7, label }));
+  if (services) {
+    c.services = services;
+    c.layers.set("services", layers.pointLayer(app.map, app.info, services, app.shared, { colour: "#2c7bb6", radius: 5, label }));
+  }
+  document.querySelectorAll(".toggles input").forEach((box) => {
+    const key = box.dataset.layer;
+    const usable = key === "walk" ? Boolean(c.buildings) : c.layers.has(key);
+    box.disabled = !usable;
+    box.closest("label").classList.toggle("muted", !usable);
+  });
+  panels.renderCoverageFigures(cov);
+  panels.render1310(r1310);
+  labelIsochrones();
+}
+
+function labelIsochrones() {
+  document.querySelectorAll(".iso-label").forEach((el) => {
+    el.textContent = `${t("isochrones")} ${t("minutes", { m: el.dataset.m })}`;
+  });
+}
+
+function toggleCoverage(key, on) {
+  if (key === "walk") {
+    app.coverage.buildings?.setWalkColours(on);
+    return;
+  }
+  const layer = app.coverage.layers.get(key);
+  if (!layer) return;
+  if (on) layer.addTo(app.map);
+  else layer.remove();
+}
+
+function onBuildingEvent(ev, feature, e) {
+  const grid = feature.properties.grid ? String(feature.properties.grid) : null;
+  // While painting, a building stands for its grid.
+  if (app.painter.painting() && grid) {
+    if (ev === "mousedown") app.painter.down(grid, e.originalEvent);
+    else if (ev === "mouseover") app.painter.over(grid);
+    else if (ev === "click") app.painter.click(grid, e.originalEvent);
+    return;
+  }
+  if (ev !== "click") return;
+  const p = feature.properties;
+  panels.renderBuildingInfo({
+    id: p.id,
+    grid,
+    district: grid ? app.model.districtOf(grid) : null,
+    walk_s: p.walk_s,
+    service: p.service ?? p.nearest_service ?? nearestService(e.latlng),
+  });
+  switchTab("coverage");
+}
+
+function nearestService(latlng) {
+  const fc = app.coverage.services;
+  if (!fc || !latlng) return null;
+  let best = null;
+  let bestD = Infinity;
+  for (const f of fc.features) {
+    if (f.geometry?.type !== "Point") continue;
+    const [lon, lat] = f.geometry.coordinates;
+    const d = app.map.distance(latlng, L.latLng(lat, lon));
+    if (d < bestD) {
+      bestD = d;
+      best = f;
+    }
+  }
+  if (!best) return null;
+  const name = best.properties?.name ?? best.properties?.id ?? "";
+  return `${name} · ${Math.round(bestD)} m (${t("straight_line")})`;
+}
+
+// ------------------------------------------------------------------ history and export
+async function refreshHistory() {
+  if (!app.planId) return;
+  try {
+    panels.renderHistory(app, await api.versions(app.planId));
+  } catch {
+    /* history is optional */
+  }
+}
+
+async function compareVersions() {
+  const a = document.querySelector("input[name=cmp-a]:checked")?.value;
+  const b = document.querySelector("input[name=cmp-b]:checked")?.value;
+  if (!a || !b) return;
+  try {
+    const result = await api.compare(app.planId, a, b);
+    panels.renderCompare(result);
+    app.grids.outline((result.moves || []).map((m) => String(m.grid)));
+  } catch (err) {
+    panels.setStatus(t("error", { m: err.message }), "error");
+  }
+}
+
+async function exportPlan(format) {
+  if (!app.planId) return;
+  try {
+    await waitForSaves();
+    const name = await api.download(app.planId, format);
+    $("#export-status").textContent = t("export_done", { f: name });
+  } catch (err) {
+    $("#export-status").textContent = t("error", { m: err.message });
+  }
+}
+
+// ------------------------------------------------------------------ UI wiring
+function switchTab(name) {
+  document.querySelectorAll("#panel nav button").forEach((b) => b.classList.toggle("on", b.dataset.tab === name));
+  document.querySelectorAll(".tab").forEach((s) => s.classList.toggle("on", s.id === `tab-${name}`));
+  if (name !== "history") app.grids?.clearPreview();
+}
+
+function wireUi() {
+  document.querySelectorAll("#panel nav button").forEach((b) => b.addEventListener("click", () => switchTab(b.dataset.tab)));
+  $("#lang").addEventListener("change", (e) => i18n.setLanguage(e.target.value));
+  i18n.onChange(() => {
+    renderAll();
+    labelIsochrones();
+    panels.renderWalkLegend();
+    panels.renderBuildingInfo(null);
+    if (app.suggestions) panels.renderSuggestions(app, app.suggestions);
+    refreshHistory();
+    $("#basemap-note").textContent = app.info.tile_url ? "" : t("basemap_local");
+    panels.setStatus(t("saved", { v: app.version ?? "–" }));
+  });
+  $("#plan-select").addEventListener("change", (e) => openPlan(e.target.value));
+  $("#undo").addEventListener("click", () => undoRedo("undo"));
+  $("#redo").addEventListener("click", () => undoRedo("redo"));
+  $("#mode").addEventListener("click", () => app.painter.setMode(app.painter.mode === "paint" ? "pan" : "paint"));
+  $("#conflict-reload").addEventListener("click", () => resolveConflict(false));
+  $("#conflict-reapply").addEventListener("click", () => resolveConflict(true));
+  $("#suggestions-refresh").addEventListener("click", () => refreshSuggestions());
+  $("#new-plan").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const k = Number(new FormData(e.target).get("k"));
+    runJob({ name: `k=${k}`, k });
+  });
+  $("#redraw-plan").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const k = Number(new FormData(e.target).get("k"));
+    runJob({ name: `${app.plan?.name ?? app.planId} → k=${k}`, k, from_plan: app.planId, from_version: app.version });
+  });
+  document.querySelectorAll(".toggles input").forEach((box) =>
+    box.addEventListener("change", () => toggleCoverage(box.dataset.layer, box.checked)),
+  );
+  $("#compare").addEventListener("click", compareVersions);
+  document.querySelectorAll("button.export").forEach((b) => b.addEventListener("click", () => exportPlan(b.dataset.format)));
+  if (!app.canEdit) {
+    panels.setStatus(t("read_only"));
+    app.painter.setMode("pan");
+    $("#mode").disabled = true;
+    document.querySelectorAll("#new-plan button, #redraw-plan button").forEach((b) => (b.disabled = true));
+  }
+}
+
+Object.assign(app, {
+  setActive: (d) => setActive(d),
+  toggleLock,
+  previewSuggestion: (grids, to) => app.grids.preview(grids.map(String), String(to)),
+  clearPreview: () => app.grids.clearPreview(),
+  applySuggestion,
+  reloadAssignment,
+  flush,
+  waitForSaves,
+});
+
+boot().catch((err) => {
+  console.error(err);
+  panels.setStatus(t("error", { m: err.message }), "error");
+  document.body.dataset.ready = "error";
+});

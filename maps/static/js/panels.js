@@ -1,0 +1,402 @@
+/**
+ * panels.js — the side panel: district tallies and balance chart, warnings,
+ * plan figures, suggestions, coverage, history and export.
+ *
+ * Each `render*` function rebuilds one section from the app state it is given;
+ * they hold no state of their own. Numbers come from the page's live tallies
+ * (plan.js) while painting, and from the server's metrics once it confirms.
+ */
+
+import { districtColour, WALK_CLASSES, UNREACHABLE } from "./colours.js";
+import { t, num, pct } from "./i18n.js";
+import { escapeHtml } from "./layers.js";
+
+const $ = (sel) => document.querySelector(sel);
+
+/** Create an element: h("div", {class: "x", onclick}, child, "text", ...). */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else if (k === "style") el.style.cssText = v;
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+/**
+ * The districts tab: swatches to pick and lock, the balance chart, warnings and figures.
+ * @param {object} app  the page's state and actions (main.js)
+ */
+export function renderDistricts(app) {
+  const { model, tolerance } = app;
+  const box = $("#district-list");
+  box.replaceChildren();
+  if (!model || !model.districts.length) {
+    box.append(h("p", { class: "muted" }, t("no_plan")));
+    $("#balance-chart").replaceChildren();
+    $("#warnings").replaceChildren();
+    $("#figures").replaceChildren();
+    return;
+  }
+  // Balance chart: one row per district, bar = signed deviation, band = tolerance.
+  const maxDev = Math.max(tolerance * 2, ...model.districts.map((d) => Math.abs(model.deviation(d))));
+  const scale = (v) => 50 + (v / maxDev) * 50; // percent of the bar track
+  const rows = model.districts.map((d) => {
+    const tl = model.tally.get(d);
+    const dev = model.deviation(d);
+    const outside = Math.abs(dev) > tolerance + 1e-12;
+    const left = Math.min(scale(0), scale(dev));
+    const width = Math.abs(scale(dev) - scale(0));
+    const locked = app.locked.has(d);
+    return h(
+      "tr",
+      { class: `${d === app.active ? "active" : ""} ${outside ? "outside" : ""}`, dataset: { district: d } },
+      h(
+        "td",
+        {},
+        h("button", {
+          class: "swatch",
+          style: `background:${districtColour(d)}`,
+          title: t("active_district"),
+          "aria-label": `${t("district")} ${d}`,
+          onclick: () => app.setActive(d),
+        }),
+      ),
+      h("td", { class: "dname" }, d),
+      h("td", { class: "n" }, num(tl.population)),
+      h("td", { class: "n" }, num(tl.households)),
+      h("td", { class: `n dev ${outside ? "bad" : ""}` }, pct(dev)),
+      h(
+        "td",
+        { class: "bar" },
+        h(
+          "div",
+          { class: "track" },
+          h("div", { class: "band", style: `left:${scale(-tolerance)}%;width:${scale(tolerance) - scale(-tolerance)}%` }),
+          h("div", { class: "zero", style: `left:${scale(0)}%` }),
+          h("div", { class: `fill ${outside ? "bad" : ""}`, style: `left:${left}%;width:${Math.max(width, 0.5)}%` }),
+        ),
+      ),
+      h(
+        "td",
+        {},
+        h(
+          "button",
+          {
+            class: `lock ${locked ? "on" : ""}`,
+            title: t(locked ? "unlock" : "lock"),
+            "aria-pressed": locked ? "true" : "false",
+            onclick: () => app.toggleLock(d),
+          },
+          lockIcon(locked),
+        ),
+      ),
+    );
+  });
+  box.append(
+    h(
+      "table",
+      { class: "districts" },
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th"),
+          h("th", {}, t("district")),
+          h("th", { class: "n" }, t("population")),
+          h("th", { class: "n" }, t("households")),
+          h("th", { class: "n" }, t("deviation")),
+          h("th", {}, `${t("tolerance")} ±${(tolerance * 100).toFixed(1)}%`),
+          h("th"),
+        ),
+      ),
+      h("tbody", {}, rows),
+    ),
+  );
+  renderWarnings(app);
+  renderFigures(app);
+}
+
+/** Contiguity, deviation and community warnings for the current assignment. */
+export function renderWarnings(app) {
+  const { model, tolerance } = app;
+  const list = [];
+  for (const d of model.districts) {
+    const tl = model.tally.get(d);
+    if (tl.grids === 0) {
+      list.push(t("warn_empty", { d }));
+      continue;
+    }
+    const pieces = app.pieces.get(d) ?? 1;
+    if (pieces > 1) list.push(t("warn_not_contiguous", { d, n: pieces }));
+    const dev = model.deviation(d);
+    if (Math.abs(dev) > tolerance + 1e-12)
+      list.push(t("warn_deviation", { d, v: pct(dev), t: `${(tolerance * 100).toFixed(1)}%` }));
+    const comms = model.communities(d);
+    if (comms > 1) list.push(t("warn_spans", { d, n: comms }));
+  }
+  const box = $("#warnings");
+  box.replaceChildren(
+    list.length
+      ? h("ul", { class: "warnings" }, list.map((w) => h("li", {}, w)))
+      : h("p", { class: "ok" }, t("no_warnings")),
+  );
+}
+
+/** The plan's overall figures (live), and whether the server confirmed them. */
+export function renderFigures(app) {
+  const { model, tolerance } = app;
+  const devs = model.districts.map((d) => Math.abs(model.deviation(d)));
+  const maxDev = devs.length ? Math.max(...devs) : 0;
+  const allContig = model.districts.every((d) => (app.pieces.get(d) ?? 1) <= 1);
+  const m = app.serverMetrics || {};
+  const rows = [
+    [t("grids"), num(model.assignment.size)],
+    [t("district"), num(model.districts.length)],
+    [t("population"), num(model.totalPopulation)],
+    [t("max_deviation"), pct(maxDev, false)],
+    [t("within_tolerance"), t(maxDev <= tolerance + 1e-12 ? "yes" : "no")],
+    [t("contiguous"), t(allContig ? "yes" : "no")],
+    [t("communities_split"), num(model.communitiesSplit())],
+  ];
+  if (m.mean_polsby_popper !== undefined) rows.push([t("polsby_popper"), m.mean_polsby_popper.toFixed(3)]);
+  $("#figures").replaceChildren(
+    h("table", { class: "figures" }, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))),
+    app.serverNote ? h("p", { class: "muted", id: "server-note" }, app.serverNote) : "",
+  );
+}
+
+/** Suggestions list; hovering previews on the map, a click applies. */
+export function renderSuggestions(app, data) {
+  const box = $("#suggestion-list");
+  box.replaceChildren();
+  if (!data) return;
+  const items = data.suggestions || [];
+  if (!items.length) {
+    box.append(h("p", { class: "ok" }, t("no_suggestions")));
+    return;
+  }
+  box.append(
+    h(
+      "ol",
+      { class: "suggestions" },
+      items.map((s) => {
+        const grids = s.grids || (s.moves || []).map((m) => m.grid);
+        const from = s.from ?? s.moves?.[0]?.from;
+        const to = s.to ?? s.moves?.[0]?.to ?? s.moves?.[0]?.district;
+        const touchesLocked = app.locked.has(String(from)) || app.locked.has(String(to));
+        return h(
+          "li",
+          {
+            class: touchesLocked ? "locked" : "",
+            dataset: { rank: s.rank },
+            onmouseenter: () => app.previewSuggestion(grids, to),
+            onmouseleave: () => app.clearPreview(),
+          },
+          h(
+            "div",
+            { class: "what" },
+            h("span", { class: "chip", style: `background:${districtColour(from)}` }),
+            h("span", { class: "chip", style: `background:${districtColour(to)}` }),
+            " ",
+            t("suggestion_move", { n: grids.length, from, to }),
+          ),
+          h(
+            "div",
+            { class: "effect muted" },
+            t("suggestion_effect", { a: pct(maxDevOf(s.before), false), b: pct(maxDevOf(s.after), false) }),
+            s.reason ? ` · ${s.reason}` : "",
+            touchesLocked ? ` · ${t("touches_locked")}` : "",
+          ),
+          h(
+            "button",
+            {
+              class: "apply",
+              disabled: !app.canEdit || touchesLocked,
+              onclick: () => app.applySuggestion(s.rank),
+            },
+            t("apply"),
+          ),
+        );
+      }),
+    ),
+  );
+}
+
+/** A small padlock (closed when locked), drawn as SVG so no icon font is needed. */
+function lockIcon(closed) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 16 16");
+  svg.setAttribute("width", "14");
+  svg.setAttribute("height", "14");
+  svg.setAttribute("aria-hidden", "true");
+  const shackle = document.createElementNS(ns, "path");
+  shackle.setAttribute("d", closed ? "M4.5 7V5a3.5 3.5 0 0 1 7 0v2" : "M4.5 7V5a3.5 3.5 0 0 1 6.8-1.2");
+  shackle.setAttribute("fill", "none");
+  shackle.setAttribute("stroke", "currentColor");
+  shackle.setAttribute("stroke-width", "1.6");
+  const body = document.createElementNS(ns, "rect");
+  Object.entries({ x: 2.5, y: 7, width: 11, height: 8, rx: 1.5, fill: "currentColor" }).forEach(([k, v]) =>
+    body.setAttribute(k, v),
+  );
+  svg.append(shackle, body);
+  return svg;
+}
+
+function maxDevOf(x) {
+  if (x === null || x === undefined) return null;
+  if (typeof x === "number") return x;
+  return x.max_deviation ?? null;
+}
+
+/** The walking-time legend. */
+export function renderWalkLegend() {
+  const items = WALK_CLASSES.map((c) =>
+    h("span", { class: "legend-item" }, h("i", { style: `background:${c.colour}` }), t(c.label[0], c.label[1])),
+  );
+  items.push(h("span", { class: "legend-item" }, h("i", { style: `background:${UNREACHABLE}` }), t("unreachable")));
+  $("#walk-legend").replaceChildren(...items);
+}
+
+/** What the planner clicked: a building, its grid, district, walk and nearest service. */
+export function renderBuildingInfo(info) {
+  const box = $("#building-info");
+  if (!info) {
+    box.replaceChildren(h("p", { class: "muted" }, t("click_building")));
+    return;
+  }
+  const walk = info.walk_s === null || info.walk_s === undefined ? t("unreachable") : `${(info.walk_s / 60).toFixed(1)} min`;
+  const rows = [
+    [t("building"), info.id ?? "–"],
+    [t("grids"), info.grid ?? "–"],
+    [t("district"), info.district ?? "–"],
+    [t("walk"), walk],
+    [t("nearest_service"), info.service ?? "–"],
+  ];
+  box.replaceChildren(
+    h("table", { class: "figures", id: "building-table" }, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))),
+  );
+}
+
+/** "1310" figures per district, whatever the shape the API gives them in. */
+export function render1310(data) {
+  const box = $("#figures-1310");
+  box.replaceChildren();
+  if (!data) {
+    box.append(h("p", { class: "muted" }, t("no_coverage")));
+    return;
+  }
+  const rows = Array.isArray(data) ? data : data.districts || data.per_district || [];
+  const scalars = Object.entries(Array.isArray(data) ? {} : data).filter(
+    ([, v]) => typeof v !== "object" || v === null,
+  );
+  if (scalars.length)
+    box.append(h("table", { class: "figures" }, scalars.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, fmt(v))))));
+  if (rows.length) {
+    const cols = Object.keys(rows[0]).filter((k) => typeof rows[0][k] !== "object" || rows[0][k] === null);
+    box.append(
+      h(
+        "table",
+        { class: "districts small" },
+        h("thead", {}, h("tr", {}, cols.map((c) => h("th", {}, c)))),
+        h("tbody", {}, rows.map((r) => h("tr", {}, cols.map((c) => h("td", { class: "n" }, fmt(r[c])))))),
+      ),
+    );
+  }
+}
+
+/** Headline coverage figures from /coverage (any flat numbers it holds). */
+export function renderCoverageFigures(data) {
+  const box = $("#coverage-figures");
+  box.replaceChildren();
+  if (!data) {
+    box.append(h("p", { class: "muted" }, t("no_coverage")));
+    return;
+  }
+  const flat = [];
+  for (const [k, v] of Object.entries(data)) {
+    if (typeof v === "number" || typeof v === "string" || typeof v === "boolean") flat.push([k, v]);
+    else if (v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "number"))
+      for (const [k2, v2] of Object.entries(v)) flat.push([`${k} ${k2}`, v2]);
+  }
+  box.append(h("table", { class: "figures" }, flat.slice(0, 24).map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, fmt(v))))));
+}
+
+function fmt(v) {
+  if (typeof v === "number") return Number.isInteger(v) ? num(v) : v.toFixed(3);
+  if (typeof v === "boolean") return t(v ? "yes" : "no");
+  return v === null || v === undefined ? "–" : String(v);
+}
+
+/** Version history with two radio columns to pick versions to compare. */
+export function renderHistory(app, versions) {
+  const box = $("#history-list");
+  box.replaceChildren();
+  if (!versions?.length) return;
+  const list = [...versions].sort((a, b) => b.version - a.version);
+  box.append(
+    h(
+      "table",
+      { class: "districts small" },
+      h("thead", {}, h("tr", {}, h("th", {}, "A"), h("th", {}, "B"), h("th", {}, t("version")), h("th"), h("th"))),
+      h(
+        "tbody",
+        {},
+        list.map((v, i) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, h("input", { type: "radio", name: "cmp-a", value: v.version, checked: i === 1 || list.length === 1 })),
+            h("td", {}, h("input", { type: "radio", name: "cmp-b", value: v.version, checked: i === 0 })),
+            h("td", {}, v.version),
+            h("td", {}, t(`kind_${v.kind}`) + (v.moved ? ` · ${t("moved", { n: v.moved })}` : "")),
+            h("td", { class: "muted" }, (v.created_at || "").replace("T", " ").slice(0, 19)),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+export function renderCompare(result) {
+  const box = $("#compare-result");
+  if (!result) {
+    box.replaceChildren();
+    return;
+  }
+  const d = result.delta?.max_deviation;
+  box.replaceChildren(
+    h(
+      "p",
+      {},
+      t("compare_result", {
+        a: result.a,
+        b: result.b,
+        g: num(result.grids_moved),
+        p: num(result.people_moved),
+        h: num(result.households_moved),
+        d: d === undefined ? "–" : pct(d),
+      }),
+    ),
+  );
+}
+
+/** A status line at the top of the panel (saved / saving / errors). */
+export function setStatus(text, kind = "") {
+  const el = $("#status");
+  el.textContent = text;
+  el.className = kind;
+}
+
+export { escapeHtml };

@@ -1,11 +1,103 @@
-"""`gridplan districts`: not written yet."""
+"""`gridplan districts`: group the grids of DIR into k balanced districts."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 
+def parse_balance(text: str | None, tolerance: float) -> dict[str, float]:
+    """``"population,households:0.05"`` → ``{"population": tol, "households": 0.05}``."""
+    if not text:
+        return {"population": tolerance}
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, tol = part.strip().partition(":")
+        if not name:
+            continue
+        try:
+            out[name] = float(tol) if tol else tolerance
+        except ValueError as exc:
+            raise click.BadParameter(f"bad tolerance in {part!r}", param_hint="--balance") from exc
+    return out or {"population": tolerance}
+
+
 @click.command(name="districts")
-def command() -> None:
-    """(Not implemented yet.)"""
-    raise click.ClickException("gridplan districts is not implemented yet")
+@click.argument("folder", metavar="DIR", type=click.Path(exists=True, file_okay=False))
+@click.option("--k", "k", type=int, required=True, help="Number of districts.")
+@click.option(
+    "--from",
+    "from_plan",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Existing plan to start from: CSV (grid, district) or GeoJSON of district polygons.",
+)
+@click.option(
+    "--tolerance",
+    type=float,
+    default=0.02,
+    show_default=True,
+    help="Allowed deviation from the ideal, as a fraction (0.02 = ±2%).",
+)
+@click.option(
+    "--nest",
+    type=click.Choice(["communities"]),
+    default=None,
+    help="Keep every district inside one community.",
+)
+@click.option(
+    "--balance",
+    default=None,
+    help="Quantities to balance, with optional tolerances: population,households:0.05",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed (same seed, same plan).")
+@click.option(
+    "--time-limit", type=float, default=30.0, show_default=True, help="Seconds for the search."
+)
+def command(
+    folder: str,
+    k: int,
+    from_plan: str | None,
+    tolerance: float,
+    nest: str | None,
+    balance: str | None,
+    seed: int,
+    time_limit: float,
+) -> None:
+    """Group the grids of DIR into K contiguous districts of balanced population.
+
+    Writes DIR/plan.csv (grid, district) and DIR/districts.geojson, and prints
+    a JSON summary (max_deviation, contiguous, cut_edges, moved_grids,
+    moved_population, best_bound, per-district figures).  With --from, the old
+    districts are kept where balance allows, split or merged when K changes.
+    """
+    from api.commands._io import emit_json, say
+    from gis.districting import draw_districts, plan_frame
+    from gis.outputs import frame_to_csv, read_layer, read_meta, write_geojson
+    from gis.plan import read_plan, to_metric
+
+    out = Path(folder)
+    grids = read_layer(out, "grids")
+    meta = read_meta(out)
+    gm = to_metric(grids, crs=meta.get("crs"))
+    old = None
+    if from_plan:
+        old, notes = read_plan(from_plan, gm)
+        for note in notes:
+            say(f"warning: {note}")
+    result = draw_districts(
+        gm,
+        k,
+        tolerance=tolerance,
+        nest=nest,
+        from_plan=old,
+        balance=parse_balance(balance, tolerance),
+        seed=seed,
+        progress=say,
+        time_limit=time_limit,
+    )
+    for note in result.warnings:
+        say(f"warning: {note}")
+    frame_to_csv(plan_frame(result.assignment), out / "plan.csv")
+    write_geojson(result.districts, out / "districts.geojson")
+    emit_json(result.summary)

@@ -339,3 +339,69 @@ def _write_coverage(
             ],
         },
     )
+
+
+# --------------------------------------------------------------------------- server and browser
+#: Chromium flags: no sandbox (containers), and nothing that phones home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CHROMIUM = "/usr/bin/chromium"
+
+
+class LiveServer:
+    """The real gridplan app under uvicorn on 127.0.0.1, in a background thread.
+
+    Parameters
+    ----------
+    folder
+        Build folder to serve.
+    token
+        Planner token; the page URL carries it.
+    """
+
+    def __init__(self, folder: Path, *, token: str = "planner-token-for-tests") -> None:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.folder = Path(folder)
+        self.token = token
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.url = f"{self.base}/?token={token}"
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> LiveServer:
+        import threading
+        import time
+
+        import uvicorn
+
+        from api.main import create_app
+        from api.settings import Settings
+
+        app = create_app(Settings(data_dir=self.folder, planner_tokens=self.token))
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the gridplan server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)

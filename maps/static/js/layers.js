@@ -108,6 +108,7 @@ export function gridLayer(map, info, grids, renderer, { districtOf, isLocked, ha
   };
   const layer = L.geoJSON(grids, {
     renderer,
+    interactive: false, // painting hit-tests with HitIndex; no per-move canvas hover work
     coordsToLatLng: coordsToLatLng(info),
     style: (f) => styleFor(String(f.properties.code)),
     onEachFeature: (f, l) => {
@@ -119,10 +120,13 @@ export function gridLayer(map, info, grids, renderer, { districtOf, isLocked, ha
   }).addTo(map);
   const centres = new Map();
   for (const [code, l] of byCode) centres.set(code, l.getBounds().getCenter());
+  const index = new HitIndex(byCode);
   return {
     layer,
     byCode,
     centres,
+    /** The grid under `latlng`, or null. */
+    hit: (latlng) => index.hit(latlng),
     /** Redraw the given grids (all when omitted) from the current assignment. */
     restyle(codes) {
       for (const c of codes ?? byCode.keys()) byCode.get(c)?.setStyle(styleFor(c));
@@ -153,6 +157,78 @@ export function gridLayer(map, info, grids, renderer, { districtOf, isLocked, ha
       }
     },
   };
+}
+
+/**
+ * Which grid is under a point: a bucket index over the grids' bounds, then an
+ * even-odd point-in-polygon test on the candidates. Painting uses it instead
+ * of Leaflet's hover events, which are throttled and would skip grids on a
+ * fast drag.
+ */
+class HitIndex {
+  constructor(byCode) {
+    this.items = [];
+    let south = Infinity, west = Infinity, north = -Infinity, east = -Infinity;
+    let sumH = 0, sumW = 0;
+    for (const [code, layer] of byCode) {
+      const b = layer.getBounds();
+      const rings = [];
+      flattenRings(layer.getLatLngs(), rings);
+      this.items.push({ code, b, rings });
+      south = Math.min(south, b.getSouth());
+      west = Math.min(west, b.getWest());
+      north = Math.max(north, b.getNorth());
+      east = Math.max(east, b.getEast());
+      sumH += b.getNorth() - b.getSouth();
+      sumW += b.getEast() - b.getWest();
+    }
+    const n = Math.max(this.items.length, 1);
+    this.origin = [west, south];
+    this.size = [Math.max(sumW / n, 1e-6), Math.max(sumH / n, 1e-6)]; // ~one grid per bucket
+    this.buckets = new Map();
+    for (const item of this.items) {
+      const [x0, y0] = this.cell(item.b.getWest(), item.b.getSouth());
+      const [x1, y1] = this.cell(item.b.getEast(), item.b.getNorth());
+      for (let x = x0; x <= x1; x++)
+        for (let y = y0; y <= y1; y++) {
+          const k = `${x},${y}`;
+          if (!this.buckets.has(k)) this.buckets.set(k, []);
+          this.buckets.get(k).push(item);
+        }
+    }
+  }
+
+  cell(lng, lat) {
+    return [Math.floor((lng - this.origin[0]) / this.size[0]), Math.floor((lat - this.origin[1]) / this.size[1])];
+  }
+
+  hit(latlng) {
+    const [x, y] = this.cell(latlng.lng, latlng.lat);
+    for (const item of this.buckets.get(`${x},${y}`) || []) {
+      if (!item.b.contains(latlng)) continue;
+      let inside = false;
+      for (const ring of item.rings) if (inRing(latlng, ring)) inside = !inside;
+      if (inside) return item.code;
+    }
+    return null;
+  }
+}
+
+function flattenRings(latlngs, out) {
+  if (!latlngs.length) return;
+  if (latlngs[0] instanceof L.LatLng) out.push(latlngs);
+  else for (const part of latlngs) flattenRings(part, out);
+}
+
+function inRing(p, ring) {
+  let inside = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const a = ring[i];
+    const b = ring[j];
+    if (a.lat > p.lat !== b.lat > p.lat && p.lng < ((b.lng - a.lng) * (p.lat - a.lat)) / (b.lat - a.lat) + a.lng)
+      inside = !inside;
+  }
+  return inside;
 }
 
 /**
@@ -212,7 +288,7 @@ export function buildingLayer(map, info, buildings, renderer, { onEvent }) {
     coordsToLatLng: coordsToLatLng(info),
     style,
     onEachFeature: (f, l) => {
-      for (const ev of ["click", "mousedown", "mouseover"]) l.on(ev, (e) => onEvent(ev, f, e));
+      l.on("click", (e) => onEvent("click", f, e));
     },
   }).addTo(map);
   return {

@@ -54,6 +54,7 @@ async function boot() {
   const t0 = performance.now();
   app.info = await api.info();
   await i18n.init(app.info.language);
+  app.timings.info_ms = performance.now() - t0;
   i18n.apply();
   $("#lang").value = i18n.language();
   $("#area-name").textContent = app.info.name || t("title");
@@ -95,7 +96,7 @@ async function boot() {
   app.grids = layers.gridLayer(app.map, app.info, gridsFc, shared, {
     districtOf: (c) => app.model.districtOf(c),
     isLocked: (d) => app.locked.has(d),
-    handlers: app.painter.gridHandlers(),
+    handlers: {},
   });
   if (buildings) {
     app.coverage.buildings = layers.buildingLayer(app.map, app.info, buildings, shared, {
@@ -107,8 +108,11 @@ async function boot() {
   app.shared = shared;
 
   wireUi();
+  const t3 = performance.now();
   await loadPlans();
+  app.timings.plan_ms = performance.now() - t3;
   await setupCoverage(has);
+  app.timings.coverage_ms = performance.now() - t3 - app.timings.plan_ms;
   panels.renderWalkLegend();
   panels.renderBuildingInfo(null);
   app.timings.ready_ms = performance.now() - t0;
@@ -185,6 +189,7 @@ function setActive(d, render = true) {
 function paintHooks() {
   return {
     canPaint: () => app.canEdit && Boolean(app.planId) && !app.conflict,
+    hit: (latlng) => app.grids.hit(latlng),
     districts: () => app.model.districts,
     active: () => app.active,
     setActive: (d) => setActive(d),
@@ -481,14 +486,8 @@ function toggleCoverage(key, on) {
 
 function onBuildingEvent(ev, feature, e) {
   const grid = feature.properties.grid ? String(feature.properties.grid) : null;
-  // While painting, a building stands for its grid.
-  if (app.painter.painting() && grid) {
-    if (ev === "mousedown") app.painter.down(grid, e.originalEvent);
-    else if (ev === "mouseover") app.painter.over(grid);
-    else if (ev === "click") app.painter.click(grid, e.originalEvent);
-    return;
-  }
-  if (ev !== "click") return;
+  // While painting, the painter owns the pointer; a click shows a building otherwise.
+  if (ev !== "click" || app.painter.painting()) return;
   const p = feature.properties;
   panels.renderBuildingInfo({
     id: p.id,

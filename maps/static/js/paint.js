@@ -1,33 +1,43 @@
 /**
- * paint.js — painting grids into districts with the mouse, and the keyboard.
+ * paint.js — painting grids into districts with mouse, pen or finger, and the keyboard.
  *
- * In paint mode a press on a grid starts a stroke, moving over more grids
- * extends it, and the release ends it: the whole stroke becomes one saved
- * edit (one undo step). Holding Space, or switching to pan mode (P), lets the
- * map drag instead. Alt+click picks a grid's district as the active one.
- * Locked districts can neither gain nor lose grids.
+ * In paint mode a press on a grid starts a stroke, moving paints every grid
+ * the pointer crosses (the path between two pointer events is sampled every
+ * few pixels, so a fast drag skips nothing), and the release ends it: the
+ * whole stroke becomes one saved edit (one undo step). Holding Space, or
+ * switching to pan mode (P), lets the map drag instead. Alt+click picks a
+ * grid's district as the active one. Locked districts neither gain nor lose
+ * grids. Pointer events cover mouse, pen and touch (tablets).
  *
  * Keys: Ctrl/⌘+Z undo, Ctrl/⌘+Shift+Z or Ctrl+Y redo, P paint/pan,
  * [ and ] previous/next district, Esc cancels a stroke in progress.
  */
 
+const STEP_PX = 4; // sampling step along the pointer's path
+
 export class Painter {
   /**
    * @param {L.Map} map
    * @param {object} hooks
-   *   canPaint() -> bool; districts() -> string[]; active() / setActive(d);
-   *   isLocked(d); districtOf(code); move(code, d) -> previous district or null
-   *   (applies it to the model and map); revert(moves) undoes a cancelled stroke;
-   *   commit(moves) saves a finished stroke; undo(); redo(); refused(d) tells the user.
+   *   canPaint() -> bool; hit(latlng) -> grid code or null; districts() -> string[];
+   *   active() / setActive(d); isLocked(d); districtOf(code);
+   *   move(code, d) -> previous district or null (applies it to the model and map);
+   *   revert(moves) undoes a cancelled stroke; commit(moves) saves a finished stroke;
+   *   undo(); redo(); refused(d) tells the user.
    */
   constructor(map, hooks) {
     this.map = map;
     this.hooks = hooks;
     this.mode = "paint";
-    this.stroke = null; // Map code -> previous district, while the button is down
+    this.stroke = null; // Map code -> previous district, while the pointer is down
+    this.last = null; // last container point of the stroke
     this.spaceDown = false;
-    document.addEventListener("mouseup", () => this.end());
-    map.getContainer().addEventListener("mouseleave", () => this.end());
+    const el = map.getContainer();
+    el.addEventListener("pointerdown", (e) => this.down(e), true);
+    el.addEventListener("pointermove", (e) => this.moveTo(e));
+    el.addEventListener("pointerup", () => this.end());
+    el.addEventListener("pointercancel", () => this.cancel());
+    el.addEventListener("lostpointercapture", () => this.end());
     document.addEventListener("keydown", (e) => this.onKey(e));
     document.addEventListener("keyup", (e) => {
       if (e.code === "Space") {
@@ -36,15 +46,6 @@ export class Painter {
       }
     });
     this.syncDragging();
-  }
-
-  /** Handlers for each grid layer (code, Leaflet event). */
-  gridHandlers() {
-    return {
-      mousedown: (code, e) => this.down(code, e.originalEvent),
-      mouseover: (code) => this.over(code),
-      click: (code, e) => this.click(code, e.originalEvent),
-    };
   }
 
   painting() {
@@ -57,33 +58,45 @@ export class Painter {
     this.onModeChange?.(mode);
   }
 
+  /** Map dragging is off while painting, on otherwise. */
   syncDragging() {
     if (this.painting()) this.map.dragging.disable();
     else this.map.dragging.enable();
     this.map.getContainer().classList.toggle("painting", this.painting());
   }
 
-  down(code, ev) {
-    if (!this.painting() || ev?.button > 0) return;
-    if (ev?.altKey) {
+  codeAt(e) {
+    const point = this.map.mouseEventToContainerPoint(e);
+    return { point, code: this.hooks.hit(this.map.containerPointToLatLng(point)) };
+  }
+
+  down(e) {
+    if (!this.painting() || e.button > 0) return;
+    if (e.target.closest(".leaflet-control")) return;
+    const { point, code } = this.codeAt(e);
+    if (!code) return;
+    e.preventDefault();
+    if (e.altKey) {
       this.hooks.setActive(this.hooks.districtOf(code));
       return;
     }
     this.stroke = new Map();
+    this.last = point;
+    this.map.getContainer().setPointerCapture?.(e.pointerId);
     this.paint(code);
   }
 
-  over(code) {
-    if (this.stroke) this.paint(code);
-  }
-
-  /** A click that did not come with a mousedown (e.g. a tap, or a test's synthetic click). */
-  click(code, ev) {
-    if (!this.painting() || this.stroke || ev?.altKey) return;
-    if (this.lastStrokeEnd && performance.now() - this.lastStrokeEnd < 300) return;
-    this.stroke = new Map();
-    this.paint(code);
-    this.end();
+  moveTo(e) {
+    if (!this.stroke) return;
+    const point = this.map.mouseEventToContainerPoint(e);
+    const from = this.last;
+    const steps = Math.max(1, Math.ceil(from.distanceTo(point) / STEP_PX));
+    for (let i = 1; i <= steps; i++) {
+      const p = from.add(point.subtract(from).multiplyBy(i / steps));
+      const code = this.hooks.hit(this.map.containerPointToLatLng(p));
+      if (code) this.paint(code);
+    }
+    this.last = point;
   }
 
   paint(code) {
@@ -103,12 +116,12 @@ export class Painter {
     if (!this.stroke) return;
     const stroke = this.stroke;
     this.stroke = null;
-    this.lastStrokeEnd = performance.now();
     if (stroke.size === 0) return;
     const to = this.hooks.active();
     this.hooks.commit([...stroke.keys()].map((grid) => ({ grid, district: to, from: stroke.get(grid) })));
   }
 
+  /** Drop the stroke in progress and put its grids back. */
   cancel() {
     if (!this.stroke) return;
     const stroke = this.stroke;

@@ -1,0 +1,377 @@
+"""The planner page in real headless Chromium (Debian's), against the real app.
+
+One server and one browser per module, over a synthetic town of 48 grids in 4
+districts. Every request any page makes is recorded; the last test asserts
+that none left 127.0.0.1. Tests change the plan, so each reads the state it
+starts from instead of assuming a version number.
+
+Chromium comes from the system (``/usr/bin/chromium``, installed by
+``scripts/setup.sh --system``), never downloaded. In CI a missing Chromium
+fails these tests; elsewhere it skips them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.browser_fixtures import CHROMIUM, CHROMIUM_ARGS, LiveServer, make_build_dir
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUESTS: list[str] = []
+
+
+def _need_browser() -> None:
+    missing = []
+    if not Path(CHROMIUM).exists():
+        missing.append(f"{CHROMIUM} (apt-get install chromium; scripts/setup.sh --system)")
+    if not (ROOT / "maps/static/vendor/leaflet/leaflet.js").exists():
+        missing.append("maps/static/vendor (bash scripts/setup.sh: npm ci + python -m maps.vendor)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright Python package (pip install -e '.[test]')")
+    if missing:
+        message = "browser tests need " + "; ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    _need_browser()
+    folder = make_build_dir(tmp_path_factory.mktemp("town"), nx=8, ny=6, k=4)
+    with LiveServer(folder) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser(server: LiveServer) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: LiveServer) -> Iterator[Any]:
+    """A fresh page on the planner, loaded and ready, at 1280×800."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("request", lambda r: REQUESTS.append(r.url))
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(server.url)
+    pg.wait_for_function("document.body.dataset.ready", timeout=20_000)
+    assert pg.evaluate("document.body.dataset.ready") == "1", errors
+    yield pg
+    context.close()
+    assert not errors, errors
+
+
+def _api(server: LiveServer, path: str, **kwargs: Any) -> Any:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {server.token}", **kwargs.pop("headers", {})}
+    return httpx.request(kwargs.pop("method", "GET"), server.base + path, headers=headers, **kwargs)
+
+
+def _assignment(server: LiveServer) -> tuple[int, dict[str, str]]:
+    data = _api(server, "/plans/current/assignment").json()
+    return data["version"], {g: str(d) for g, d in data["assignment"].items()}
+
+
+def _grid_point(page: Any, code: str) -> tuple[float, float]:
+    """Page coordinates of a grid's centre."""
+    x, y = page.evaluate(
+        """(code) => {
+            const app = window.gridplan;
+            const p = app.map.latLngToContainerPoint(app.grids.centres.get(code));
+            const r = app.map.getContainer().getBoundingClientRect();
+            return [r.left + p.x, r.top + p.y];
+        }""",
+        code,
+    )
+    return x, y
+
+
+def _tally(page: Any, district: str) -> int:
+    """Population shown in the panel for ``district``."""
+    cell = page.locator(f'#district-list tr[data-district="{district}"] td.n').first
+    return int(cell.inner_text().replace(",", ""))
+
+
+def _wait_saved(page: Any, version: int) -> None:
+    page.wait_for_function(
+        "(v) => window.gridplan.version >= v && !window.gridplan.saving "
+        "&& window.gridplan.queue.length === 0",
+        arg=version,
+        timeout=10_000,
+    )
+
+
+def _border_grid(server: LiveServer, page: Any, src: str, dst: str) -> str:
+    """A grid of district ``src`` that touches district ``dst``."""
+    return page.evaluate(
+        """([src, dst]) => {
+            const m = window.gridplan.model;
+            for (const [code, d] of m.assignment) {
+                if (d !== src) continue;
+                for (const n of m.neighbours.get(code))
+                    if (m.assignment.get(n) === dst) return code;
+            }
+            return null;
+        }""",
+        [src, dst],
+    )
+
+
+def test_page_loads_in_chinese_with_tallies(page: Any) -> None:
+    assert page.locator("#panel nav button").first.inner_text() == "片区"
+    rows = page.locator("#district-list tbody tr")
+    assert rows.count() == 4
+    assert page.locator("#area-name").inner_text() == "合成小镇"
+    # the page's live tallies start equal to the server's metrics
+    server_rows = page.evaluate("window.gridplan.serverMetrics?.districts ?? null")
+    if server_rows:
+        for row in server_rows:
+            assert _tally(page, str(row["district"])) == row["population"]
+
+
+def test_click_paints_a_grid_and_the_tally_changes(page: Any, server: LiveServer) -> None:
+    version, before = _assignment(server)
+    code = _border_grid(server, page, "2", "1")
+    grid_pop = page.evaluate("(c) => window.gridplan.model.grids.get(c).population", code)
+    pop1, pop2 = _tally(page, "1"), _tally(page, "2")
+    page.locator('#district-list tr[data-district="1"] .swatch').click()
+    page.mouse.click(*_grid_point(page, code))
+    assert _tally(page, "1") == pop1 + grid_pop
+    assert _tally(page, "2") == pop2 - grid_pop
+    _wait_saved(page, version + 1)
+    new_version, after = _assignment(server)
+    assert new_version == version + 1
+    assert after[code] == "1" and before[code] == "2"
+    assert page.locator("#server-note").inner_text().startswith("✓")
+
+
+def test_drag_paints_a_stroke_as_one_version_and_ctrl_z_undoes_it(
+    page: Any, server: LiveServer
+) -> None:
+    version, before = _assignment(server)
+    # a column of grids in district 3, next to district 4
+    codes = page.evaluate(
+        """() => {
+            const m = window.gridplan.model;
+            const out = [];
+            for (const [code, d] of m.assignment)
+                if (d === "3"
+                    && [...m.neighbours.get(code)].some((n) => m.assignment.get(n) === "4"))
+                    out.push(code);
+            return out.slice(0, 3);
+        }"""
+    )
+    assert len(codes) == 3
+    page.locator('#district-list tr[data-district="4"] .swatch').click()
+    points = [_grid_point(page, c) for c in codes]
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for p in points[1:]:
+        page.mouse.move(*p, steps=4)
+    page.mouse.up()
+    _wait_saved(page, version + 1)
+    new_version, after = _assignment(server)
+    assert new_version == version + 1  # one stroke, one version
+    assert all(after[c] == "4" for c in codes)
+    # the warnings and figures follow the stroke
+    assert page.locator("#warnings").inner_text()
+    page.keyboard.press("Control+z")
+    _wait_saved(page, version + 2)
+    _, undone = _assignment(server)
+    assert all(undone[c] == before[c] for c in codes)
+    page.wait_for_function(
+        "(c) => window.gridplan.model.districtOf(c) === '3'", arg=codes[0], timeout=5000
+    )
+
+
+def test_locked_district_refuses_paint(page: Any, server: LiveServer) -> None:
+    version, _ = _assignment(server)
+    code = _border_grid(server, page, "1", "2")
+    page.locator('#district-list tr[data-district="1"] button.lock').click()
+    page.locator('#district-list tr[data-district="2"] .swatch').click()
+    page.mouse.click(*_grid_point(page, code))
+    page.wait_for_timeout(300)
+    assert page.evaluate("(c) => window.gridplan.model.districtOf(c)", code) == "1"
+    assert _assignment(server)[0] == version
+    assert "1" in page.locator("#status").inner_text()
+
+
+def test_conflict_is_shown_and_the_edit_kept(page: Any, server: LiveServer) -> None:
+    version, _ = _assignment(server)
+    # someone else saves a change first
+    other = _border_grid(server, page, "4", "3")
+    res = _api(
+        server,
+        "/plans/current",
+        method="PATCH",
+        json={"moves": [{"grid": other, "district": 3}]},
+        headers={"If-Match": f'"{version}"'},
+    )
+    assert res.status_code == 200, res.text
+    mine = _border_grid(server, page, "2", "3")
+    page.locator('#district-list tr[data-district="3"] .swatch').click()
+    page.mouse.click(*_grid_point(page, mine))
+    banner = page.locator("#banner")
+    banner.wait_for(state="visible", timeout=5000)
+    assert str(version + 1) in banner.inner_text()
+    assert page.evaluate("(c) => window.gridplan.model.districtOf(c)", mine) == "3"  # kept
+    page.locator("#conflict-reapply").click()
+    _wait_saved(page, version + 2)
+    final_version, final = _assignment(server)
+    assert final_version == version + 2
+    assert final[mine] == "3" and final[other] == "3"  # both edits survive
+    assert banner.is_hidden()
+
+
+def test_suggestion_previews_on_hover_and_applies(page: Any, server: LiveServer) -> None:
+    version, _ = _assignment(server)
+    page.locator('#panel nav button[data-tab="suggestions"]').click()
+    item = page.locator("ol.suggestions li").first
+    item.wait_for(timeout=10_000)
+    item.hover()
+    previewed = page.evaluate(
+        "() => [...window.gridplan.grids.byCode.values()]"
+        ".filter((l) => l.options.weight === 3).length"
+    )
+    assert previewed >= 1
+    rank = int(item.get_attribute("data-rank"))
+    suggestion = next(
+        s
+        for s in _api(server, "/plans/current/suggestions?tolerance=0.02").json()["suggestions"]
+        if s["rank"] == rank
+    )
+    item.locator("button.apply").click()
+    _wait_saved(page, version + 1)
+    new_version, after = _assignment(server)
+    assert new_version == version + 1
+    assert all(after[str(g)] == str(suggestion["to"]) for g in suggestion["grids"])
+    page.wait_for_function(
+        "(g) => window.gridplan.model.districtOf(g[0]) === String(g[1])",
+        arg=[str(suggestion["grids"][0]), suggestion["to"]],
+        timeout=5000,
+    )
+
+
+def test_coverage_toggles_and_building_info(page: Any) -> None:
+    page.locator("#mode").click()  # pan mode: clicks go to buildings, not paint
+    page.locator('#panel nav button[data-tab="coverage"]').click()
+    page.locator('input[data-layer="iso-5"]').check()
+    page.locator('input[data-layer="walk"]').check()
+    page.locator('input[data-layer="gaps"]').check()
+    on_map = page.evaluate(
+        "() => ['iso-5', 'gaps'].map((k) => window.gridplan.map.hasLayer("
+        "window.gridplan.coverage.layers.get(k)))"
+    )
+    assert on_map == [True, True]
+    page.locator('input[data-layer="iso-5"]').uncheck()
+    assert not page.evaluate(
+        "() => window.gridplan.map.hasLayer(window.gridplan.coverage.layers.get('iso-5'))"
+    )
+    # click the middle of a building: its grid, district and walking time appear
+    x, y = page.evaluate(
+        """() => {
+            const app = window.gridplan;
+            const layer = app.coverage.buildings.layer.getLayers()[9];
+            const p = app.map.latLngToContainerPoint(layer.getBounds().getCenter());
+            const r = app.map.getContainer().getBoundingClientRect();
+            return [r.left + p.x, r.top + p.y];
+        }"""
+    )
+    page.mouse.click(x, y)
+    table = page.locator("#building-table")
+    table.wait_for(timeout=5000)
+    text = table.inner_text()
+    assert "320102003" in text and ("min" in text or "不可达" in text)
+
+
+def test_export_geojson_downloads_the_plan(page: Any) -> None:
+    page.locator('#panel nav button[data-tab="export"]').click()
+    with page.expect_download(timeout=15_000) as info:
+        page.locator('button.export[data-format="geojson"]').click()
+    download = info.value
+    data = json.loads(Path(download.path()).read_text("utf-8"))
+    assert data["type"] == "FeatureCollection" and data["features"]
+
+
+def test_language_switch_and_tablet_layout(browser: Any, server: LiveServer) -> None:
+    context = browser.new_context(viewport={"width": 768, "height": 1024})
+    pg = context.new_page()
+    pg.on("request", lambda r: REQUESTS.append(r.url))
+    pg.goto(server.url)
+    pg.wait_for_function("document.body.dataset.ready === '1'", timeout=20_000)
+    pg.locator("#lang").select_option("en")
+    assert pg.locator("#panel nav button").first.inner_text() == "Districts"
+    assert pg.locator("#district-list th").nth(1).inner_text() == "District"
+    # the panel sits under the map and nothing overflows sideways
+    map_box = pg.locator("#map").bounding_box()
+    panel_box = pg.locator("#panel").bounding_box()
+    assert panel_box["y"] >= map_box["y"] + map_box["height"] - 1
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 768
+    context.close()
+
+
+def test_incremental_tallies_match_a_recount(page: Any) -> None:
+    """GerryChain's tally test, in the browser: 1,000 random moves, recount after each."""
+    bad = page.evaluate(
+        """async () => {
+            const { PlanModel } = await import('/static/js/plan.js');
+            const app = window.gridplan;
+            const m = new PlanModel([...app.model.grids.values()], app.model.neighbours);
+            m.load(Object.fromEntries(app.model.assignment));
+            const codes = [...m.assignment.keys()];
+            let seed = 6;
+            const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+            for (let i = 0; i < 1000; i++) {
+                const code = codes[Math.floor(rand() * codes.length)];
+                m.move(code, m.districts[Math.floor(rand() * m.districts.length)]);
+                const fresh = m.recount();
+                for (const d of m.districts) {
+                    const a = m.tally.get(d);
+                    const b = fresh.get(d) || {population: 0, households: 0, grids: 0};
+                    if (a.population !== b.population || a.households !== b.households
+                        || a.grids !== b.grids) return {i, d};
+                }
+            }
+            return null;
+        }"""
+    )
+    assert bad is None
+
+
+def test_screenshot_and_no_request_left_127_0_0_1(
+    page: Any, tmp_path: Path, server: LiveServer
+) -> None:
+    page.locator('#panel nav button[data-tab="coverage"]').click()
+    page.locator('input[data-layer="iso-10"]').check()
+    shot = tmp_path / "screenshot.png"
+    page.screenshot(path=str(shot))
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if os.environ.get("GRIDPLAN_SAVE_SCREENSHOT"):
+        shutil.copyfile(shot, ROOT / "docs" / "screenshot.png")
+    assert REQUESTS, "no request was recorded"
+    outside = sorted(
+        {u for u in REQUESTS if urlsplit(u).scheme not in ("blob", "data")}
+        - {u for u in REQUESTS if urlsplit(u).hostname == "127.0.0.1"}
+    )
+    assert outside == []

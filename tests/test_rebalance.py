@@ -1,0 +1,104 @@
+"""Suggestions keep contiguity and reduce imbalance (property-tested); minimal rebalance."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gis.plan import PlanState
+from gis.rebalance import minimal_rebalance, plan_state, suggest_moves
+from tests.districting_fixtures import lattice
+
+
+def blocks(rows: int, cols: int, br: int, bc: int) -> np.ndarray:
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    return (r * br // rows) * bc + (c * bc // cols)
+
+
+def ragged_state(seed: int, rows: int = 14, cols: int = 14, k: int = 6) -> PlanState:
+    grids = lattice(rows, cols, seed=seed)
+    plan = pd.Series(blocks(rows, cols, 2, 3).astype(str), index=grids["code"])
+    state = plan_state(grids, plan)
+    rng = np.random.default_rng(seed)
+    for _ in range(150):  # contiguity-keeping random moves: uneven, ragged districts
+        i = int(rng.integers(state.graph.n))
+        nbrs = sorted(state.neighbour_districts(i))
+        if nbrs and state.keeps_contiguous([i]):
+            state.move_index(i, nbrs[int(rng.integers(len(nbrs)))])
+    return state
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), tol=st.sampled_from([0.005, 0.02, 0.05]))
+def test_suggestions_keep_contiguity_and_reduce_imbalance(seed: int, tol: float) -> None:
+    state = ragged_state(seed)
+    assert state.contiguity().all()
+    labels = state.labels.copy()
+    moves = suggest_moves(None, None, state=state, tolerance=tol, limit=15)
+    assert np.array_equal(state.labels, labels)  # the caller's state is left as it was
+    json.dumps(moves)
+    codes = list(state.graph.codes)
+    dev0 = state.deviations()[:, 0]
+    for rank, move in enumerate(moves, start=1):
+        assert move["rank"] == rank
+        trial = state.copy()
+        for code in move["grids"]:
+            i = codes.index(code)
+            assert trial.districts[trial.labels[i]] == move["from"]
+            trial.move(code, move["to"])
+        assert trial.contiguity().all()
+        dev1 = trial.deviations()[:, 0]
+        assert (dev1**2).sum() < (dev0**2).sum()
+        a, b = state.districts.index(move["from"]), state.districts.index(move["to"])
+        assert max(abs(dev1[a]), abs(dev1[b])) <= max(abs(dev0[a]), abs(dev0[b])) + 1e-12
+        assert b in state.neighbour_districts(codes.index(move["grids"][0]))
+        assert move["after"]["from"]["deviation"] == round(float(dev1[a]), 6)
+        assert move["reason"]
+
+
+def test_suggestions_for_2500_grids_are_fast() -> None:
+    grids = lattice(50, 50, seed=3)
+    plan = pd.Series(blocks(50, 50, 5, 5).astype(str), index=grids["code"])
+    state = plan_state(grids, plan)
+    suggest_moves(None, None, state=state)  # warm-up
+    start = time.perf_counter()
+    moves = suggest_moves(None, None, state=state)
+    assert time.perf_counter() - start < 0.2
+    assert len(moves) == 20
+    assert any(len(m["grids"]) == 2 for m in moves) or all(len(m["grids"]) == 1 for m in moves)
+
+
+def test_balanced_plan_gets_no_suggestion_that_breaks_it() -> None:
+    state = ragged_state(1)
+    new, _ = minimal_rebalance(None, None, state=state, tolerance=0.05)
+    balanced = PlanState.from_assignment(state.graph, new)
+    for move in suggest_moves(None, None, state=balanced, tolerance=0.05):
+        assert move["after"]["max_deviation"] <= move["before"]["max_deviation"] + 1e-12
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000))
+def test_minimal_rebalance_reaches_tolerance_contiguously(seed: int) -> None:
+    state = ragged_state(seed, rows=20, cols=20)
+    new, moves = minimal_rebalance(None, None, state=state, tolerance=0.05)
+    after = PlanState.from_assignment(state.graph, new)
+    assert after.contiguity().all()
+    assert np.abs(after.deviations()[:, 0]).max() <= 0.05 + 1e-9
+    changed = (after.labels != state.labels).sum()
+    assert changed <= len(moves)
+    assert all(m["population"] is not None for m in moves)
+
+
+def test_minimal_rebalance_moves_nothing_when_within_tolerance() -> None:
+    state = ragged_state(2)
+    new, _ = minimal_rebalance(None, None, state=state, tolerance=0.05)
+    again, moves = minimal_rebalance(
+        None, None, state=PlanState.from_assignment(state.graph, new), tolerance=0.05
+    )
+    assert moves == []
+    assert again.equals(new)

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:  # only for annotations: the engine loads inside the command
+    import geopandas as gpd
+
+    from gis.districting import DistrictingResult
 
 
 def parse_balance(text: str | None, tolerance: float) -> dict[str, float]:
@@ -54,6 +60,19 @@ def parse_balance(text: str | None, tolerance: float) -> dict[str, float]:
 @click.option(
     "--time-limit", type=float, default=30.0, show_default=True, help="Seconds for the search."
 )
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Apportion this many workers to districts by load and propose an office per district.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["hamilton", "webster", "jefferson", "adams", "huntington-hill"]),
+    default="hamilton",
+    show_default=True,
+    help="Apportionment method for --workers.",
+)
 def command(
     folder: str,
     k: int,
@@ -63,6 +82,8 @@ def command(
     balance: str | None,
     seed: int,
     time_limit: float,
+    workers: int | None,
+    method: str,
 ) -> None:
     """Group the grids of DIR into K contiguous districts of balanced population.
 
@@ -98,6 +119,41 @@ def command(
     )
     for note in result.warnings:
         say(f"warning: {note}")
+    if workers is not None:
+        _staff(result, gm, out, workers, method)
     frame_to_csv(plan_frame(result.assignment), out / "plan.csv")
     write_geojson(result.districts, out / "districts.geojson")
     emit_json(result.summary)
+
+
+def _staff(
+    result: DistrictingResult,
+    grids_metric: gpd.GeoDataFrame,
+    folder: Path,
+    workers: int,
+    method: str,
+) -> None:
+    """Add workers per district and proposed offices to the result (summary and polygons)."""
+    from gis.outputs import read_layer
+    from gis.staffing import apportion, propose_offices
+
+    load_key = next(iter(result.summary["quantities"]))
+    col = "population" if load_key == "population" else load_key
+    loads = {row["district"]: float(row.get(col) or 0.0) for row in result.summary["districts"]}
+    staff = apportion(loads, workers, method=method)
+    offices = propose_offices(
+        grids_metric,
+        result.assignment,
+        pois=read_layer(folder, "pois", required=False),
+        buildings=read_layer(folder, "buildings", required=False),
+    )
+    result.summary["staffing"] = {"workers": workers, "method": method, "by_district": staff}
+    result.summary["offices"] = offices
+    by = {o["district"]: o for o in offices}
+    result.districts["workers"] = result.districts["district"].map(staff)
+    result.districts["office"] = result.districts["district"].map(
+        lambda d: by[d]["name"] or by[d]["kind"] or by[d]["grid"]
+    )
+    result.districts["office_distance_m"] = result.districts["district"].map(
+        lambda d: by[d]["mean_distance_m"]
+    )

@@ -1,0 +1,116 @@
+"""`gridplan districts` and `gridplan suggest` end to end on grids made elsewhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from api.cli import main
+from tests.districting_fixtures import lattice, voronoi_grids, write_grids
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    grids = lattice(24, 24, seed=3, communities=(2, 2), crs="EPSG:4326")
+    return write_grids(grids, tmp_path / "area")
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, object, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    payload = json.loads(out.out) if code == 0 and out.out.strip() else None
+    return code, payload, out.err
+
+
+def test_districts_writes_plan_and_polygons(folder, capsys) -> None:
+    code, summary, _ = run(capsys, "districts", str(folder), "--k", "6", "--tolerance", "0.01")
+    assert code == 0
+    for key in ("max_deviation", "contiguous", "cut_edges", "moved_grids", "moved_population"):
+        assert key in summary
+    assert summary["max_deviation"] <= 0.01 and summary["contiguous"] is True
+    plan = pd.read_csv(folder / "plan.csv", dtype=str)
+    assert list(plan.columns) == ["grid", "district"]
+    assert len(plan) == 24 * 24 and plan["district"].nunique() == 6
+    polys = gpd.read_file(folder / "districts.geojson")
+    for col in (
+        "district",
+        "population",
+        "households",
+        "area_m2",
+        "deviation",
+        "polsby_popper",
+        "contiguous",
+    ):
+        assert col in polys.columns
+    assert len(polys) == 6 and polys.crs.to_epsg() == 4326
+    assert abs(polys["deviation"]).max() <= 0.01
+
+
+def test_redraw_from_plan_with_new_k_and_nesting(folder, capsys) -> None:
+    code, _, _ = run(capsys, "districts", str(folder), "--k", "4", "--seed", "1")
+    assert code == 0
+    old = folder / "old_plan.csv"
+    (folder / "plan.csv").rename(old)
+    code, summary, _ = run(
+        capsys, "districts", str(folder), "--k", "8", "--from", str(old), "--nest", "communities"
+    )
+    assert code == 0
+    assert summary["from_k"] == 4
+    assert summary["moved_grids"] >= 0 and summary["moved_population"] >= 0
+    assert summary["nest"] == "communities"
+
+
+def test_districts_from_geojson_polygons_and_workers(folder, capsys) -> None:
+    assert run(capsys, "districts", str(folder), "--k", "5")[0] == 0
+    polys = folder / "old.geojson"
+    (folder / "districts.geojson").rename(polys)
+    code, summary, _ = run(
+        capsys, "districts", str(folder), "--k", "5", "--from", str(polys), "--workers", "108"
+    )
+    assert code == 0
+    assert summary["moved_grids"] == 0
+    assert sum(summary["staffing"]["by_district"].values()) == 108
+    assert len(summary["offices"]) == 5
+
+
+def test_suggest_prints_ranked_moves(folder, capsys) -> None:
+    grids = gpd.read_file(folder / "grids.geojson")
+    plan = pd.DataFrame({"grid": grids["code"], "district": (grids.index % 24 // 8 + 1)})
+    plan.to_csv(folder / "stripes.csv", index=False)
+    code, moves, _ = run(capsys, "suggest", str(folder), "--plan", str(folder / "stripes.csv"))
+    assert code == 0
+    assert moves and [m["rank"] for m in moves] == list(range(1, len(moves) + 1))
+    assert {"grids", "from", "to", "population_moved", "before", "after", "reason"} <= set(moves[0])
+    code, result, _ = run(
+        capsys, "suggest", str(folder), "--plan", str(folder / "stripes.csv"), "--minimal"
+    )
+    assert code == 0 and result["max_deviation"] <= 0.02 and result["contiguous"] is True
+
+
+def test_bad_inputs_give_clear_errors(folder, capsys) -> None:
+    code, _, err = run(capsys, "districts", str(folder), "--k", "1000")
+    assert code == 2 and "larger than the number of grids" in err
+    code, _, err = run(capsys, "districts", str(folder), "--k", "3", "--nest", "communities")
+    assert code == 2 and "one district per community" in err
+    bad = folder / "bad.csv"
+    pd.DataFrame({"grid": ["320106999999999"], "district": ["1"]}).to_csv(bad, index=False)
+    code, _, err = run(capsys, "suggest", str(folder), "--plan", str(bad))
+    assert code == 2 and "not in the grids" in err
+    grids = gpd.read_file(folder / "grids.geojson")
+    partial = folder / "partial.csv"
+    pd.DataFrame({"grid": grids["code"][10:], "district": "1"}).to_csv(partial, index=False)
+    code, _, err = run(capsys, "suggest", str(folder), "--plan", str(partial))
+    assert code == 0 and "missing from the plan" in err
+
+
+def test_unseen_irregular_grids_without_build_json(tmp_path, capsys) -> None:
+    folder = write_grids(voronoi_grids(400, seed=5).to_crs("EPSG:4326"), tmp_path / "elsewhere")
+    code, summary, err = run(capsys, "districts", str(folder), "--k", "25")
+    assert code == 0
+    assert summary["contiguous"] is True
+    assert summary["within_tolerance"] or summary["best_bound"] is not None
+    assert summary["bridges"] and "bridged" in err

@@ -1,0 +1,59 @@
+"""Checks every grid build must pass, shared by the synthetic and real-area tests."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+
+def check_grid_invariants(
+    grids: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    boundary: BaseGeometry,
+    *,
+    area_rtol: float = 1e-6,
+    union_rtol: float = 1e-6,
+) -> None:
+    """Assert the grid invariants of the foundation issue (all frames in one metric CRS).
+
+    Grids tile ``boundary`` (no gap, no overlap, areas sum to it), every building
+    is in exactly one existing grid, every grid in exactly one community, codes are
+    unique 15-digit strings whose first 12 digits are the community code, and
+    households/population are conserved building -> grid -> community.
+    """
+    area = boundary.area
+    geoms = grids.geometry.values
+    assert shapely.is_valid(geoms).all(), "every grid is a valid polygon"
+    assert (shapely.get_type_id(geoms) == 3).all(), "every grid is one polygon"
+    # tiling: areas sum to the study area, the union equals it
+    assert abs(shapely.area(geoms).sum() - area) <= area_rtol * area
+    union = shapely.union_all(geoms)
+    assert shapely.symmetric_difference(union, boundary).area <= union_rtol * area
+    # codes
+    codes = grids["code"].astype(str)
+    assert codes.is_unique
+    assert codes.str.fullmatch(r"\d{15}").all()
+    assert (codes.str[:12] == grids["community"]).all()
+    assert set(grids["community"]) <= set(communities["code"])
+    # every grid lies in its community (up to rounding)
+    comm = communities.set_index("code").geometry
+    inside = shapely.area(shapely.difference(geoms, comm.loc[grids["community"]].values))
+    assert (inside <= 1e-6 * np.maximum(shapely.area(geoms), 1.0) + 1e-3).all()
+    # buildings: one grid each, a grid that exists, with its point inside that grid
+    assert buildings["grid"].notna().all()
+    assert buildings["grid"].isin(codes).all()
+    by_code = grids.set_index("code").geometry
+    points = buildings.geometry.representative_point().values
+    owner = by_code.loc[buildings["grid"]].values
+    assert shapely.dwithin(owner, points, 1e-3).all(), "a building lies in the grid it names"
+    # sums conserved building -> grid -> community
+    for column in ("households", "population"):
+        per_grid = buildings.groupby("grid")[column].sum().reindex(codes, fill_value=0.0)
+        assert np.allclose(per_grid.to_numpy(), grids[column].to_numpy(), rtol=1e-9, atol=1e-6)
+        per_comm = grids.groupby("community")[column].sum()
+        comm_values = communities.set_index("code")[column].reindex(per_comm.index)
+        assert np.allclose(per_comm.to_numpy(), comm_values.to_numpy(), rtol=1e-9, atol=1e-6)
+        assert np.isclose(buildings[column].sum(), grids[column].sum(), rtol=1e-12, atol=1e-6)

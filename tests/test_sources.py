@@ -1,0 +1,69 @@
+"""Reading OSM XML and PBF, and vector files, offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from gis._errors import CRSError, EmptyLayerError, UnreadableFileError
+from gis.area import load_area
+from gis.sources import STREET_HIGHWAYS, read_osm, read_vector
+from tests.conftest import AREAS, TEST_DATA
+
+
+def test_osm_xml_yields_buildings_streets_and_pois():
+    layers = read_osm(AREAS / "nanjing_xinjiekou" / "xinjiekou.osm")
+    assert len(layers.buildings) > 1200
+    assert set(layers.buildings.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert layers.buildings["id"].str.fullmatch(r"[wr]\d+").all()
+    # only street ways: no building or land-use way became a street
+    assert set(layers.streets["highway"]) <= STREET_HIGHWAYS
+    assert (layers.streets.geom_type == "LineString").all()
+    assert not set(layers.streets["id"]) & set(layers.buildings["id"])
+    assert (layers.pois.geom_type == "Point").all()
+    assert "school" in set(layers.pois["kind"])
+
+
+def test_pbf_is_read_directly_and_ways_share_vertices():
+    layers = read_osm(TEST_DATA / "finland_town.osm.pbf")
+    assert len(layers.buildings) > 2000
+    coords = shapely.get_coordinates(layers.streets.geometry.values)
+    # streets meet at shared OSM nodes: some vertex is used by more than one way
+    _, counts = __import__("numpy").unique(coords.round(9), axis=0, return_counts=True)
+    assert (counts > 1).sum() > 50
+
+
+def test_a_garbage_file_is_unreadable(tmp_path: Path):
+    bad = tmp_path / "bad.osm.pbf"
+    bad.write_bytes(b"\x00\x01 not a pbf")
+    with pytest.raises(UnreadableFileError, match=r"bad\.osm\.pbf"):
+        read_osm(bad)
+
+
+def test_an_extract_without_buildings_or_streets_is_empty(tmp_path: Path):
+    empty = tmp_path / "empty.osm"
+    empty.write_text("<?xml version='1.0'?><osm version='0.6'><node id='1' lat='1' lon='1'/></osm>")
+    with pytest.raises(EmptyLayerError):
+        read_osm(empty)
+
+
+def test_a_vector_file_without_crs_is_refused(tmp_path: Path):
+    frame = gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.box(0, 0, 1, 1)])
+    path = tmp_path / "nocrs.shp"
+    frame.to_file(path)
+    with pytest.raises(CRSError, match="no coordinate reference system"):
+        read_vector(path, what="community boundaries")
+
+
+def test_a_geopackage_source_builds_like_an_osm_one(tmp_path: Path):
+    layers = read_osm(AREAS / "helsinki" / "helsinki.osm")
+    gpkg = tmp_path / "area.gpkg"
+    layers.buildings.to_file(gpkg, layer="buildings")
+    layers.streets.to_file(gpkg, layer="streets")
+    area = load_area(gpkg)
+    assert area.study_area_source == "built-up extent"
+    assert len(area.layers.buildings) > 300
+    assert len(area.layers.streets) > 100

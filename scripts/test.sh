@@ -7,5 +7,5 @@ bash scripts/setup.sh --system
 source scripts/postgis.sh
 start_postgis
 trap stop_postgis EXIT
-.venv/bin/python -m ruff check gis api maps tests benchmarks
+.venv/bin/python -m ruff check .
 .venv/bin/python -m pytest "$@"

@@ -305,7 +305,10 @@ def check_1310(data_dir: Any) -> dict[str, Any] | None:
     func = _engine("gis.response", "check_1310")
     if func is None:
         return None
-    return _jsonable(func(data_dir))
+    try:
+        return _jsonable(func(data_dir))
+    except TypeError:  # an engine signature this adapter does not know yet
+        return None
 
 
 def _jsonable(value: Any) -> Any:

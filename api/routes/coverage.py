@@ -34,7 +34,7 @@ def coverage(area: AreaDep, _role: Reader) -> dict[str, Any]:
 @router.post(
     "/what-if",
     summary="What if a site is added here",
-    responses={401: {"model": Problem}, 403: {"model": Problem}, 503: {"model": Problem}},
+    responses={401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem}},
 )
 def what_if(body: WhatIf, area: AreaDep, _role: Planner) -> dict[str, Any]:
     """Coverage gained by a new service site at ``lon, lat`` (not stored)."""
@@ -46,17 +46,24 @@ def what_if(body: WhatIf, area: AreaDep, _role: Planner) -> dict[str, Any]:
         raise HTTPException(422, f"({body.lon}, {body.lat}) is outside the area {bbox}")
     result = _engine.what_if(area, body.lon, body.lat)
     if result is None:
-        raise HTTPException(503, "what-if is not available yet: gis.siting.what_if is missing")
+        raise HTTPException(
+            404,
+            "what-if needs the street network and coverage of this area: "
+            "run `gridplan build` and `gridplan coverage DIR` first",
+        )
     return result
 
 
-@router.get("/1310", summary="The 1310 response check", responses={503: {"model": Problem}})
+@router.get("/1310", summary="The 1310 response check", responses={404: {"model": Problem}})
 def check_1310(area: AreaDep, _role: Reader) -> dict[str, Any]:
     """Within 1 minute who to call, 3 minutes reached, 10 minutes on site."""
     figures = _figures(area) if (area.data_dir / "coverage.json").exists() else {}
-    if isinstance(figures.get("1310"), dict):
-        return figures["1310"]
+    for key in ("1310", "response_1310", "response"):
+        if isinstance(figures.get(key), dict):
+            return figures[key]
     result = _engine.check_1310(area.data_dir)
     if result is None:
-        raise HTTPException(503, "the 1310 check is not available yet: gis.response is missing")
+        raise HTTPException(
+            404, "the 1310 check has not been computed: run `gridplan coverage DIR`"
+        )
     return result

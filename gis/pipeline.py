@@ -18,6 +18,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from gis import outputs
@@ -445,4 +446,128 @@ def _replace(area: AreaInput, **changes: Any) -> AreaInput:
     return replace(area, **changes)
 
 
-__all__ = ["BuildOptions", "BuildResult", "build", "make_area_grids", "write_build"]
+def draw_plan(
+    out_dir: str | os.PathLike[str],
+    *,
+    k: int,
+    tolerance: float = 0.02,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Draw ``k`` districts over the grids of a build folder; write plan.csv and districts.geojson.
+
+    Returns
+    -------
+    dict
+        The districting summary.
+    """
+    from gis.districting import draw_districts, plan_frame
+    from gis.plan import to_metric
+
+    folder = Path(out_dir)
+    grids = to_metric(outputs.read_layer(folder, "grids"), crs=outputs.read_meta(folder).get("crs"))
+    k = min(k, len(grids))
+    result = draw_districts(grids, k, tolerance=tolerance, seed=seed, progress=progress)
+    outputs.frame_to_csv(plan_frame(result.assignment), folder / "plan.csv")
+    outputs.write_geojson(result.districts, folder / "districts.geojson")
+    return {**result.summary, "warnings": list(result.warnings)}
+
+
+def measure_coverage(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Walking coverage from the area's own service POIs; writes the coverage files.
+
+    Adds ``walk_s``/``walk2_s`` to buildings.geojson (and area.gpkg) and writes
+    coverage.json, isochrones.geojson, gaps.geojson and sites.geojson.
+
+    Returns
+    -------
+    dict
+        The coverage figures (what coverage.json holds).
+    """
+    from gis.coverage import compute_coverage, default_services
+
+    folder = Path(out_dir)
+    buildings = outputs.read_layer(folder, "buildings")
+    pois = outputs.read_layer(folder, "pois", required=False)
+    services, kinds = default_services(pois)
+    plan_path = folder / "plan.csv"
+    plan = pd.read_csv(plan_path, dtype=str) if plan_path.exists() else None
+    result = compute_coverage(
+        buildings,
+        outputs.read_layer(folder, "streets"),
+        services,
+        plan=plan,
+        crs=outputs.read_meta(folder).get("crs"),
+        pois=pois,
+    )
+    figures = dict(result.figures)
+    figures["services"] = {**figures["services"], "source": {"pois": kinds}}
+    figures["warnings"] = list(result.warnings)
+    outputs.write_geojson(result.buildings, folder / "buildings.geojson")
+    outputs.write_json(folder / "coverage.json", figures)
+    for name in ("isochrones", "gaps", "sites"):
+        outputs.write_geojson(getattr(result, name), folder / f"{name}.geojson")
+    outputs.write_gpkg_layers(
+        {name: getattr(result, name) for name in ("buildings", "isochrones", "gaps", "sites")},
+        folder / outputs.GPKG_NAME,
+    )
+    return figures
+
+
+def run_all(
+    source: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    k: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The main job: build grids, draw districts, compute coverage, into ``out_dir``.
+
+    Parameters
+    ----------
+    source
+        An area folder, OSM file or GeoPackage.
+    out_dir
+        The build folder.
+    k
+        Number of districts (default: the manifest's ``districts``, else one
+        district per four grids).
+    progress
+        Called with the name of each step.
+
+    Returns
+    -------
+    dict
+        ``{"build": …, "districts": …, "coverage": …}`` summaries.
+    """
+    step = progress or (lambda _name: None)
+    built = build(source, out_dir, progress=step)
+    defaults = load_area_defaults(source)
+    k = k or int(defaults.get("districts", max(2, round(len(built.grids) / 4))))
+    step("drawing districts")
+    plan = draw_plan(out_dir, k=k, tolerance=float(defaults.get("tolerance", 0.02)))
+    step("computing coverage")
+    figures = measure_coverage(out_dir)
+    return {"build": built.summary, "districts": plan, "coverage": figures}
+
+
+def load_area_defaults(source: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``[defaults]`` table of an area folder's manifest ({} for bare files)."""
+    import tomllib
+
+    manifest = Path(source) / "area.toml"
+    if not manifest.is_file():
+        return {}
+    return dict(tomllib.loads(manifest.read_text(encoding="utf-8")).get("defaults", {}))
+
+
+__all__ = [
+    "BuildOptions",
+    "BuildResult",
+    "build",
+    "draw_plan",
+    "make_area_grids",
+    "measure_coverage",
+    "run_all",
+    "write_build",
+]

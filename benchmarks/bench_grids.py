@@ -10,8 +10,8 @@ by :func:`gis.synthetic.write_area`) this times
 * **momepy**: in a subprocess as well, reading the same OSM XML (GDAL's OSM
   driver through pyogrio), clipping to the same study area and projecting to
   the same metric CRS, then ``momepy.enclosures(barriers, limit=boundary)``
-  and ``momepy.enclosed_tessellation(buildings, enclosures)`` (momepy's
-  default ``n_jobs=-1``, i.e. both cores).  The barriers are the lines
+  and ``momepy.enclosed_tessellation(buildings, enclosures)`` (``n_jobs`` from
+  ``--momepy-jobs``: momepy's default -1, every core, or 1).  The barriers are the lines
   gridplan cuts blocks with (``gis.blocks.BLOCK_HIGHWAYS``, railways, rivers).
 
 Figures are medians over ``--repeats`` runs (``--big-repeats`` for the
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -46,7 +47,7 @@ GRIDPLAN = Path(sys.executable).parent / "gridplan"
 # --------------------------------------------------------------------------- workers
 
 
-def _momepy_worker(folder: Path) -> dict[str, Any]:
+def _momepy_worker(folder: Path, *, n_jobs: int) -> dict[str, Any]:
     """Read the area like gridplan does, then enclosures and tessellation; step times."""
     t0 = time.perf_counter()
     import tomllib
@@ -65,21 +66,25 @@ def _momepy_worker(folder: Path) -> dict[str, Any]:
     study = gpd.read_file(folder / manifest["study_area"]).to_crs(crs)
     boundary = study.union_all()
     lines = pyogrio.read_dataframe(osm, layer="lines", columns=["highway", "waterway", "railway"])
-    polys = pyogrio.read_dataframe(osm, layer="multipolygons", columns=["building"])
+    polys = pyogrio.read_dataframe(
+        osm, layer="multipolygons", columns=["building"], on_invalid="ignore"
+    )
     keep = (
         lines["highway"].isin(list(BLOCK_HIGHWAYS))
         | lines["railway"].isin(["rail", "light_rail", "subway", "tram", "narrow_gauge"])
         | lines["waterway"].isin(["river", "canal", "stream"])
     )
     barriers = lines[keep].to_crs(crs)
-    buildings = polys[polys["building"].notna()].to_crs(crs)
-    buildings = buildings[buildings.intersects(boundary)].reset_index(drop=True)
-    buildings = buildings[buildings.geometry.area > 0]
+    buildings = polys[polys["building"].notna() & polys.geometry.notna()].to_crs(crs)
+    buildings = buildings[buildings.intersects(boundary)]
+    buildings = buildings.set_geometry(buildings.geometry.make_valid())
+    buildings = buildings[buildings.geom_type.isin(["Polygon", "MultiPolygon"])]
+    buildings = buildings[buildings.geometry.area > 0].reset_index(drop=True)
     t_read = time.perf_counter()
     limit = gpd.GeoSeries([boundary], crs=crs)
     enclosures = momepy.enclosures(barriers, limit=limit)
     t_encl = time.perf_counter()
-    cells = momepy.enclosed_tessellation(buildings, enclosures)
+    cells = momepy.enclosed_tessellation(buildings, enclosures, n_jobs=n_jobs)
     t_tess = time.perf_counter()
     return {
         "import_s": t_import - t0,
@@ -149,12 +154,13 @@ def time_gridplan(folder: Path, *, repeats: int, timeout: float) -> dict[str, An
     }
 
 
-def time_momepy(folder: Path, *, repeats: int, timeout: float) -> dict[str, Any]:
+def time_momepy(folder: Path, *, repeats: int, timeout: float, n_jobs: int) -> dict[str, Any]:
     """Median wall time of the momepy worker (reading, enclosures, tessellation)."""
     walls, details = [], []
     for _ in range(repeats):
         wall, stdout = _run(
-            [sys.executable, __file__, "--worker", "momepy", str(folder)], timeout=timeout
+            [sys.executable, __file__, "--worker", "momepy", str(folder), str(n_jobs)],
+            timeout=timeout,
         )
         walls.append(wall)
         details.append(json.loads(stdout))
@@ -186,6 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per real area")
     parser.add_argument("--big-repeats", type=int, default=1, help="runs on the synthetic town")
     parser.add_argument("--skip-momepy", action="store_true")
+    parser.add_argument(
+        "--momepy-jobs",
+        type=int,
+        default=-1,
+        help="n_jobs of momepy.enclosed_tessellation (-1, its default: every core)",
+    )
     parser.add_argument("--areas", nargs="*", default=[*AREAS, "synthetic"])
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -196,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         kind, folder, *rest = args.worker
         sys.path.insert(0, str(ROOT))
         if kind == "momepy":
-            result = _momepy_worker(Path(folder))
+            result = _momepy_worker(Path(folder), n_jobs=int(rest[0]))
         else:
             result = _gridplan_worker(Path(folder), Path(rest[0]))
         print(json.dumps(result))
@@ -223,10 +235,14 @@ def main(argv: list[str] | None = None) -> int:
             peer = None
             if not args.skip_momepy:
                 print(f"{label}: momepy ×{repeats} …", file=sys.stderr)
-                peer = time_momepy(folder, repeats=repeats, timeout=args.timeout)
+                peer = time_momepy(
+                    folder, repeats=repeats, timeout=args.timeout, n_jobs=args.momepy_jobs
+                )
                 print(f"  momepy {peer['walls']}", file=sys.stderr)
             rows.append({"area": label, "repeats": repeats, "gridplan": ours, "momepy": peer})
 
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"momepy n_jobs={args.momepy_jobs}; load average at the end (1, 5, 15 min): {load}")
     header = (
         "| input | buildings | gridplan build (s) | grids | momepy read + enclosures + "
         "tessellation (s) | tessellation only (s) | cells | ratio momepy ÷ gridplan |"

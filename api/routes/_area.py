@@ -47,24 +47,35 @@ WEB_MERCATOR_HALF = 20037508.342789244
 
 
 class LRU:
-    """A small thread-safe least-recently-used cache."""
+    """A small thread-safe least-recently-used cache that makes each value once.
+
+    Concurrent requests for the same missing key wait for one maker instead
+    of all computing it.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._data: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
+        self._making: dict[Hashable, threading.Lock] = {}
 
     def get_or_make(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        """The cached value of ``key``, made (outside the lock) when missing."""
+        """The cached value of ``key``, made when missing."""
         with self._lock:
             if key in self._data:
                 self._data.move_to_end(key)
                 return self._data[key]
-        value = make()
-        with self._lock:
-            self._data[key] = value
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
+            key_lock = self._making.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._data:
+                    return self._data[key]
+            value = make()
+            with self._lock:
+                self._data[key] = value
+                self._making.pop(key, None)
+                while len(self._data) > self.size:
+                    self._data.popitem(last=False)
         return value
 
 

@@ -137,18 +137,25 @@ def evaluate(
 
     ``cache`` (an :class:`api.routes._area.LRU`) keeps the grid graph between calls.
     """
+    state = _plan_state(grids, assignment, cache)
+    if state is None:
+        return _stand_in_evaluate(grids, assignment, tolerance)
+    return _jsonable(state.evaluate(tolerance=tolerance))
+
+
+def _plan_state(grids: gpd.GeoDataFrame, assignment: Assignment, cache: Any) -> Any:
+    """The engine's ``PlanState`` over a cached grid graph, or None without the engine."""
     grid_graph = _engine("gis.plan", "grid_graph")
     plan_state = _engine("gis.plan", "PlanState")
     if grid_graph is None or plan_state is None:
-        return _stand_in_evaluate(grids, assignment, tolerance)
+        return None
 
     def make_graph() -> Any:
         return grid_graph(grids, tallied=("population", "households"))
 
     graph = cache.get_or_make("grid_graph", make_graph) if cache is not None else make_graph()
     series = pd.Series({g: str(d) for g, d in assignment.items()}, name="district")
-    state = plan_state.from_assignment(graph, series)
-    return _jsonable(state.evaluate(tolerance=tolerance))
+    return plan_state.from_assignment(graph, series)
 
 
 def _stand_in_evaluate(
@@ -192,15 +199,24 @@ def _stand_in_evaluate(
 
 
 def suggest(
-    grids: gpd.GeoDataFrame, assignment: Assignment, *, tolerance: float, limit: int
+    grids: gpd.GeoDataFrame,
+    assignment: Assignment,
+    *,
+    tolerance: float,
+    limit: int,
+    cache: Any = None,
 ) -> list[dict[str, Any]]:
     """Ranked rebalancing moves, each ``{rank, grids, from, to, before, after, reason}``."""
     suggest_moves = _engine("gis.rebalance", "suggest_moves")
+    state = _plan_state(grids, assignment, cache) if suggest_moves is not None else None
+    if suggest_moves is not None and state is not None and _accepts(suggest_moves, "state"):
+        moves = suggest_moves(None, None, tolerance=tolerance, limit=limit, state=state)
+        return [_normalise_move(i, m) for i, m in enumerate(moves)]
     if suggest_moves is not None:
         series = pd.Series(assignment, name="district")
         moves = suggest_moves(grids, series, tolerance=tolerance, limit=limit)
         return [_normalise_move(i, m) for i, m in enumerate(moves)]
-    return _stand_in_suggest(grids, assignment, tolerance, limit)
+    return _stand_in_suggest(grids, assignment, tolerance, limit, cache)
 
 
 def _normalise_move(i: int, move: Any) -> dict[str, Any]:
@@ -213,8 +229,13 @@ def _normalise_move(i: int, move: Any) -> dict[str, Any]:
     return move
 
 
+def _touching(grids: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    geoms = grids.geometry.values
+    return shapely.STRtree(geoms).query(geoms, predicate="touches")
+
+
 def _stand_in_suggest(
-    grids: gpd.GeoDataFrame, assignment: Assignment, tolerance: float, limit: int
+    grids: gpd.GeoDataFrame, assignment: Assignment, tolerance: float, limit: int, cache: Any
 ) -> list[dict[str, Any]]:
     """stand-in: single border grids moved from a heavy to a lighter neighbour district."""
     codes = grids["code"].astype(str).to_numpy()
@@ -230,9 +251,10 @@ def _stand_in_suggest(
         return max(abs(v / mean - 1) for v in t.values()) if mean else 0.0
 
     before = max_dev(totals)
-    geoms = grids.geometry.values
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="touches")
+    if cache is not None:
+        left, right = cache.get_or_make("touching", lambda: _touching(grids))
+    else:
+        left, right = _touching(grids)
     candidates = []
     for a, b in zip(left, right, strict=True):
         ga, gb = codes[a], codes[b]

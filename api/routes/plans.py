@@ -375,6 +375,7 @@ def _suggestions(area: Area, plan: PlanRow, version: Any, tolerance: float | Non
             version.assignment or {},
             tolerance=tolerance or plan.tolerance,
             limit=limit,
+            cache=area.derived,
         ),
     )
 

@@ -52,7 +52,9 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from numpy.typing import ArrayLike, NDArray
+from scipy.spatial import cKDTree
 
 from gis._errors import CRSError, InputError, ManifestError, UnreadableFileError
 
@@ -527,13 +529,12 @@ def neighbour_floors(
         For each building with unknown floors, the neighbourhood median (or
         NaN); for buildings with known floors, NaN.
     """
-    from scipy.spatial import cKDTree
-
     pts = np.asarray(xy, dtype=float).reshape(-1, 2)
     fl = np.asarray(floors, dtype=float)
     out = np.full(fl.shape, np.nan)
-    known = ~np.isnan(fl)
-    missing = np.flatnonzero(~known)
+    located = np.isfinite(pts).all(axis=1)
+    known = ~np.isnan(fl) & located
+    missing = np.flatnonzero(np.isnan(fl) & located)
     if not known.any() or missing.size == 0:
         return out
     kk = min(k, int(known.sum()))
@@ -586,7 +587,7 @@ def estimate_population(
     _check_buildings(buildings)
     out = buildings.copy()
     n = len(out)
-    footprint = out.geometry.area.to_numpy(dtype=float)
+    footprint = np.nan_to_num(out.geometry.area.to_numpy(dtype=float), nan=0.0)  # no geometry
     kind = _column(out, "building", n)
 
     # 1. floors from tags: building:levels, then height
@@ -670,8 +671,6 @@ def _column(frame: pd.DataFrame, name: str, n: int) -> NDArray[np.object_]:
 
 
 def _centres(frame: gpd.GeoDataFrame) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    import shapely
-
     pts = shapely.point_on_surface(frame.geometry.to_numpy())
     return shapely.get_x(pts), shapely.get_y(pts)
 

@@ -363,3 +363,13 @@ def test_sums_are_conserved_building_grid_community(rows, total) -> None:
 def test_aggregate_names_missing_columns() -> None:
     with pytest.raises(InputError, match="lacks the column"):
         aggregate(pd.DataFrame({"population": [1.0], "households": [1.0]}), "grid")
+
+
+def test_buildings_without_geometry_get_no_residents() -> None:
+    gdf = _town([{"building": "apartments", "levels": "6"} for _ in range(5)])
+    gdf.loc[1, "geometry"] = None
+    gdf.loc[2, "levels"] = None
+    out = estimate_population(gdf)
+    assert out["population"].iloc[1] == 0.0
+    assert np.isfinite(out["population"]).all()
+    assert out["floors_source"].iloc[2] == "neighbours"

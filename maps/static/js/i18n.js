@@ -64,11 +64,15 @@ export function apply(root = document) {
   });
 }
 
-/** A number in the current locale (thousands separators). */
-export const num = (n) =>
-  n === null || n === undefined || Number.isNaN(n)
-    ? "–"
-    : Number(n).toLocaleString(current === "zh" ? "zh-CN" : "en-GB", { maximumFractionDigits: 0 });
+const formats = {};
+/** A number in the current locale (thousands separators); the formatter is cached. */
+export function num(n) {
+  if (n === null || n === undefined || Number.isNaN(n)) return "–";
+  formats[current] ??= new Intl.NumberFormat(current === "zh" ? "zh-CN" : "en-GB", {
+    maximumFractionDigits: 0,
+  });
+  return formats[current].format(Number(n));
+}
 
 /** A signed fraction as a percentage: 0.0213 -> "+2.1%". */
 export const pct = (f, signed = true) =>

@@ -19,9 +19,9 @@ const L = window.L;
  * @param {HTMLElement} el
  * @param {object} info  /api/info
  */
-export function createMap(el, info) {
+export function createMap(el, info, { svg = false } = {}) {
   const map = L.map(el, {
-    preferCanvas: true,
+    preferCanvas: !svg,
     zoomSnap: 0.25,
     boxZoom: false,
     doubleClickZoom: false,

@@ -63,7 +63,8 @@ async function boot() {
   const tol = app.info.tolerance;
   app.tolerance = typeof tol === "number" ? tol : (tol?.default ?? 0.02);
 
-  app.map = layers.createMap($("#map"), app.info);
+  const svg = new URLSearchParams(location.search).get("renderer") === "svg";
+  app.map = layers.createMap($("#map"), app.info, { svg });
   const available = new Set(app.info.layers || []);
   const has = (name) => available.size === 0 || available.has(name);
   const [gridsFc, streets, buildings] = await Promise.all([
@@ -85,7 +86,9 @@ async function boot() {
   app.model = new PlanModel(gridRecords, adjacencyFromPolygons(gridsFc.features));
   app.timings.adjacency_ms = performance.now() - t1;
 
-  const shared = L.canvas({ padding: 0.3, tolerance: 0 });
+  // One canvas for grids, buildings and points; `?renderer=svg` (Leaflet's default
+  // renderer) exists only so benchmarks/bench_map.py can compare the two.
+  const shared = svg ? L.svg({ padding: 0.3 }) : L.canvas({ padding: 0.3, tolerance: 0 });
   app.painter = new Painter(app.map, paintHooks());
   app.painter.onModeChange = (mode) => {
     $("#mode").classList.toggle("on", mode === "paint");
@@ -116,6 +119,7 @@ async function boot() {
   panels.renderWalkLegend();
   panels.renderBuildingInfo(null);
   app.timings.ready_ms = performance.now() - t0;
+  app.timings.ready_since_navigation_ms = performance.now();
   app.ready = true;
   document.body.dataset.ready = "1";
 }
@@ -220,19 +224,32 @@ function paintHooks() {
 }
 
 let liveTimer = null;
-/** Live tallies while painting: recount pieces of touched districts, redraw the panel once per frame. */
+let lastLive = 0;
+const LIVE_EVERY_MS = 80; // panel refresh rate while painting: ~12 per second
+/**
+ * Live tallies while painting: recount pieces of the touched districts and
+ * redraw the panel, at most every LIVE_EVERY_MS and always on a frame, so a
+ * long drag over thousands of grids keeps the map smooth.
+ */
 function liveUpdate(touched) {
   if (touched) {
     app.pendingTouched = app.pendingTouched || new Set();
     touched.forEach((d) => app.pendingTouched.add(d));
   }
   if (liveTimer) return;
-  liveTimer = requestAnimationFrame(() => {
-    liveTimer = null;
-    recomputePieces(app.pendingTouched ? [...app.pendingTouched] : undefined);
-    app.pendingTouched = null;
-    renderAll();
-  });
+  const wait = Math.max(0, LIVE_EVERY_MS - (performance.now() - lastLive));
+  liveTimer = setTimeout(() => requestAnimationFrame(runLiveUpdate), wait);
+}
+
+function runLiveUpdate() {
+  const t0 = performance.now();
+  lastLive = t0;
+  liveTimer = null;
+  recomputePieces(app.pendingTouched ? [...app.pendingTouched] : undefined);
+  app.pendingTouched = null;
+  renderAll();
+  const live = (app.timings.live_ms ??= []);
+  if (live.length < 1000) live.push(performance.now() - t0);
 }
 
 /** Save queued strokes one at a time; stop at a conflict. */

@@ -38,10 +38,9 @@ export function h(tag, attrs = {}, ...children) {
 export function renderDistricts(app) {
   const { model, tolerance } = app;
   const box = $("#district-list");
-  box.replaceChildren();
   if (!model || !model.districts.length) {
-    box.append(h("p", { class: "muted" }, t("no_plan")));
-    $("#balance-chart").replaceChildren();
+    box.replaceChildren(h("p", { class: "muted" }, t("no_plan")));
+    for (const id of ["#district-list", "#warnings", "#figures"]) delete $(id).dataset.key;
     $("#warnings").replaceChildren();
     $("#figures").replaceChildren();
     return;
@@ -49,6 +48,15 @@ export function renderDistricts(app) {
   // Balance chart: one row per district, bar = signed deviation, band = tolerance.
   const maxDev = Math.max(tolerance * 2, ...model.districts.map((d) => Math.abs(model.deviation(d))));
   const scale = (v) => 50 + (v / maxDev) * 50; // percent of the bar track
+  // While painting, the districts stay the same: update the rows in place (cheap).
+  const key = [i18nKey(), tolerance, app.active, [...app.locked].join(","), model.districts.join(",")].join("|");
+  if (box.dataset.key === key && box.firstElementChild) {
+    updateRows(app, box, scale);
+    renderWarnings(app);
+    renderFigures(app);
+    return;
+  }
+  box.replaceChildren();
   const rows = model.districts.map((d) => {
     const tl = model.tally.get(d);
     const dev = model.deviation(d);
@@ -123,8 +131,42 @@ export function renderDistricts(app) {
       h("tbody", {}, rows),
     ),
   );
+  box.dataset.key = key;
   renderWarnings(app);
   renderFigures(app);
+}
+
+function i18nKey() {
+  return t("district");
+}
+
+/** Refresh numbers, classes and bars of the existing district rows. */
+function updateRows(app, box, scale) {
+  const { model, tolerance } = app;
+  for (const tr of box.querySelectorAll("tbody tr")) {
+    const d = tr.dataset.district;
+    const tl = model.tally.get(d);
+    const dev = model.deviation(d);
+    const outside = Math.abs(dev) > tolerance + 1e-12;
+    const cells = tr.querySelectorAll("td.n");
+    setText(cells[0], num(tl.population));
+    setText(cells[1], num(tl.households));
+    setText(cells[2], pct(dev));
+    cells[2].classList.toggle("bad", outside);
+    tr.classList.toggle("outside", outside);
+    const fill = tr.querySelector(".fill");
+    fill.classList.toggle("bad", outside);
+    fill.style.left = `${Math.min(scale(0), scale(dev))}%`;
+    fill.style.width = `${Math.max(Math.abs(scale(dev) - scale(0)), 0.5)}%`;
+    const band = tr.querySelector(".band");
+    band.style.left = `${scale(-tolerance)}%`;
+    band.style.width = `${scale(tolerance) - scale(-tolerance)}%`;
+    tr.querySelector(".zero").style.left = `${scale(0)}%`;
+  }
+}
+
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
 }
 
 /** Contiguity, deviation and community warnings for the current assignment. */
@@ -146,6 +188,9 @@ export function renderWarnings(app) {
     if (comms > 1) list.push(t("warn_spans", { d, n: comms }));
   }
   const box = $("#warnings");
+  const key = list.join("\n");
+  if (box.dataset.key === key && box.firstChild) return;
+  box.dataset.key = key;
   box.replaceChildren(
     list.length
       ? h("ul", { class: "warnings" }, list.map((w) => h("li", {}, w)))
@@ -170,7 +215,11 @@ export function renderFigures(app) {
     [t("communities_split"), num(model.communitiesSplit())],
   ];
   if (m.mean_polsby_popper !== undefined) rows.push([t("polsby_popper"), m.mean_polsby_popper.toFixed(3)]);
-  $("#figures").replaceChildren(
+  const box = $("#figures");
+  const key = JSON.stringify([rows, app.serverNote]);
+  if (box.dataset.key === key && box.firstChild) return;
+  box.dataset.key = key;
+  box.replaceChildren(
     h("table", { class: "figures" }, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))),
     app.serverNote ? h("p", { class: "muted", id: "server-note" }, app.serverNote) : "",
   );

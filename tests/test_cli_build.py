@@ -124,3 +124,27 @@ def test_a_household_table_replaces_the_estimate(tmp_path: Path, capsys):
     assert rebuilt.loc[target["id"], "households"] == pytest.approx(777)
     assert second["household_table"]["unmatched_rows"] == 1
     assert second["households"] != first["households"]
+
+
+def test_invalid_footprints_are_repaired_and_counted(tmp_path: Path, capsys):
+    import geopandas as gpd
+    import shapely
+
+    from gis.sources import read_osm
+
+    layers = read_osm(AREAS / "helsinki" / "helsinki.osm")
+    buildings = layers.buildings.copy()
+    x, y = buildings.geometry.iloc[0].representative_point().coords[0]
+    d = 0.0002
+    bowtie = shapely.Polygon([(x - d, y - d), (x + d, y + d), (x + d, y - d), (x - d, y + d)])
+    assert not bowtie.is_valid
+    buildings.loc[0, "geometry"] = bowtie
+    gpkg = tmp_path / "area.gpkg"
+    gpd.GeoDataFrame(buildings, crs=4326).to_file(gpkg, layer="buildings")
+    layers.streets.to_file(gpkg, layer="streets")
+    assert main(["build", str(gpkg), "--out", str(tmp_path / "out")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["geometry_repaired"] == 1
+    written = gpd.read_file(tmp_path / "out" / "buildings.geojson")
+    assert written.is_valid.all()
+    assert buildings["id"].iloc[0] in set(written["id"])

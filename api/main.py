@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     area = Area(settings.data_dir)
     runner = JobRunner(store, workers=settings.job_workers)
     load_default_plan(store, area, tolerance=settings.tolerance)
+    if settings.warm_up:
+        threading.Thread(target=warm_up, args=(area,), daemon=True, name="gridplan-warm").start()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -124,6 +127,17 @@ def load_default_plan(store: Store, area: Area, *, tolerance: float) -> None:
             assignment=assignment,
             message="loaded from plan.csv",
         )
+
+
+def warm_up(area: Area) -> None:
+    """Index the grid layer, its graph and the walking state so first requests are quick."""
+    from api.routes import _engine
+
+    try:
+        area.index("grids")
+        _engine.warm(area)
+    except Exception as exc:  # optional work: the request path meets and reports any error
+        log.warning("warm-up stopped: %s", exc)
 
 
 def _status(exc: GridplanError) -> int:

@@ -169,6 +169,10 @@ class InfoPublic(BaseModel):
     default_plan: str | None
     layers: list[str]
     storage: str
+    tile_url: str | None = None
+    tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
+    tile_attribution: str = ""
+    tile_subdomains: str = "abc"
 
 
 class Problem(BaseModel):

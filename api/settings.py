@@ -7,6 +7,7 @@ Nothing is read at import time: :func:`api.main.create_app` takes a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,17 @@ class Settings(BaseSettings):
     tolerance: float = Field(default=0.02, gt=0, lt=1)
     static_dir: Path | None = Field(default=None, description="folder of the planner page")
     job_workers: int = Field(default=1, ge=1, le=8)
+    warm_up: bool = Field(
+        default=True, description="prepare layers and the walking state in the background at start"
+    )
+    tile_url: str | None = Field(
+        default=None, description="basemap tile URL template for the page (none: offline basemap)"
+    )
+    tile_crs: Literal["wgs84", "gcj02"] = Field(
+        default="wgs84", description="gcj02 for Chinese providers (AMap, Tencent)"
+    )
+    tile_attribution: str = Field(default="", max_length=500)
+    tile_subdomains: str = Field(default="abc", max_length=20)
 
     @field_validator("planner_tokens", "viewer_tokens")
     @classmethod

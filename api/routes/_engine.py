@@ -286,6 +286,14 @@ def _stand_in_suggest(
     ]
 
 
+def warm(area: Any) -> None:
+    """Build the cached grid graph and walking state of ``area`` ahead of requests."""
+    grids = area.grids
+    if len(grids):
+        _plan_state(grids, {str(c): 1 for c in grids["code"]}, area.derived)
+    _site_state(area)
+
+
 def what_if(area: Any, lon: float, lat: float) -> dict[str, Any] | None:
     """What adding a service site at ``lon, lat`` changes, or None when unavailable.
 
@@ -293,9 +301,17 @@ def what_if(area: Any, lon: float, lat: float) -> dict[str, Any] | None:
     once per area from its buildings, streets and services (or POIs).
     """
     func = _engine("gis.siting", "what_if")
+    state = _site_state(area) if func is not None else None
+    if state is None:
+        return None
+    return _jsonable(func(state, lon, lat))
+
+
+def _site_state(area: Any) -> Any:
+    """The walking state for what-if (cached per area), or None when it cannot be made."""
     compute = _engine("gis.coverage", "compute_coverage")
     defaults = _engine("gis.coverage", "default_services")
-    if func is None or compute is None or "streets" not in area.available():
+    if compute is None or "streets" not in area.available():
         return None
 
     def make_state() -> Any:
@@ -316,10 +332,7 @@ def what_if(area: Any, lon: float, lat: float) -> dict[str, Any] | None:
         )
         return result.state
 
-    state = area.derived.get_or_make("site_state", make_state)
-    if state is None:
-        return None
-    return _jsonable(func(state, lon, lat))
+    return area.derived.get_or_make("site_state", make_state)
 
 
 def check_1310(data_dir: Any) -> dict[str, Any] | None:

@@ -81,6 +81,10 @@ def info(request: Request, area: AreaDep, store: StoreDep, settings: SettingsDep
         default_plan=default_plan,
         layers=area.available(),
         storage=store.backend,
+        tile_url=settings.tile_url,
+        tile_crs=settings.tile_crs,
+        tile_attribution=settings.tile_attribution,
+        tile_subdomains=settings.tile_subdomains,
     )
 
 

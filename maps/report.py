@@ -90,6 +90,7 @@ TEXT = {
         "source": "数据 © OpenStreetMap 贡献者",
         "minutes": "分钟",
         "communities": "社区边界",
+        "buildings": "楼栋",
     },
     "en": {
         "title": "Grid planning report",
@@ -123,6 +124,7 @@ TEXT = {
         "source": "Data © OpenStreetMap contributors",
         "minutes": "min",
         "communities": "Community boundaries",
+        "buildings": "Buildings",
     },
 }
 
@@ -620,16 +622,32 @@ def _summary_html(data: ReportData) -> str:
 
 
 def _coverage_figures_html(data: ReportData) -> str:
-    """Top-level numbers of ``coverage.json``, whatever their names, as a small table."""
+    """Coverage figures of ``coverage.json`` as a small table.
+
+    For the shape ``gis.coverage`` writes (``profiles`` → ``area`` → ``within``),
+    the share of households (else people, else buildings) within each time for
+    every walking profile; otherwise any top-level numbers.
+    """
+    t = TEXT[data.language]
     flat: list[tuple[str, str]] = []
-    for key, value in data.coverage.items():
+    for name, prof in (data.coverage.get("profiles") or {}).items():
+        within = (prof.get("area") or {}).get("within") or {}
+        for minutes in sorted(within, key=float):
+            w = within[minutes]
+            for q in ("households", "population", "buildings"):
+                if w.get(f"{q}_share") is not None:
+                    label = f"{name} ({prof.get('speed_m_s', '?')} m/s): {t.get(q, q)}"
+                    flat.append(
+                        (f"{label} ≤{minutes} {t['minutes']}", f"{w[f'{q}_share'] * 100:.1f}%")
+                    )
+                    break
+    for key, value in ({} if flat else data.coverage).items():
         if isinstance(value, bool | int | float | str):
             flat.append((key, f"{value:,}" if isinstance(value, int) else str(value)))
         elif isinstance(value, dict) and all(isinstance(v, int | float) for v in value.values()):
             flat.extend((f"{key} {k}", f"{v:g}") for k, v in value.items())
     if not flat:
         return ""
-    t = TEXT[data.language]
     cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in flat)
     return f"<h2>{t['coverage_figures']}</h2><table class='summary'>{cells}</table>"
 

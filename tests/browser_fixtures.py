@@ -303,40 +303,51 @@ def _write_coverage(
     _write(folder, "isochrones.geojson", _fc(isochrones))
     _write(folder, "gaps.geojson", _fc(gap_features))
     _write(folder, "sites.geojson", _fc(sites))
-    per_district: dict[int, dict[str, float]] = {}
+    # coverage.json in the shape gis.coverage writes: profiles -> area / district tallies
+    radii = {5: 300.0, 10: 600.0, 15: 900.0}
+
+    def tally(rows: list[dict]) -> dict:
+        out: dict = {
+            q: float(sum(b["properties"][q] for b in rows)) for q in ("population", "households")
+        }
+        out["buildings"] = float(len(rows))
+        out["within"] = {}
+        for m, limit in radii.items():
+            near = [
+                b
+                for b in rows
+                if b["properties"]["walk_s"] is not None and b["properties"]["walk_s"] <= limit
+            ]
+            w: dict = {}
+            for q in ("population", "households", "buildings"):
+                part = (
+                    float(len(near))
+                    if q == "buildings"
+                    else float(sum(b["properties"][q] for b in near))
+                )
+                w[q] = part
+                w[f"{q}_share"] = round(part / out[q], 4) if out[q] else None
+            out["within"][str(m)] = w
+        return out
+
+    by_district: dict[str, list[dict]] = {}
     for b in buildings:
-        d = district_of[b["properties"]["grid"]]
-        row = per_district.setdefault(d, {"households": 0, "within_300": 0, "within_600": 0})
-        w = b["properties"]["walk_s"]
-        row["households"] += b["properties"]["households"]
-        if w is not None and w <= 300:
-            row["within_300"] += b["properties"]["households"]
-        if w is not None and w <= 600:
-            row["within_600"] += b["properties"]["households"]
-    total = sum(b["properties"]["households"] for b in buildings)
-    within = {
-        s: sum(
-            b["properties"]["households"]
-            for b in buildings
-            if b["properties"]["walk_s"] is not None and b["properties"]["walk_s"] <= s
-        )
-        for s in (300, 600, 900)
-    }
+        by_district.setdefault(str(district_of[b["properties"]["grid"]]), []).append(b)
     _write(
         folder,
         "coverage.json",
         {
-            "households": total,
-            "share_within_s": {str(s): round(v / total, 4) for s, v in within.items()},
-            "districts": [
-                {
-                    "district": d,
-                    "households": r["households"],
-                    "share_5min": round(r["within_300"] / r["households"], 4),
-                    "share_10min": round(r["within_600"] / r["households"], 4),
+            "mode": "network",
+            "minutes": [5, 10, 15],
+            "profiles": {
+                "adult": {
+                    "speed_m_s": 1.25,
+                    "distance_m": {str(m): r * 1.25 for m, r in radii.items()},
+                    "area": tally(buildings),
+                    "district": {d: tally(rows) for d, rows in sorted(by_district.items())},
                 }
-                for d, r in sorted(per_district.items())
-            ],
+            },
+            "warnings": [],
         },
     )
 

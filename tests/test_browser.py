@@ -113,6 +113,18 @@ def _tally(page: Any, district: str) -> int:
     return int(cell.inner_text().replace(",", ""))
 
 
+def _wait_tally(page: Any, district: str, population: int) -> None:
+    """Wait until the panel shows ``population`` for ``district`` (it refreshes ~12 times/s)."""
+    page.wait_for_function(
+        """([d, pop]) => {
+            const cell = document.querySelector(`#district-list tr[data-district="${d}"] td.n`);
+            return cell && Number(cell.textContent.replace(/[^0-9]/g, "")) === pop;
+        }""",
+        arg=[district, population],
+        timeout=5000,
+    )
+
+
 def _wait_saved(page: Any, version: int) -> None:
     page.wait_for_function(
         "(v) => window.gridplan.version >= v && !window.gridplan.saving "
@@ -157,8 +169,8 @@ def test_click_paints_a_grid_and_the_tally_changes(page: Any, server: LiveServer
     pop1, pop2 = _tally(page, "1"), _tally(page, "2")
     page.locator('#district-list tr[data-district="1"] .swatch').click()
     page.mouse.click(*_grid_point(page, code))
-    assert _tally(page, "1") == pop1 + grid_pop
-    assert _tally(page, "2") == pop2 - grid_pop
+    _wait_tally(page, "1", pop1 + grid_pop)  # the page's own live tally
+    _wait_tally(page, "2", pop2 - grid_pop)
     _wait_saved(page, version + 1)
     new_version, after = _assignment(server)
     assert new_version == version + 1
@@ -276,6 +288,8 @@ def test_suggestion_previews_on_hover_and_applies(page: Any, server: LiveServer)
 def test_coverage_toggles_and_building_info(page: Any) -> None:
     page.locator("#mode").click()  # pan mode: clicks go to buildings, not paint
     page.locator('#panel nav button[data-tab="coverage"]').click()
+    # per-district coverage shares from coverage.json
+    assert page.locator("#coverage-districts tbody tr").count() == 4
     page.locator('input[data-layer="iso-5"]').check()
     page.locator('input[data-layer="walk"]').check()
     page.locator('input[data-layer="gaps"]').check()

@@ -373,6 +373,10 @@ export function renderCoverageFigures(data) {
     box.append(h("p", { class: "muted" }, t("no_coverage")));
     return;
   }
+  if (data.profiles && Object.keys(data.profiles).length) {
+    renderProfile(box, data.profiles);
+    return;
+  }
   const flat = [];
   for (const [k, v] of Object.entries(data)) {
     if (typeof v === "number" || typeof v === "string" || typeof v === "boolean") flat.push([k, v]);
@@ -380,6 +384,53 @@ export function renderCoverageFigures(data) {
       for (const [k2, v2] of Object.entries(v)) flat.push([`${k} ${k2}`, v2]);
   }
   box.append(h("table", { class: "figures" }, flat.slice(0, 24).map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, fmt(v))))));
+}
+
+/**
+ * Coverage as gis.coverage writes it: for the first walking profile, the share
+ * of households within each time for the whole area, then per district.
+ */
+function renderProfile(box, profiles) {
+  const [name, prof] = Object.entries(profiles)[0];
+  const within = prof.area?.within || {};
+  const minutes = Object.keys(within).sort((a, b) => Number(a) - Number(b));
+  const share = (w) => (w?.households_share ?? w?.population_share ?? w?.buildings_share ?? null);
+  const speed = prof.speed_m_s ? ` · ${name} ${prof.speed_m_s} m/s` : "";
+  box.append(
+    h(
+      "table",
+      { class: "figures", id: "coverage-area" },
+      minutes.map((m) =>
+        h("tr", {}, h("th", {}, `${t("households")} ≤ ${t("minutes", { m })}`), h("td", {}, pct(share(within[m]), false))),
+      ),
+    ),
+    h("p", { class: "muted small" }, `${t("coverage")}${speed}`),
+  );
+  const per = prof.district;
+  if (!per) return;
+  box.append(
+    h(
+      "table",
+      { class: "districts small", id: "coverage-districts" },
+      h("thead", {}, h("tr", {}, h("th", {}, t("district")), h("th", { class: "n" }, t("households")),
+        minutes.map((m) => h("th", { class: "n" }, `≤${m}′`)))),
+      h(
+        "tbody",
+        {},
+        Object.entries(per)
+          .sort(([a], [b]) => Number(a) - Number(b) || a.localeCompare(b))
+          .map(([d, e]) =>
+            h(
+              "tr",
+              {},
+              h("td", {}, h("span", { class: "chip", style: `background:${districtColour(d)}` }), d),
+              h("td", { class: "n" }, num(e.households)),
+              minutes.map((m) => h("td", { class: "n" }, pct(share(e.within?.[m]), false))),
+            ),
+          ),
+      ),
+    ),
+  );
 }
 
 function fmt(v) {

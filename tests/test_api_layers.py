@@ -101,5 +101,15 @@ def test_info_page_and_roles(client) -> None:
     )
 
 
+def test_browsers_get_the_planner_page(client) -> None:
+    page = client.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 200
+    if (client.app.state.static_dir / "index.html").is_file():
+        assert page.headers["content-type"].startswith("text/html")
+        assert client.get("/static/index.html").status_code == 200
+    as_json = client.get("/", headers={"Accept": "application/json"})
+    assert as_json.headers["content-type"].startswith("application/json")
+
+
 def test_coverage_figures(client) -> None:
     assert client.get("/coverage").json()["covered_share"] == 0.9

@@ -47,7 +47,7 @@ GRIDS = [f"320102001{1 + (i % 2):03d}{i + 1:03d}" for i in range(24)]
 # -- schema-driven: no 5xx --------------------------------------------------
 
 
-def test_no_server_errors(tmp_path: Path) -> None:
+def test_no_server_errors(tmp_path: Path, database_url) -> None:
     """Schemathesis cases for every operation of the OpenAPI schema, as a planner: no 5xx."""
     from api.main import create_app
     from api.settings import Settings
@@ -55,6 +55,7 @@ def test_no_server_errors(tmp_path: Path) -> None:
     app = create_app(
         Settings(
             data_dir=make_build_dir(tmp_path / "b"),
+            database_url=database_url,
             planner_tokens=PLANNER,
             max_upload_bytes=100_000,
         )

@@ -215,6 +215,13 @@ def test_drag_paints_a_stroke_as_one_version_and_ctrl_z_undoes_it(
     page.wait_for_function(
         "(c) => window.gridplan.model.districtOf(c) === '3'", arg=codes[0], timeout=5000
     )
+    page.keyboard.press("Control+Shift+z")
+    _wait_saved(page, version + 3)
+    _, redone = _assignment(server)
+    assert all(redone[c] == "4" for c in codes)
+    page.wait_for_function(
+        "(c) => window.gridplan.model.districtOf(c) === '4'", arg=codes[0], timeout=5000
+    )
 
 
 def test_locked_district_refuses_paint(page: Any, server: LiveServer) -> None:
@@ -283,6 +290,56 @@ def test_suggestion_previews_on_hover_and_applies(page: Any, server: LiveServer)
         arg=[str(suggestion["grids"][0]), suggestion["to"]],
         timeout=5000,
     )
+
+
+def test_new_plan_with_k_runs_as_a_job_with_progress(page: Any, server: LiveServer) -> None:
+    before = {p["id"] for p in _api(server, "/plans").json()}
+    page.locator('#panel nav button[data-tab="suggestions"]').click()
+    page.locator('#new-plan input[name="k"]').fill("3")
+    page.locator("#new-plan button").click()
+    # the page switches to the new plan when the job is done
+    page.wait_for_function(
+        "(ids) => window.gridplan.planId && !ids.includes(window.gridplan.planId)",
+        arg=sorted(before),
+        timeout=60_000,
+    )
+    page.wait_for_function("window.gridplan.model.districts.length === 3", timeout=10_000)
+    plan_id = page.evaluate("window.gridplan.planId")
+    assert page.locator("#plan-select").input_value() == plan_id
+    page.locator("#district-list tbody tr").nth(2).wait_for(state="attached", timeout=5000)
+    assert page.locator("#district-list tbody tr").count() == 3
+    assert page.locator("#job").is_hidden()
+    # back to the plan the other tests use
+    page.locator("#plan-select").select_option("current")
+    page.wait_for_function("window.gridplan.model.districts.length === 4", timeout=10_000)
+
+
+def test_history_compares_two_versions(page: Any, server: LiveServer) -> None:
+    versions = _api(server, "/plans/current/versions").json()
+    assert len(versions) >= 2  # earlier tests saved edits
+    page.locator('#panel nav button[data-tab="history"]').click()
+    page.locator("#history-list tbody tr").first.wait_for(timeout=5000)
+    assert page.locator("#history-list tbody tr").count() == len(versions)
+    page.locator("#compare").click()
+    result = page.locator("#compare-result p")
+    result.wait_for(timeout=5000)
+    assert "→" in result.inner_text()
+
+
+def test_read_only_without_token(browser: Any, server: LiveServer) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    pg.on("request", lambda r: REQUESTS.append(r.url))
+    pg.goto(server.base + "/")
+    pg.wait_for_function("document.body.dataset.ready === '1'", timeout=20_000)
+    assert pg.locator("#mode").is_disabled()
+    version, _ = _assignment(server)
+    code = _border_grid(server, pg, "2", "1")
+    pg.mouse.click(*_grid_point(pg, code))
+    pg.wait_for_timeout(300)
+    assert pg.evaluate("(c) => window.gridplan.model.districtOf(c)", code) == "2"
+    assert _assignment(server)[0] == version
+    context.close()
 
 
 def test_coverage_toggles_and_building_info(page: Any) -> None:

@@ -16,7 +16,7 @@ from tests.browser_fixtures import make_build_dir
 
 _LEAFLET = Path(__file__).resolve().parents[1] / "maps/static/vendor/leaflet/leaflet.js"
 # In CI (``CI`` set) a missing vendor folder fails the tests instead of skipping them.
-pytestmark = pytest.mark.skipif(
+needs_leaflet = pytest.mark.skipif(
     not _LEAFLET.exists() and not os.environ.get("CI"),
     reason="run scripts/setup.sh first (vendors Leaflet from npm)",
 )
@@ -27,6 +27,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_build_dir(tmp_path_factory.mktemp("town"), nx=8, ny=6, k=4)
 
 
+@needs_leaflet
 def test_report_command_writes_offline_html(
     built: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -48,6 +49,7 @@ def test_report_command_writes_offline_html(
     assert "片区人口均衡" in page and "320102003001001" in page
 
 
+@needs_leaflet
 def test_report_in_english_without_coverage(tmp_path: Path) -> None:
     folder = make_build_dir(tmp_path, nx=4, ny=3, k=2, language="en")
     for name in ("buildings.geojson", "isochrones.geojson", "gaps.geojson", "sites.geojson"):
@@ -66,6 +68,7 @@ def test_check_offline_refuses_cdn_links() -> None:
     check_offline('<a href="https://leafletjs.com">Leaflet</a>')
 
 
+@needs_leaflet
 def test_tally_matches_a_fresh_sum(built: Path) -> None:
     from maps.report import load
 
@@ -75,3 +78,34 @@ def test_tally_matches_a_fresh_sum(built: Path) -> None:
     ideal = d["population"].mean()
     assert (d["deviation"] - (d["population"] / ideal - 1)).abs().max() < 1e-12
     assert data.language == "zh"
+
+
+def test_vendor_fails_clearly_without_node_modules(tmp_path: Path) -> None:
+    from maps.vendor import VendorError, vendor
+
+    with pytest.raises(VendorError, match="npm ci"):
+        vendor(node_modules=tmp_path / "node_modules", target=tmp_path / "vendor")
+    assert not (tmp_path / "vendor").exists()
+
+
+def test_vendor_copies_only_the_needed_files(tmp_path: Path) -> None:
+    from maps.vendor import vendor
+
+    pkg = tmp_path / "node_modules" / "leaflet"
+    (pkg / "dist" / "images").mkdir(parents=True)
+    for rel in ("dist/leaflet.js", "dist/leaflet.css", "dist/leaflet-src.js", "LICENSE"):
+        (pkg / rel).write_text("x")
+    (pkg / "dist" / "images" / "layers.png").write_bytes(b"png")
+    (pkg / "package.json").write_text('{"version": "1.9.4"}')
+    target = tmp_path / "vendor"
+    (target / "stale").mkdir(parents=True)
+    vendor(node_modules=tmp_path / "node_modules", target=target)
+    files = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
+    assert files == [
+        "leaflet/LICENSE",
+        "leaflet/images/layers.png",
+        "leaflet/leaflet.css",
+        "leaflet/leaflet.js",
+        "versions.json",
+    ]
+    assert json.loads((target / "versions.json").read_text()) == {"leaflet": "1.9.4"}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -57,12 +57,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     area = Area(settings.data_dir)
     runner = JobRunner(store, workers=settings.job_workers)
     load_default_plan(store, area, tolerance=settings.tolerance)
-    if settings.warm_up:
-        threading.Thread(target=warm_up, args=(area,), daemon=True, name="gridplan-warm").start()
+    warmer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gridplan-warm")
+    if settings.warm_up:  # a pool thread, joined at exit: never killed inside native code
+        warmer.submit(warm_up, area)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        warmer.shutdown(wait=False, cancel_futures=True)
         runner.shutdown()
         store.close()
 

@@ -77,6 +77,18 @@ def test_buildings_communities_and_districts_of_a_plan(client) -> None:
     assert client.get("/collections/districts/items", params={"plan": "x"}).status_code == 404
 
 
+def test_layers_and_tiles_revalidate_with_etags(client) -> None:
+    first = client.get("/collections/grids/items")
+    tag = first.headers["etag"]
+    again = client.get("/collections/grids/items", headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.headers["etag"] == tag
+    tile = client.get("/tiles/grids/14/13597/6651.mvt")
+    cached = client.get(
+        "/tiles/grids/14/13597/6651.mvt", headers={"If-None-Match": tile.headers["etag"]}
+    )
+    assert cached.status_code == 304
+
+
 def test_vector_tiles(client) -> None:
     r = client.get("/tiles/grids/14/13597/6651.mvt")
     assert r.status_code == 200

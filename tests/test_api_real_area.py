@@ -78,3 +78,24 @@ def test_real_area_end_to_end(nanjing: Path) -> None:
         )
         assert what_if.status_code == 200, what_if.text
         assert "thresholds" in what_if.json()
+
+
+def test_serve_without_a_folder_builds_and_serves_the_default_area(tmp_path, monkeypatch) -> None:
+    import uvicorn
+    from click.testing import CliRunner
+
+    from api.commands import serve
+
+    seen = {}
+    monkeypatch.setattr(serve, "DEFAULT_DIR", tmp_path / "default")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    for name in ("GRIDPLAN_PLANNER_TOKENS", "GRIDPLAN_VIEWER_TOKENS", "GRIDPLAN_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(serve.command, [])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "default" / "grids.geojson").exists()
+    assert "http://127.0.0.1:8000/?token=" in result.output
+    with TestClient(seen["app"]) as c:
+        info = c.get("/api/info").json()
+        assert info["name"] and info["layers"]
+        assert c.get("/collections/grids/items").json()["numberMatched"] > 20

@@ -8,7 +8,9 @@ come from the same geometries in Web Mercator with an STR-tree.
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -104,6 +106,7 @@ class FeatureIndex:
     features: list[bytes]
     position: dict[str, int] = field(default_factory=dict)
     _tiles: Any = None
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @classmethod
     def from_frame(cls, name: str, gdf: gpd.GeoDataFrame, id_column: str | None) -> FeatureIndex:
@@ -269,6 +272,11 @@ def _as_id(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def tagged(body: bytes) -> tuple[bytes, str]:
+    """``body`` with its strong ETag (a content hash)."""
+    return body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
 
 
 def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from api.deps import AreaDep, Reader, SettingsDep, StoreDep, caller_role
 from api.routes import _plans
-from api.routes._area import LAYERS, TILE_LAYERS, FeatureIndex, encode_tile
+from api.routes._area import LAYERS, TILE_LAYERS, FeatureIndex, encode_tile, tagged
 from api.schemas import InfoPublic
 
 router = APIRouter(tags=["layers"])
@@ -195,11 +195,19 @@ def items(
     box = parse_bbox(bbox)
     props = [p for p in properties.split(",") if p] if properties is not None else None
     index = _layer_index(area, store, collection_id, plan, version)
-    key = (collection_id, plan, version, str(request.url), id(index))
-    body = area.responses.get_or_make(
-        key, lambda: _page(request, index, collection_id, box, limit, offset, props)
+    key = (collection_id, str(request.url), index.token)
+    body, tag = area.responses.get_or_make(
+        key, lambda: tagged(_page(request, index, collection_id, box, limit, offset, props))
     )
-    return Response(body, media_type=GEOJSON)
+    return _conditional(request, body, tag, GEOJSON)
+
+
+def _conditional(request: Request, body: bytes, tag: str, media_type: str) -> Response:
+    """The body, or 304 when the client already holds it (``If-None-Match``)."""
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    if tag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 def _page(
@@ -263,6 +271,7 @@ def item(
     responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}},
 )
 def tile(
+    request: Request,
     layer: Annotated[str, Path(max_length=40)],
     z: Annotated[int, Path(ge=0, le=24)],
     x: Annotated[int, Path(ge=0)],
@@ -278,9 +287,7 @@ def tile(
     if x >= (1 << z) or y >= (1 << z):
         raise HTTPException(404, f"tile {z}/{x}/{y} does not exist: x and y must be below 2^z")
     index = area.index(layer)
-    body = area.tiles.get_or_make((layer, z, x, y), lambda: encode_tile(index, z, x, y))
-    return Response(
-        body,
-        media_type="application/vnd.mapbox-vector-tile",
-        headers={"Cache-Control": "public, max-age=300"},
+    body, tag = area.tiles.get_or_make(
+        (layer, z, x, y, index.token), lambda: tagged(encode_tile(index, z, x, y))
     )
+    return _conditional(request, body, tag, "application/vnd.mapbox-vector-tile")

@@ -1,0 +1,225 @@
+"""The "1310" response check and the spacing check.
+
+"1310": within 1 minute the resident knows whom to call (every building has a
+grid, and a grid has its staff), within 3 minutes that person is reached,
+within 10 minutes someone is on site.  :func:`check_1310` measures the on-site
+part over the walk network from worker bases (district offices, or points the
+user gives) at walking or cycling speed, per building.
+
+:func:`spacing` measures, for a point set such as organisations or
+volunteers, the distance from every building to the nearest point and the
+share of buildings (and households) within given spacings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from gis._errors import InputError, ServiceError
+from gis.crs import metric_crs, require_crs
+from gis.network import (
+    build_walk_network,
+    distances_from,
+    snap_points,
+    speed_of,
+)
+
+#: Travel modes of the 1310 check and their speed profile.
+MODES = {"walk": "adult", "bicycle": "bicycle"}
+#: Bases farther than this (m) from the network are left out.
+MAX_BASE_SNAP_M = 250.0
+
+
+def check_1310(
+    buildings: gpd.GeoDataFrame,
+    streets: gpd.GeoDataFrame,
+    bases: gpd.GeoDataFrame,
+    *,
+    mode: str = "walk",
+    minutes: Sequence[float] = (3, 10),
+    speed: float | None = None,
+    crs: Any = None,
+    max_listed: int = 500,
+) -> dict[str, Any]:
+    """Share of households a worker can reach within 3 and 10 minutes.
+
+    Parameters
+    ----------
+    buildings
+        With ``households`` (else every building counts as one), ``grid``,
+        ``community`` and ``id`` where present.
+    streets
+        Street lines; cyclists use the walk network too (one-way streets are
+        not enforced, so bicycle times are a lower bound).
+    bases
+        Worker bases: points (or polygons, taken at a point inside).
+    mode
+        ``"walk"`` (1.25 m/s) or ``"bicycle"`` (4.2 m/s).
+    minutes
+        Thresholds; the largest decides which buildings are listed as outside.
+    speed
+        Override the mode's speed (m/s).
+
+    Returns
+    -------
+    dict
+        ``share_households`` per threshold, ``worst_case_s`` (the longest
+        response time over buildings with households), ``outside`` (buildings
+        beyond the largest threshold with their grid, i.e. whom to call),
+        ``without_grid`` (buildings nobody is responsible for) and
+        ``response_s`` per building id.
+    """
+    if mode not in MODES:
+        raise InputError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    v = speed_of(MODES[mode] if speed is None else speed)
+    minutes = sorted(float(m) for m in minutes)
+    if not minutes or minutes[0] <= 0:
+        raise InputError(f"minutes must be positive, got {minutes}")
+    if bases is None or len(bases) == 0:
+        raise ServiceError("no worker bases: give district offices or points for the 1310 check")
+    require_crs(buildings, "building layer")
+    require_crs(bases, "base layer")
+    metric = metric_crs(buildings, preferred=crs)
+    network = build_walk_network(streets, crs=metric)
+    b_snap = snap_points(network, buildings.to_crs(metric))
+    s_snap = snap_points(network, bases.to_crs(metric))
+    ok = s_snap.access <= MAX_BASE_SNAP_M
+    if not ok.any():
+        raise ServiceError(
+            f"all worker bases lie more than {MAX_BASE_SNAP_M:.0f} m from the street network"
+        )
+    d1, _, _ = distances_from(network, s_snap.subset(ok), b_snap)
+    t = d1 / v
+    hh = _column(buildings, "households", default=1.0)
+    if hh.sum() <= 0:
+        hh = np.ones(len(buildings))
+    ids = _ids(buildings)
+    grid = _text(buildings, "grid")
+    community = _text(buildings, "community")
+    has_hh = hh > 0
+    finite = np.isfinite(t) & has_hh
+    out: dict[str, Any] = {
+        "mode": mode,
+        "speed_m_s": v,
+        "bases": int(ok.sum()),
+        "bases_off_network": int((~ok).sum()),
+        "households": round(float(hh.sum()), 1),
+        "share_households": {
+            f"{m:g}": round(float(hh[t <= m * 60].sum() / hh.sum()), 4) for m in minutes
+        },
+        "worst_case_s": round(float(t[has_hh].max()), 1) if finite.all() and has_hh.any() else None,
+        "unreachable_buildings": int((~np.isfinite(t)).sum()),
+        "without_grid": [str(i) for i in ids[grid == ""]][:max_listed],
+    }
+    outside = np.flatnonzero(~(t <= minutes[-1] * 60) & has_hh)
+    outside = outside[np.argsort(-np.nan_to_num(t[outside], posinf=1e18))]
+    out["outside_count"] = int(outside.size)
+    out["outside"] = [
+        {
+            "id": str(ids[i]),
+            "grid": grid[i] or None,
+            "community": community[i] or None,
+            "response_s": round(float(t[i]), 1) if np.isfinite(t[i]) else None,
+            "households": round(float(hh[i]), 1),
+        }
+        for i in outside[:max_listed]
+    ]
+    worst = pd.Series(np.where(np.isfinite(t), t, np.nan)).groupby(grid).max()
+    out["worst_case_s_per_grid"] = {
+        str(g): round(float(s), 1) for g, s in worst.items() if g != "" and np.isfinite(s)
+    }
+    out["response_s"] = {
+        str(i): (round(float(x), 1) if np.isfinite(x) else None)
+        for i, x in zip(ids, t, strict=True)
+    }
+    return out
+
+
+def spacing(
+    buildings: gpd.GeoDataFrame,
+    points: gpd.GeoDataFrame,
+    *,
+    spacings_m: Sequence[float] = (200.0, 80.0),
+    streets: gpd.GeoDataFrame | None = None,
+    crs: Any = None,
+) -> dict[str, Any]:
+    """Distance from each building to the nearest point, and shares within spacings.
+
+    Parameters
+    ----------
+    points
+        Organisations, volunteers, ...
+    spacings_m
+        Distances to report shares for.
+    streets
+        When given, distances are walked over the street network (access legs
+        included); else straight-line.
+
+    Returns
+    -------
+    dict
+        ``metric`` ("network" or "straight"), ``share_buildings`` and
+        ``share_households`` per spacing, ``median_m``, ``max_m``, and
+        ``distance_m`` per building id.
+    """
+    if points is None or len(points) == 0:
+        raise ServiceError("no points to measure spacing from")
+    if any(float(s) <= 0 for s in spacings_m):
+        raise InputError(f"spacings must be positive, got {list(spacings_m)}")
+    require_crs(buildings, "building layer")
+    require_crs(points, "point layer")
+    metric = metric_crs(buildings, preferred=crs)
+    b = buildings.to_crs(metric)
+    p = points.to_crs(metric)
+    if streets is not None:
+        network = build_walk_network(streets, crs=metric)
+        d, _, _ = distances_from(network, snap_points(network, p), snap_points(network, b))
+        how = "network"
+    else:
+        reps = b.geometry.representative_point()
+        d = np.asarray(
+            gpd.GeoSeries(reps, crs=metric).distance(p.geometry.union_all(), align=False),
+            dtype=float,
+        )
+        d = np.where(b.geometry.is_empty.to_numpy(), np.inf, d)
+        how = "straight"
+    hh = _column(buildings, "households", default=0.0)
+    ids = _ids(buildings)
+    return {
+        "metric": how,
+        "points": len(points),
+        "share_buildings": {f"{s:g}": round(float(np.mean(d <= s)), 4) for s in spacings_m},
+        "share_households": {
+            f"{s:g}": (round(float(hh[d <= s].sum() / hh.sum()), 4) if hh.sum() > 0 else None)
+            for s in spacings_m
+        },
+        "median_m": round(float(np.median(d)), 1),
+        "max_m": round(float(np.max(d)), 1) if np.isfinite(d).all() else None,
+        "distance_m": {
+            str(i): (round(float(x), 1) if np.isfinite(x) else None)
+            for i, x in zip(ids, d, strict=True)
+        },
+    }
+
+
+def _column(frame: pd.DataFrame, name: str, *, default: float) -> np.ndarray:
+    if name in frame.columns:
+        return pd.to_numeric(frame[name], errors="coerce").fillna(0).to_numpy(float)
+    return np.full(len(frame), default)
+
+
+def _text(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name in frame.columns:
+        return frame[name].astype("string").fillna("").to_numpy(object)
+    return np.full(len(frame), "", dtype=object)
+
+
+def _ids(frame: pd.DataFrame) -> np.ndarray:
+    if "id" in frame.columns:
+        return frame["id"].astype(str).to_numpy()
+    return np.asarray([str(i) for i in frame.index])

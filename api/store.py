@@ -78,6 +78,30 @@ uploads = sa.Table(
 )
 
 
+#: District polygons of each plan version: a PostGIS ``geometry(Geometry, 4326)``
+#: column on PostgreSQL (created by :data:`POSTGIS_SHAPES_DDL`), GeoJSON text on SQLite.
+district_shapes = sa.Table(
+    "gp_district_shapes",
+    metadata,
+    sa.Column("plan_id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("district", sa.Integer, primary_key=True),
+    sa.Column("properties", sa.Text, nullable=False),
+    sa.Column("geom", sa.Text, nullable=False),
+)
+POSTGIS_SHAPES_DDL = """
+CREATE TABLE IF NOT EXISTS gp_district_shapes (
+    plan_id varchar(64) NOT NULL,
+    version integer NOT NULL,
+    district integer NOT NULL,
+    properties text NOT NULL,
+    geom geometry(Geometry, 4326) NOT NULL,
+    PRIMARY KEY (plan_id, version, district)
+);
+CREATE INDEX IF NOT EXISTS gp_district_shapes_geom ON gp_district_shapes USING gist (geom);
+"""
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
@@ -210,9 +234,11 @@ class Store:
         self.url = url
         self.backend = "sqlite" if url.startswith("sqlite") else "postgresql"
         self._read, self._write = _make_engines(url)
-        with self._write.begin() as conn:
-            metadata.create_all(conn)
         self.postgis_version = self._postgis_version()
+        with self._write.begin() as conn:
+            if self.postgis_version:
+                conn.exec_driver_sql(POSTGIS_SHAPES_DDL)
+            metadata.create_all(conn)
 
     def _postgis_version(self) -> str | None:
         if self.backend != "postgresql":
@@ -404,6 +430,60 @@ class Store:
                     current=current,
                 )
             conn.execute(versions.delete().where(versions.c.plan_id == plan_id))
+            conn.execute(district_shapes.delete().where(district_shapes.c.plan_id == plan_id))
+
+    # -- district shapes ------------------------------------------------------
+
+    def put_district_shapes(
+        self, plan_id: str, version: int, rows: list[tuple[int, dict[str, Any], str]]
+    ) -> None:
+        """Keep the district polygons of a version: ``(district, properties, GeoJSON geometry)``.
+
+        On PostGIS the geometry goes into a ``geometry(Geometry, 4326)`` column
+        (so GIS clients can read plans from the database); another process
+        storing the same version first is not an error.
+        """
+        geom = (
+            (lambda text: sa.func.ST_SetSRID(sa.func.ST_GeomFromGeoJSON(text), 4326))
+            if self.postgis_version
+            else (lambda text: text)
+        )
+        try:
+            with self._write.begin() as conn:
+                for district, props, geojson in rows:
+                    conn.execute(
+                        district_shapes.insert().values(
+                            plan_id=plan_id,
+                            version=version,
+                            district=district,
+                            properties=orjson.dumps(
+                                props, option=orjson.OPT_SERIALIZE_NUMPY
+                            ).decode(),
+                            geom=geom(geojson),
+                        )
+                    )
+        except sa.exc.IntegrityError:
+            pass
+
+    def get_district_shapes(
+        self, plan_id: str, version: int
+    ) -> list[tuple[int, dict[str, Any], str]] | None:
+        """The stored district polygons of a version, or None when not stored yet."""
+        geom = (
+            sa.func.ST_AsGeoJSON(district_shapes.c.geom, 7)
+            if self.postgis_version
+            else district_shapes.c.geom
+        )
+        query = (
+            sa.select(district_shapes.c.district, district_shapes.c.properties, geom)
+            .where(district_shapes.c.plan_id == plan_id, district_shapes.c.version == version)
+            .order_by(district_shapes.c.district)
+        )
+        with self._reading() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return None
+        return [(int(d), orjson.loads(p), str(g)) for d, p, g in rows]
 
     # -- jobs ----------------------------------------------------------------
 

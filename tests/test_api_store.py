@@ -123,3 +123,28 @@ def test_jobs_left_running_are_failed_on_restart(url: str) -> None:
     assert again.fail_unfinished_jobs() == 1
     assert again.get_job("j1").status == "failed"
     again.close()
+
+
+def test_district_shapes_round_trip_and_live_in_postgis(url: str) -> None:
+    store = Store(url)
+    _new_plan(store)
+    square = (
+        '{"type":"Polygon","coordinates":'
+        "[[[118.77,32.03],[118.78,32.03],[118.78,32.04],[118.77,32.03]]]}"
+    )
+    assert store.get_district_shapes("p", 1) is None
+    store.put_district_shapes("p", 1, [(1, {"district": 1, "population": 10.5}, square)])
+    store.put_district_shapes("p", 1, [(1, {"district": 1}, square)])  # a second writer: no error
+    [(district, props, geom)] = store.get_district_shapes("p", 1)
+    assert district == 1 and props["population"] == 10.5
+    assert '"Polygon"' in geom and "118.77" in geom
+    if store.backend == "postgresql":
+        assert store.postgis_version
+        with store._read.connect() as conn:
+            kind, srid = conn.exec_driver_sql(
+                "SELECT GeometryType(geom), ST_SRID(geom) FROM gp_district_shapes"
+            ).one()
+        assert (kind, srid) == ("POLYGON", 4326)
+    store.delete_plan("p", expected=1)
+    assert store.get_district_shapes("p", 1) is None
+    store.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import geopandas as gpd
+import shapely
 from fastapi import HTTPException, Request
 
 from api.routes import _engine
@@ -96,19 +98,51 @@ def district_index(area: Area, store: Store, plan_id: str, version: int | None) 
     key = ("districts", plan_id, row.version, row.created_at)
 
     def make() -> FeatureIndex:
-        layer = district_layer(area.grids, row.assignment or {})
-        facts = metrics(area, plan, row)
-        deviation = {
-            int(d["district"]): d.get("deviation")
-            for d in facts.get("districts", [])
-            if isinstance(d, dict) and "district" in d
-        }
-        layer["deviation"] = layer["district"].map(deviation)
-        layer["plan"] = plan_id
-        layer["version"] = row.version
+        stored = store.get_district_shapes(plan_id, row.version)
+        if stored is None:
+            layer = _district_layer(area, plan, row)
+            store.put_district_shapes(plan_id, row.version, _shape_rows(layer))
+        else:
+            layer = gpd.GeoDataFrame(
+                [props for _d, props, _g in stored],
+                geometry=shapely.from_geojson([g for _d, _p, g in stored]),
+                crs="EPSG:4326",
+            )
         return FeatureIndex.from_frame("districts", layer, "district")
 
     return area.derived.get_or_make(key, make)
+
+
+def _district_layer(area: Area, plan: PlanRow, row: VersionRow) -> gpd.GeoDataFrame:
+    """Dissolved districts of a version with their deviation."""
+    layer = district_layer(area.grids, row.assignment or {})
+    facts = metrics(area, plan, row)
+    deviation = {
+        int(d["district"]): d.get("deviation")
+        for d in facts.get("districts", [])
+        if isinstance(d, dict) and "district" in d
+    }
+    layer["deviation"] = layer["district"].map(deviation)
+    layer["plan"] = plan.id
+    layer["version"] = row.version
+    return layer
+
+
+def _shape_rows(layer: gpd.GeoDataFrame) -> list[tuple[int, dict[str, Any], str]]:
+    attrs = layer.drop(columns=layer.geometry.name).to_dict(orient="records")
+    geoms = shapely.to_geojson(layer.geometry.values)
+    return [
+        (int(a["district"]), {k: _plain(v) for k, v in a.items()}, str(g))
+        for a, g in zip(attrs, geoms, strict=True)
+    ]
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
 
 
 def apply_moves(

@@ -144,7 +144,7 @@ class ReportData:
 
 
 def write_report(
-    folder: str | Path, *, tolerance: float = 0.05, language: str | None = None
+    folder: str | Path, *, tolerance: float = 0.02, language: str | None = None
 ) -> Path:
     """Write ``folder/report.html`` and return its path.
 
@@ -465,6 +465,7 @@ def _coverage_map(data: ReportData) -> Any:
             folium.GeoJson(
                 iso.loc[iso["minutes"] == minutes, ["geometry"]],
                 name=f"{int(minutes)} {t['minutes']}",
+                show=bool(minutes == 10),  # the others one click away in the layer control
                 style_function=lambda _f: {
                     "color": "#2c7bb6",
                     "weight": 1,

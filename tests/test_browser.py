@@ -157,9 +157,32 @@ def test_page_loads_in_chinese_with_tallies(page: Any) -> None:
     assert page.locator("#area-name").inner_text() == "合成小镇"
     # the page's live tallies start equal to the server's metrics
     server_rows = page.evaluate("window.gridplan.serverMetrics?.districts ?? null")
-    if server_rows:
-        for row in server_rows:
-            assert _tally(page, str(row["district"])) == row["population"]
+    assert server_rows
+    pieces = page.evaluate("Object.fromEntries(window.gridplan.pieces)")
+    for row in server_rows:
+        assert _tally(page, str(row["district"])) == round(row["population"])
+        assert (pieces[str(row["district"])] == 1) == row["contiguous"]
+
+
+def test_adjacency_needs_a_shared_piece_of_boundary(page: Any) -> None:
+    """T-junctions count (no shared vertex needed), corner-only contact does not."""
+    result = page.evaluate(
+        """async () => {
+            const { adjacencyFromPolygons } = await import('/static/js/plan.js');
+            const sq = (code, x0, y0, x1, y1) => ({ properties: { code }, geometry: {
+                type: "Polygon",
+                coordinates: [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]] } });
+            const d = 0.001;  // about 100 m
+            const nbrs = adjacencyFromPolygons([
+                sq("A", 118, 32, 118 + 2 * d, 32 + d),          // no vertex at the T
+                sq("B", 118, 32 + d, 118 + d, 32 + 2 * d),
+                sq("C", 118 + d, 32 + d, 118 + 2 * d, 32 + 2 * d),
+                sq("D", 118 + 2 * d, 32 + 2 * d, 118 + 3 * d, 32 + 3 * d),  // corner of C only
+            ]);
+            return Object.fromEntries([...nbrs].map(([k, v]) => [k, [...v].sort()]));
+        }"""
+    )
+    assert result == {"A": ["B", "C"], "B": ["A", "C"], "C": ["A", "B"], "D": []}
 
 
 def test_click_paints_a_grid_and_the_tally_changes(page: Any, server: LiveServer) -> None:

@@ -54,9 +54,9 @@ def test_report_in_english_without_coverage(tmp_path: Path) -> None:
     folder = make_build_dir(tmp_path, nx=4, ny=3, k=2, language="en")
     for name in ("buildings.geojson", "isochrones.geojson", "gaps.geojson", "sites.geojson"):
         (folder / name).unlink()
-    assert main(["report", str(folder), "--tolerance", "0.02"]) == 0
+    assert main(["report", str(folder), "--tolerance", "0.05"]) == 0
     page = (folder / "report.html").read_text("utf-8")
-    assert "District population balance" in page and "±2%" in page
+    assert "District population balance" in page and "±5%" in page
     assert "Walking coverage" not in page
 
 

@@ -12,7 +12,7 @@ import click
 @click.option(
     "--tolerance",
     type=click.FloatRange(0, 1),
-    default=0.05,
+    default=0.02,
     show_default=True,
     help="Allowed population deviation (fraction) drawn on the balance chart.",
 )

@@ -19,7 +19,7 @@ import { districtColour } from "./colours.js";
 import * as layers from "./layers.js";
 import { Painter } from "./paint.js";
 import * as panels from "./panels.js";
-import { PlanModel, adjacencyFromPolygons } from "./plan.js";
+import { PlanModel, addBridges, adjacencyFromPolygons } from "./plan.js";
 
 const L = window.L;
 const $ = (sel) => document.querySelector(sel);
@@ -158,6 +158,7 @@ async function reloadAssignment() {
   app.serverMetrics = plan.metrics || null;
   if (plan.tolerance) app.tolerance = plan.tolerance;
   app.model.load(asg.assignment);
+  addBridges(app.model.neighbours, plan.metrics?.bridges); // islands joined by the server
   if (!app.model.districts.includes(app.active)) setActive(app.model.districts[0] ?? null, false);
   recomputePieces();
   app.grids.restyle();

@@ -12,39 +12,100 @@
  */
 
 /**
- * Grid neighbours from the grid polygons: two grids are neighbours when they
- * share a boundary segment (both end points equal after rounding to ~1 cm).
- * Corner-only contact is not adjacency, as on the server (gis/adjacency.py).
+ * Grid neighbours from the grid polygons, as the server defines them
+ * (gis/adjacency.py): two grids are neighbours when they share a piece of
+ * boundary at least MIN_SHARED_M long, within SNAP_M; touching at a corner is
+ * not enough. Shared pieces are found from their end points: every vertex of
+ * one grid that lies on the boundary of another (also at T-junctions, where
+ * the two outlines do not share vertices) is a touch point, and two touch
+ * points at least MIN_SHARED_M apart make a shared piece.
+ * Coordinates are turned into local metres (equirectangular; ample at city scale).
  * @param {Array} features  GeoJSON grid features with properties.code
  * @returns {Map<string, Set<string>>}
  */
 export function adjacencyFromPolygons(features) {
-  const key = (p) => `${Math.round(p[0] * 1e7)},${Math.round(p[1] * 1e7)}`;
-  const owners = new Map(); // segment key -> first grid code seen with it
-  const nbrs = new Map(features.map((f) => [String(f.properties.code), new Set()]));
+  const SNAP_M = 0.1;
+  const MIN_SHARED_M = 0.5;
+  const CELL_M = 25;
+  const rings = []; // [code, [[x, y], ...]]
+  let latSum = 0;
+  let latN = 0;
   for (const f of features) {
-    const code = String(f.properties.code);
     const g = f.geometry;
     if (!g) continue;
     const polys = g.type === "Polygon" ? [g.coordinates] : g.type === "MultiPolygon" ? g.coordinates : [];
-    for (const poly of polys) {
+    for (const poly of polys)
       for (const ring of poly) {
-        for (let i = 0; i + 1 < ring.length; i++) {
-          const a = key(ring[i]);
-          const b = key(ring[i + 1]);
-          if (a === b) continue;
-          const seg = a < b ? `${a}|${b}` : `${b}|${a}`;
-          const other = owners.get(seg);
-          if (other === undefined) owners.set(seg, code);
-          else if (other !== code) {
-            nbrs.get(code).add(other);
-            nbrs.get(other).add(code);
-          }
+        rings.push([String(f.properties.code), ring]);
+        latSum += ring[0][1];
+        latN += 1;
+      }
+  }
+  const lat0 = ((latN ? latSum / latN : 0) * Math.PI) / 180;
+  const ky = (6371008.8 * Math.PI) / 180;
+  const kx = ky * Math.cos(lat0);
+  const proj = rings.map(([code, ring]) => [code, ring.map(([lon, lat]) => [lon * kx, lat * ky])]);
+  // bucket every edge into the cells its (snapped) bounding box covers
+  const buckets = new Map();
+  const cell = (v) => Math.floor(v / CELL_M);
+  for (const [code, ring] of proj) {
+    for (let i = 0; i + 1 < ring.length; i++) {
+      const a = ring[i];
+      const b = ring[i + 1];
+      const edge = { code, a, b };
+      for (let cx = cell(Math.min(a[0], b[0]) - SNAP_M); cx <= cell(Math.max(a[0], b[0]) + SNAP_M); cx++)
+        for (let cy = cell(Math.min(a[1], b[1]) - SNAP_M); cy <= cell(Math.max(a[1], b[1]) + SNAP_M); cy++) {
+          const k = `${cx},${cy}`;
+          if (!buckets.has(k)) buckets.set(k, []);
+          buckets.get(k).push(edge);
         }
+    }
+  }
+  // touch points per pair of grids
+  const touches = new Map();
+  for (const [code, ring] of proj) {
+    for (const v of ring) {
+      for (const e of buckets.get(`${cell(v[0])},${cell(v[1])}`) || []) {
+        if (e.code === code || distToSegment(v, e.a, e.b) > SNAP_M) continue;
+        const key = code < e.code ? `${code}|${e.code}` : `${e.code}|${code}`;
+        if (!touches.has(key)) touches.set(key, []);
+        touches.get(key).push(v);
       }
     }
   }
+  const nbrs = new Map(features.map((f) => [String(f.properties.code), new Set()]));
+  for (const [key, points] of touches) {
+    if (!sharesPiece(points, MIN_SHARED_M)) continue;
+    const [a, b] = key.split("|");
+    nbrs.get(a)?.add(b);
+    nbrs.get(b)?.add(a);
+  }
   return nbrs;
+}
+
+function sharesPiece(points, minLength) {
+  const first = points[0];
+  return points.some((p) => Math.hypot(p[0] - first[0], p[1] - first[1]) >= minLength)
+    || points.some((p, i) => points.slice(i + 1).some((q) => Math.hypot(p[0] - q[0], p[1] - q[1]) >= minLength));
+}
+
+function distToSegment(p, a, b) {
+  const dx = b[0] - a[0];
+  const dy = b[1] - a[1];
+  const len2 = dx * dx + dy * dy;
+  let t = len2 ? ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2 : 0;
+  t = Math.max(0, Math.min(1, t));
+  return Math.hypot(p[0] - (a[0] + t * dx), p[1] - (a[1] + t * dy));
+}
+
+/** Add the server's bridges (islands joined to their nearest grid) to `neighbours`. */
+export function addBridges(neighbours, bridges) {
+  for (const pair of bridges || []) {
+    const [a, b] = pair.map(String);
+    if (!neighbours.has(a) || !neighbours.has(b)) continue;
+    neighbours.get(a).add(b);
+    neighbours.get(b).add(a);
+  }
 }
 
 export class PlanModel {

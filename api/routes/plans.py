@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from api.deps import AreaDep, JobsDep, Planner, Reader, SettingsDep, StoreDep
 from api.routes import _engine, _plans
 from api.routes._area import Area
+from api.routes.exports import plan_download
+from api.routes.jobs import job_public
 from api.schemas import (
     AssignmentPublic,
     ComparePublic,
@@ -28,7 +30,7 @@ from api.schemas import (
     VersionPublic,
 )
 from api.store import PlanRow, Store
-from gis._errors import UnknownIdError
+from gis._errors import ConflictError
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
@@ -132,16 +134,10 @@ def create_plan(
         return {"plan": plan_id, "warnings": warnings}
 
     job = jobs.submit("districts", work)
-    public = _job_public(request, job)
+    public = job_public(request, job)
     return JSONResponse(
         public.model_dump(mode="json"), status_code=202, headers={"Location": f"/jobs/{job.id}"}
     )
-
-
-def _job_public(request: Request, job: Any) -> JobPublic:
-    from api.routes.jobs import job_public
-
-    return job_public(request, job)
 
 
 @router.get(
@@ -192,8 +188,6 @@ def update_plan(
 
 
 def _stale(plan: PlanRow, expected: int) -> None:
-    from gis._errors import ConflictError
-
     raise ConflictError(
         f"plan {plan.id!r} is at version {plan.version}, not {expected}: reload it, "
         f're-apply your change and send it with If-Match: "{plan.version}"',
@@ -455,9 +449,4 @@ def export_plan(
     version: VersionQuery = None,
 ) -> Response:
     """The plan's districts (GeoJSON), districts and grids (GeoPackage), or grid → district CSV."""
-    from api.routes.exports import plan_download
-
-    try:
-        return plan_download(area, store, plan_id, version, fmt=format, crs=crs)
-    except UnknownIdError:
-        raise
+    return plan_download(area, store, plan_id, version, fmt=format, crs=crs)

@@ -39,6 +39,7 @@ def test_items_are_rfc7946_with_paging_and_links(client) -> None:
     fc = r.json()
     assert fc["type"] == "FeatureCollection"
     assert fc["numberMatched"] == 24 and fc["numberReturned"] == 5
+    assert fc["bbox"][0] < fc["bbox"][2] and fc["bbox"][1] < fc["bbox"][3]
     assert {link["rel"] for link in fc["links"]} >= {"self", "next", "prev", "collection"}
     feature = fc["features"][0]
     assert feature["id"] == feature["properties"]["code"] and len(feature["id"]) == 15

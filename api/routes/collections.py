@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import numpy as np
 import orjson
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -237,9 +238,18 @@ def _page(
     if offset > 0:
         prev = url.include_query_params(offset=max(0, offset - limit), limit=limit)
         links.append({"rel": "prev", "href": str(prev), "type": GEOJSON})
-    head = orjson.dumps(
-        {"type": "FeatureCollection", "numberMatched": len(rows), "numberReturned": len(page)}
-    )[:-1]
+    head_fields: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "numberMatched": len(rows),
+        "numberReturned": len(page),
+    }
+    if len(page):  # RFC 7946 bbox of the features returned
+        b = index.bounds[page]
+        head_fields["bbox"] = [
+            round(float(np.nanmin(b[:, 0])), 7), round(float(np.nanmin(b[:, 1])), 7),
+            round(float(np.nanmax(b[:, 2])), 7), round(float(np.nanmax(b[:, 3])), 7),
+        ]  # fmt: skip
+    head = orjson.dumps(head_fields)[:-1]
     return b"".join((head, b',"features":[', features, b'],"links":', orjson.dumps(links), b"}"))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -375,9 +376,18 @@ class LiveServer:
         Build folder to serve.
     token
         Planner token; the page URL carries it.
+    settings
+        More :class:`api.settings.Settings` fields; ``{base}`` in a string
+        value becomes the server's address (e.g. a loopback tile URL).
     """
 
-    def __init__(self, folder: Path, *, token: str = "planner-token-for-tests") -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        token: str = "planner-token-for-tests",
+        settings: dict[str, Any] | None = None,
+    ) -> None:
         import socket
 
         with socket.socket() as s:
@@ -387,6 +397,10 @@ class LiveServer:
         self.token = token
         self.base = f"http://127.0.0.1:{self.port}"
         self.url = f"{self.base}/?token={token}"
+        self.settings = {
+            k: v.replace("{base}", self.base) if isinstance(v, str) else v
+            for k, v in (settings or {}).items()
+        }
         self._server = None
         self._thread = None
 
@@ -399,7 +413,7 @@ class LiveServer:
         from api.main import create_app
         from api.settings import Settings
 
-        app = create_app(Settings(data_dir=self.folder, planner_tokens=self.token))
+        app = create_app(Settings(data_dir=self.folder, planner_tokens=self.token, **self.settings))
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

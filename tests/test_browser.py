@@ -425,6 +425,34 @@ def test_language_switch_and_tablet_layout(browser: Any, server: LiveServer) -> 
     context.close()
 
 
+def test_configured_gcj02_tiles_shift_the_layers(browser: Any, tmp_path: Path) -> None:
+    """A tile URL from settings replaces the local basemap; GCJ-02 tiles shift every layer."""
+    folder = make_build_dir(tmp_path / "town", nx=4, ny=3, k=2)
+    tiles = "{base}/tile-test/{z}/{x}/{y}.png"  # loopback: the test stays offline
+    with LiveServer(folder, settings={"tile_url": tiles, "tile_crs": "gcj02"}) as live:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        pg = context.new_page()
+        seen: list[str] = []
+        pg.on("request", lambda r: seen.append(r.url))
+        pg.goto(live.url)
+        pg.wait_for_function("document.body.dataset.ready === '1'", timeout=20_000)
+        assert any("/tile-test/" in u for u in seen)
+        assert not any("/collections/streets/" in u for u in seen)  # no local street basemap
+        shift = pg.evaluate(
+            """() => {
+                const app = window.gridplan;
+                const [code, layer] = [...app.grids.byCode][0];
+                const ll = layer.getLatLngs()[0][0];
+                const raw = layer.feature.geometry.coordinates[0][0];
+                return [ll.lng - raw[0], ll.lat - raw[1]];
+            }"""
+        )
+        context.close()
+    REQUESTS.extend(seen)
+    # GCJ-02 moves central Nanjing by roughly +0.005° longitude and -0.002° latitude
+    assert 0.003 < shift[0] < 0.007 and -0.004 < shift[1] < -0.001
+
+
 def test_incremental_tallies_match_a_recount(page: Any) -> None:
     """GerryChain's tally test, in the browser: 1,000 random moves, recount after each."""
     bad = page.evaluate(

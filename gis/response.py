@@ -102,7 +102,7 @@ def check_1310(
     grid = _text(buildings, "grid")
     community = _text(buildings, "community")
     has_hh = hh > 0
-    finite = np.isfinite(t) & has_hh
+    served = t[has_hh]
     out: dict[str, Any] = {
         "mode": mode,
         "speed_m_s": v,
@@ -112,7 +112,10 @@ def check_1310(
         "share_households": {
             f"{m:g}": round(float(hh[t <= m * 60].sum() / hh.sum()), 4) for m in minutes
         },
-        "worst_case_s": round(float(t[has_hh].max()), 1) if finite.all() and has_hh.any() else None,
+        # null when some household cannot be reached at all (see unreachable_buildings)
+        "worst_case_s": round(float(served.max()), 1)
+        if served.size and np.isfinite(served).all()
+        else None,
         "unreachable_buildings": int((~np.isfinite(t)).sum()),
         "without_grid": [str(i) for i in ids[grid == ""]][:max_listed],
     }

@@ -164,13 +164,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Build the folder, serve it, measure both renderers ``repeats`` times."""
     from playwright.sync_api import sync_playwright
 
-    results: dict[str, Any] = {"grids": args.nx * args.ny, "k": args.k, "repeats": args.repeats}
+    results: dict[str, Any] = {"repeats": args.repeats}
     with tempfile.TemporaryDirectory() as tmp:
         folder = (
             Path(args.dir)
             if args.dir
             else make_build_dir(Path(tmp) / "town", nx=args.nx, ny=args.ny, k=args.k, cell_m=60.0)
         )
+        grids = json.loads((folder / "grids.geojson").read_text("utf-8"))["features"]
+        results["folder"] = str(args.dir) if args.dir else f"synthetic {args.nx}×{args.ny}"
+        results["grids"] = len(grids)
         with LiveServer(folder) as server, sync_playwright() as pw:
             browser = pw.chromium.launch(
                 executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True

@@ -185,8 +185,10 @@ def bench_lattice(work: Path, reps: int, gc_reps: int) -> dict[str, Any]:
     return res
 
 
-def recom_improve(folder: Path, plan0: pd.Series, grids, adjacency, steps: int = 300):
-    """Greedy ReCom from ``plan0`` until ±``TOL`` or ``steps`` steps."""
+def recom_improve(
+    folder: Path, plan0: pd.Series, grids, adjacency, steps: int = 300, time_cap: float = 180.0
+):
+    """Greedy ReCom from ``plan0`` until ±``TOL``, ``steps`` steps or ``time_cap`` seconds."""
     from functools import partial
 
     import geopandas as gpd
@@ -228,7 +230,7 @@ def recom_improve(folder: Path, plan0: pd.Series, grids, adjacency, steps: int =
     last, used = init, 0
     for used, part in enumerate(chain, start=1):  # noqa: B007 - count of steps used
         last = part
-        if max_dev(part) <= TOL:
+        if max_dev(part) <= TOL or time.perf_counter() - t0 > time_cap:
             break
     elapsed = time.perf_counter() - t0
     nodes = sorted(last.assignment)

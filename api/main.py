@@ -132,11 +132,12 @@ def load_default_plan(store: Store, area: Area, *, tolerance: float) -> None:
 
 
 def warm_up(area: Area) -> None:
-    """Index the grid layer, its graph and the walking state so first requests are quick."""
+    """Index grids and buildings, the grid graph and the walking state ahead of requests."""
     from api.routes import _engine
 
     try:
-        area.index("grids")
+        for name in ("grids", "buildings"):
+            area.index(name)
         _engine.warm(area)
     except Exception as exc:  # optional work: the request path meets and reports any error
         log.warning("warm-up stopped: %s", exc)

@@ -122,6 +122,7 @@ def make_build_dir(
                     "population": population,
                     "walk_s": None if walk is None else round(walk, 1),
                     "walk2_s": None if walk is None else round(walk * 1.4, 1),
+                    "service": None if walk is None else ("p0" if col < nx / 2 else "p1"),
                 },
                 "geometry": {
                     "type": "Polygon",
@@ -348,6 +349,7 @@ def _write_coverage(
                     "district": {d: tally(rows) for d, rows in sorted(by_district.items())},
                 }
             },
+            "services": {"count": len(pois), "ids": [p["properties"]["id"] for p in pois]},
             "warnings": [],
         },
     )

@@ -396,7 +396,8 @@ def test_coverage_toggles_and_building_info(page: Any) -> None:
     table = page.locator("#building-table")
     table.wait_for(timeout=5000)
     text = table.inner_text()
-    assert "320102003" in text and ("min" in text or "不可达" in text)
+    assert "320102003" in text
+    assert ("服务站" in text and "分钟" in text) or "不可达" in text  # service point by name
 
 
 def test_export_geojson_downloads_the_plan(page: Any) -> None:

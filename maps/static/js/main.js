@@ -466,6 +466,15 @@ async function setupCoverage(has) {
     api.coverage1310().catch(() => null),
   ]);
   const c = app.coverage;
+  // Service points: the `services` layer, else the POIs coverage used (coverage.json's ids).
+  const serviceIds = cov?.services?.ids;
+  if (services && !has("services") && Array.isArray(serviceIds)) {
+    const keep = new Set(serviceIds.map(String));
+    services.features = services.features.filter((f) => keep.has(String(f.properties?.id ?? f.id)));
+  }
+  c.serviceNames = new Map(
+    (services?.features || []).map((f) => [String(f.properties?.id ?? f.id), f.properties?.name || f.properties?.kind || ""]),
+  );
   if (iso) for (const [m, layer] of layers.isochroneLayers(app.map, app.info, iso)) c.layers.set(`iso-${m}`, layer);
   if (gaps) c.layers.set("gaps", layers.gapLayer(app.map, app.info, gaps));
   const label = (f) => layers.escapeHtml(f.properties?.name ?? f.properties?.id ?? f.properties?.rank ?? "");
@@ -512,9 +521,16 @@ function onBuildingEvent(ev, feature, e) {
     grid,
     district: grid ? app.model.districtOf(grid) : null,
     walk_s: p.walk_s,
-    service: p.service ?? p.nearest_service ?? nearestService(e.latlng),
+    service: serviceLabel(p.service ?? p.nearest_service) ?? nearestService(e.latlng),
   });
   switchTab("coverage");
+}
+
+/** A service point's name and id, as the building's `service` property names it. */
+function serviceLabel(id) {
+  if (id === null || id === undefined) return null;
+  const name = app.coverage.serviceNames?.get(String(id));
+  return name ? `${name} (${id})` : String(id);
 }
 
 function nearestService(latlng) {

@@ -325,7 +325,10 @@ export function renderBuildingInfo(info) {
     box.replaceChildren(h("p", { class: "muted" }, t("click_building")));
     return;
   }
-  const walk = info.walk_s === null || info.walk_s === undefined ? t("unreachable") : `${(info.walk_s / 60).toFixed(1)} min`;
+  const walk =
+    info.walk_s === null || info.walk_s === undefined
+      ? t("unreachable")
+      : t("minutes", { m: (info.walk_s / 60).toFixed(1) });
   const rows = [
     [t("building"), info.id ?? "–"],
     [t("grids"), info.grid ?? "–"],

@@ -145,7 +145,10 @@ def compute_coverage(
     """
     # 1. options
     minutes = _check_minutes(minutes, mode)
-    speeds = {_profile_name(p): speed_of(p) for p in profiles}
+    speeds = {}
+    for profile in profiles:
+        speed = speed_of(profile)  # refuses unknown names, zero and negatives
+        speeds[_profile_name(profile, speed)] = speed
     if not speeds:
         raise InputError("give at least one speed profile")
     require_crs(buildings, "building layer")
@@ -305,12 +308,10 @@ def default_services(pois: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, d
 # --------------------------------------------------------------------------- helpers
 
 
-def _profile_name(profile: str | float) -> str:
-    return (
-        profile
-        if isinstance(profile, str) and profile in SPEED_PROFILES
-        else f"{float(profile):g}m_s"
-    )
+def _profile_name(profile: str | float, speed: float) -> str:
+    if isinstance(profile, str) and profile in SPEED_PROFILES:
+        return profile
+    return f"{speed:g}m_s"
 
 
 def _check_minutes(minutes: Sequence[int], mode: str) -> tuple[int, ...]:

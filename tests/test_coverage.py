@@ -116,8 +116,12 @@ def test_bad_inputs():
         compute_coverage(b, _street(), _services([0]), profiles=(0,))
     with pytest.raises(InputError, match="speed"):
         compute_coverage(b, _street(), _services([0]), profiles=(-1.2,))
+    with pytest.raises(InputError, match="unknown speed profile"):
+        compute_coverage(b, _street(), _services([0]), profiles=("fast",))
     with pytest.raises(InputError, match="positive"):
         compute_coverage(b, _street(), _services([0]), minutes=(0, 5))
+    custom = compute_coverage(b, _street(), _services([0]), profiles=("1.1",), n_sites=0)
+    assert custom.figures["profiles"]["1.1m_s"]["speed_m_s"] == 1.1
     with pytest.raises(InputError, match="standard"):
         compute_coverage(b, _street(), _services([0]), minutes=(7,), mode="standard")
     far = gpd.GeoDataFrame(geometry=[shapely.Point(0, 50_000)], crs=CRS)

@@ -126,3 +126,4 @@ def test_browsers_get_the_planner_page(client) -> None:
 
 def test_coverage_figures(client) -> None:
     assert client.get("/coverage").json()["covered_share"] == 0.9
+    assert client.get("/coverage/1310").status_code == 404  # no street network here

@@ -78,6 +78,8 @@ def test_real_area_end_to_end(nanjing: Path) -> None:
         )
         assert what_if.status_code == 200, what_if.text
         assert "thresholds" in what_if.json()
+        response = c.get("/coverage/1310").json()
+        assert set(response["share_households"]) == {"3", "10"}
 
 
 def test_serve_without_a_folder_builds_and_serves_the_default_area(tmp_path, monkeypatch) -> None:

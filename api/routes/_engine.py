@@ -9,7 +9,6 @@ per served area and kept in its cache.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,14 +18,6 @@ import pandas as pd
 
 Assignment = dict[str, int]
 Progress = Callable[[float, str], None]
-
-
-def _engine(module: str, name: str) -> Callable[..., Any] | None:
-    """An engine function that may not exist yet (``gis.response``)."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
 
 
 def normalise(assignment: Mapping[Any, Any] | pd.Series) -> Assignment:
@@ -151,17 +142,13 @@ def _site_state(area: Any) -> Any:
         return None
 
     def make_state() -> Any:
-        from gis.coverage import compute_coverage, default_services
+        from gis.coverage import compute_coverage
 
         pois = area.index("pois").frame if "pois" in area.available() else None
-        if "services" in area.available():
-            services = area.index("services").frame
-        else:
-            services = default_services(pois)[0]
         result = compute_coverage(
             area.index("buildings").frame,
             area.index("streets").frame,
-            services,
+            _services(area),
             crs=area.meta.get("crs"),
             pois=pois,
             n_sites=1,
@@ -171,15 +158,39 @@ def _site_state(area: Any) -> Any:
     return area.derived.get_or_make("site_state", make_state)
 
 
-def check_1310(data_dir: Any) -> dict[str, Any] | None:
-    """The "1310" response check, or None while ``gis.response`` does not exist."""
-    func = _engine("gis.response", "check_1310")
-    if func is None:
+def check_1310(area: Any, *, mode: str = "walk") -> dict[str, Any] | None:
+    """The "1310" response check from the service points as worker bases (cached).
+
+    None without streets.  The per-building ``response_s`` table is left out
+    of the answer (the buildings layer carries the walking times).
+    """
+    if "streets" not in area.available():
         return None
-    try:
-        return _jsonable(func(data_dir))
-    except TypeError:  # an engine signature this adapter does not know yet
-        return None
+
+    def make() -> dict[str, Any]:
+        from gis.response import check_1310 as engine_check
+
+        result = engine_check(
+            area.index("buildings").frame,
+            area.index("streets").frame,
+            _services(area),
+            mode=mode,
+            crs=area.meta.get("crs"),
+        )
+        result = {k: v for k, v in result.items() if k != "response_s"}
+        return {"mode": mode, "bases_from": "service points", **_jsonable(result)}
+
+    return area.derived.get_or_make(("1310", mode), make)
+
+
+def _services(area: Any) -> gpd.GeoDataFrame:
+    """The service points: the ``services`` layer, else those chosen from the POIs."""
+    from gis.coverage import default_services
+
+    if "services" in area.available():
+        return area.index("services").frame
+    pois = area.index("pois").frame if "pois" in area.available() else None
+    return default_services(pois)[0]
 
 
 def _jsonable(value: Any) -> Any:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import AreaDep, Planner, Reader
 from api.routes import _engine
@@ -55,15 +55,13 @@ def what_if(body: WhatIf, area: AreaDep, _role: Planner) -> dict[str, Any]:
 
 
 @router.get("/1310", summary="The 1310 response check", responses={404: {"model": Problem}})
-def check_1310(area: AreaDep, _role: Reader) -> dict[str, Any]:
-    """Within 1 minute who to call, 3 minutes reached, 10 minutes on site."""
-    figures = _figures(area) if (area.data_dir / "coverage.json").exists() else {}
-    for key in ("1310", "response_1310", "response"):
-        if isinstance(figures.get(key), dict):
-            return figures[key]
-    result = _engine.check_1310(area.data_dir)
+def check_1310(
+    area: AreaDep,
+    _role: Reader,
+    mode: Annotated[str, Query(pattern="^(walk|bicycle)$")] = "walk",
+) -> dict[str, Any]:
+    """Share of households a worker reaches within 3 and 10 minutes from the service points."""
+    result = _engine.check_1310(area, mode=mode)
     if result is None:
-        raise HTTPException(
-            404, "the 1310 check has not been computed: run `gridplan coverage DIR`"
-        )
+        raise HTTPException(404, "the 1310 check needs the street network: run `gridplan build`")
     return result

@@ -141,6 +141,7 @@ async function loadPlans(selectId) {
 
 async function openPlan(id) {
   app.planId = id;
+  app.locked = loadLocks(id);
   app.queue = [];
   app.conflict = null;
   $("#banner").hidden = true;
@@ -381,9 +382,23 @@ async function waitForSaves() {
   }
 }
 
+/** Locks belong to this browser (they guard a planner's own painting): kept per plan in localStorage. */
+function loadLocks(planId) {
+  try {
+    return new Set(JSON.parse(localStorage.getItem(`gridplan.locks.${planId}`) || "[]"));
+  } catch {
+    return new Set();
+  }
+}
+
 function toggleLock(d) {
   if (app.locked.has(d)) app.locked.delete(d);
   else app.locked.add(d);
+  try {
+    localStorage.setItem(`gridplan.locks.${app.planId}`, JSON.stringify([...app.locked]));
+  } catch {
+    /* storage disabled: locks last for this page only */
+  }
   const codes = [];
   for (const [c, dd] of app.model.assignment) if (dd === d) codes.push(c);
   app.grids.restyle(codes);

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from api.store import JobRow, Store
 from gis._errors import GridplanError
 
@@ -46,6 +48,12 @@ class JobRunner:
         return job
 
     def _run(self, job_id: str, work: Work) -> None:
+        try:
+            self._run_recorded(job_id, work)
+        except SQLAlchemyError:  # the database went away (server stopping): nothing to record
+            log.warning("job %s could not record its state", job_id, exc_info=True)
+
+    def _run_recorded(self, job_id: str, work: Work) -> None:
         self.store.update_job(job_id, status="running", progress=0.0)
         last = [0.0]
         lock = threading.Lock()

@@ -150,6 +150,7 @@ def measure_once(browser: Any, server: LiveServer, renderer: str, stroke: int) -
     return {
         "ready_ms": timings["ready_since_navigation_ms"],
         "draw_ms": timings["draw_ms"],
+        "adjacency_ms": timings["adjacency_ms"],
         "painted": len(codes),
         "max_frame_gap_ms": max(frames) if frames else float("nan"),
         "long_tasks": len(bench["long"]),

@@ -407,6 +407,13 @@ def test_export_geojson_downloads_the_plan(page: Any) -> None:
     download = info.value
     data = json.loads(Path(download.path()).read_text("utf-8"))
     assert data["type"] == "FeatureCollection" and data["features"]
+    with page.expect_download(timeout=15_000) as info:
+        page.locator('button.export[data-format="csv"]').click()
+    header = Path(info.value.path()).read_text("utf-8").splitlines()[0]
+    assert "grid" in header and "district" in header
+    with page.expect_download(timeout=15_000) as info:
+        page.locator('button.export[data-format="gpkg"]').click()
+    assert Path(info.value.path()).read_bytes()[:16] == b"SQLite format 3\x00"
 
 
 def test_language_switch_and_tablet_layout(browser: Any, server: LiveServer) -> None:
@@ -498,3 +505,58 @@ def test_screenshot_and_no_request_left_127_0_0_1(
         - {u for u in REQUESTS if urlsplit(u).hostname == "127.0.0.1"}
     )
     assert outside == []
+
+
+def test_gridplan_serve_prints_an_address_that_opens_the_page(browser: Any, tmp_path: Path) -> None:
+    """The README flow: `gridplan serve DIR`, open the printed address, paint."""
+    import re
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from playwright.sync_api import Error as PlaywrightError
+
+    folder = make_build_dir(tmp_path / "town", nx=4, ny=3, k=2)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDPLAN_")}
+    cmd = [sys.executable, "-m", "api.cli", "serve", str(folder), "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        address = None
+        deadline = time.monotonic() + 60
+        while address is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                break
+            found = re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", line)
+            address = found.group(1) if found else None
+        assert address, "gridplan serve printed no address"
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        pg = context.new_page()
+        pg.on("request", lambda r: REQUESTS.append(r.url))
+        for _ in range(100):  # the address is printed just before uvicorn listens
+            try:
+                pg.goto(address)
+                break
+            except PlaywrightError:  # connection refused until uvicorn listens
+                time.sleep(0.1)
+        pg.wait_for_function("document.body.dataset.ready === '1'", timeout=30_000)
+        version = pg.evaluate("window.gridplan.version")
+        code = pg.evaluate(
+            """() => {
+                const m = window.gridplan.model;
+                for (const [code, d] of m.assignment)
+                    if (d === "2" && [...m.neighbours.get(code)].some(
+                        (n) => m.assignment.get(n) === "1")) return code;
+            }"""
+        )
+        pg.locator('#district-list tr[data-district="1"] .swatch').click()
+        pg.mouse.click(*_grid_point(pg, code))
+        _wait_saved(pg, version + 1)
+        context.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

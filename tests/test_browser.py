@@ -417,7 +417,7 @@ def test_export_geojson_downloads_the_plan(page: Any) -> None:
 
 
 def test_language_switch_and_tablet_layout(browser: Any, server: LiveServer) -> None:
-    context = browser.new_context(viewport={"width": 768, "height": 1024})
+    context = browser.new_context(viewport={"width": 768, "height": 1024}, has_touch=True)
     pg = context.new_page()
     pg.on("request", lambda r: REQUESTS.append(r.url))
     pg.goto(server.url)
@@ -430,6 +430,13 @@ def test_language_switch_and_tablet_layout(browser: Any, server: LiveServer) -> 
     panel_box = pg.locator("#panel").bounding_box()
     assert panel_box["y"] >= map_box["y"] + map_box["height"] - 1
     assert pg.evaluate("document.documentElement.scrollWidth") <= 768
+    # a finger paints too (pointer events)
+    version = pg.evaluate("window.gridplan.version")
+    code = _border_grid(server, pg, "2", "1")
+    pg.locator('#district-list tr[data-district="1"] .swatch').tap()
+    pg.touchscreen.tap(*_grid_point(pg, code))
+    _wait_saved(pg, version + 1)
+    assert pg.evaluate("(c) => window.gridplan.model.districtOf(c)", code) == "1"
     context.close()
 
 

@@ -91,7 +91,7 @@ export function addBasemap(map, info, streets) {
  * The grid layer: one canvas path per grid, coloured by district.
  * @returns {{layer: L.GeoJSON, byCode: Map<string, L.Path>, restyle: Function, ...}}
  */
-export function gridLayer(map, info, grids, renderer, { districtOf, isLocked, handlers }) {
+export function gridLayer(map, info, grids, renderer, { districtOf, isLocked }) {
   const byCode = new Map();
   const previewed = new Set();
   const styleFor = (code) => {
@@ -115,7 +115,6 @@ export function gridLayer(map, info, grids, renderer, { districtOf, isLocked, ha
       const code = String(f.properties.code);
       byCode.set(code, l);
       l.gridCode = code;
-      for (const [ev, fn] of Object.entries(handlers)) l.on(ev, (e) => fn(code, e));
     },
   }).addTo(map);
   const centres = new Map();

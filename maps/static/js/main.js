@@ -99,7 +99,6 @@ async function boot() {
   app.grids = layers.gridLayer(app.map, app.info, gridsFc, shared, {
     districtOf: (c) => app.model.districtOf(c),
     isLocked: (d) => app.locked.has(d),
-    handlers: {},
   });
   if (buildings) {
     app.coverage.buildings = layers.buildingLayer(app.map, app.info, buildings, shared, {

@@ -160,6 +160,7 @@ async function reloadAssignment() {
   app.model.load(asg.assignment);
   addBridges(app.model.neighbours, plan.metrics?.bridges); // islands joined by the server
   if (!app.model.districts.includes(app.active)) setActive(app.model.districts[0] ?? null, false);
+  app.pieces.clear();
   recomputePieces();
   app.grids.restyle();
   app.labels.update(app.model, app.grids.centres);

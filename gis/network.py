@@ -32,6 +32,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
 
 from gis._errors import InputError, NetworkError
 
@@ -64,6 +65,11 @@ _NO = frozenset({"no", "private"})
 #: Added to every virtual edge so that no edge weight is zero (csgraph drops
 #: explicit zeros); subtracted again from the results.
 _OFFSET = 1.0
+
+#: Spacing (m) of the points along edges that index them for snapping.
+SAMPLE_STEP_M = 20.0
+#: Nearest samples examined per point before falling back to the STRtree.
+_SAMPLE_K = 8
 
 
 def speed_of(profile: str | float) -> float:
@@ -103,7 +109,10 @@ class WalkNetwork:
     report
         What was kept and dropped (JSON-serialisable).
     tree
-        STRtree over the edge segments, for snapping.
+        STRtree over the edge segments, for snapping (fallback).
+    samples
+        KD-tree over points every :data:`SAMPLE_STEP_M` along every edge, and
+        ``sample_edge``, the edge of each: the fast path of snapping.
     """
 
     xy: np.ndarray
@@ -115,6 +124,8 @@ class WalkNetwork:
     report: dict[str, Any]
     segments: np.ndarray = field(repr=False)
     tree: shapely.STRtree = field(repr=False)
+    samples: cKDTree = field(repr=False)
+    sample_edge: np.ndarray = field(repr=False)
 
     @property
     def n_nodes(self) -> int:
@@ -226,7 +237,21 @@ def build_walk_network(streets: gpd.GeoDataFrame, *, crs: Any) -> WalkNetwork:
         report=report,
         segments=segments,
         tree=shapely.STRtree(segments),
+        **_edge_samples(xy, u, v, length),
     )
+
+
+def _edge_samples(
+    xy: np.ndarray, u: np.ndarray, v: np.ndarray, length: np.ndarray
+) -> dict[str, Any]:
+    """Points at most :data:`SAMPLE_STEP_M` apart along every edge (ends included)."""
+    pieces = np.maximum(np.ceil(length / SAMPLE_STEP_M).astype(np.int64), 1)
+    counts = pieces + 1
+    edge = np.repeat(np.arange(u.shape[0]), counts)
+    start = np.repeat(np.cumsum(counts) - counts, counts)
+    frac = (np.arange(edge.shape[0]) - start) / np.repeat(pieces, counts)
+    pts = xy[u[edge]] + frac[:, None] * (xy[v[edge]] - xy[u[edge]])
+    return {"samples": cKDTree(pts), "sample_edge": edge}
 
 
 def walkable_mask(streets: pd.DataFrame) -> tuple[np.ndarray, dict[str, int]]:
@@ -347,10 +372,7 @@ def snap_xy(network: WalkNetwork, xy: np.ndarray) -> Snap:
         return Snap(np.zeros(0, dtype=np.int64), empty, empty)
     valid = np.isfinite(xy).all(axis=1)
     xy = np.where(valid[:, None], xy, network.xy[0])
-    pts = shapely.points(xy)
-    idx = network.tree.query_nearest(pts, all_matches=False)
-    edge = np.empty(xy.shape[0], dtype=np.int64)
-    edge[idx[0]] = idx[1]
+    edge = _nearest_edges(network, xy)
     a = network.xy[network.u[edge]]
     b = network.xy[network.v[edge]]
     ab = b - a
@@ -359,6 +381,42 @@ def snap_xy(network: WalkNetwork, xy: np.ndarray) -> Snap:
     foot = a + frac[:, None] * ab
     access = np.where(valid, np.hypot(*(xy - foot).T), np.inf)
     return Snap(edge=edge, t=frac * length, access=access)
+
+
+def _nearest_edges(network: WalkNetwork, xy: np.ndarray) -> np.ndarray:
+    """Exact nearest edge per point.
+
+    The edges of the ``_SAMPLE_K`` nearest sample points are the candidates.
+    The nearest edge's closest point lies within ``step / 2`` of one of its
+    samples, so when the farthest of those samples is more than
+    ``best + step / 2`` away the nearest edge is among the candidates; other
+    points fall back to an STRtree search.
+    """
+    k = min(_SAMPLE_K, network.sample_edge.shape[0])
+    dist, idx = network.samples.query(xy, k=k)
+    dist, idx = dist.reshape(len(xy), k), idx.reshape(len(xy), k)
+    cand = network.sample_edge[idx]  # (n, k)
+    a = network.xy[network.u[cand]]
+    b = network.xy[network.v[cand]]
+    ab = b - a
+    ap = xy[:, None, :] - a
+    seg2 = np.einsum("nkj,nkj->nk", ab, ab)
+    frac = np.clip(np.einsum("nkj,nkj->nk", ap, ab) / seg2, 0.0, 1.0)
+    gap = np.hypot(*np.moveaxis(ap - frac[..., None] * ab, -1, 0))
+    best_col = np.argmin(gap, axis=1)
+    rows = np.arange(len(xy))
+    edge = cand[rows, best_col]
+    best = gap[rows, best_col]
+    unsure = dist[:, -1] <= best + SAMPLE_STEP_M / 2
+    if k == network.sample_edge.shape[0]:
+        unsure[:] = False
+    if unsure.any():
+        pts = shapely.points(xy[unsure])
+        found = network.tree.query_nearest(pts, all_matches=False)
+        fallback = np.empty(int(unsure.sum()), dtype=np.int64)
+        fallback[found[0]] = found[1]
+        edge[unsure] = fallback
+    return edge
 
 
 # --------------------------------------------------------------------------- distances

@@ -138,29 +138,46 @@ def _share(part: float, whole: float) -> float | None:
 
 
 def coverage_matrix(
-    network: WalkNetwork, candidates: Snap, demand: Snap, *, radius: float, chunk: int = 64
+    network: WalkNetwork, candidates: Snap, demand: Snap, *, radius: float, chunk: int = 128
 ) -> sparse.csr_matrix:
     """Boolean ``(candidates, demand)`` matrix: candidate ``c`` brings demand ``d``
     within ``radius`` metres of walking.
 
-    Bounded Dijkstra from the candidates' virtual nodes, in chunks.
+    Bounded Dijkstra from the candidates' virtual nodes, in chunks; only the
+    reached nodes are expanded to the demand points attached to them (via
+    either end of their edge), so the work follows what is reached.
     """
     n, c = network.n_nodes, len(candidates)
     if c == 0 or len(demand) == 0:
         return sparse.csr_matrix((c, len(demand)), dtype=bool)
     graph = augmented_graph(network, candidates)
-    du, dv = network.u[demand.edge], network.v[demand.edge]
-    via_u = demand.t + demand.access
-    via_v = network.length[demand.edge] - demand.t + demand.access
-    limit = radius + _OFFSET
+    # demand points attached to nodes, with the rest of their walk from there
+    e = demand.edge
+    att_node = np.concatenate([network.u[e], network.v[e]])
+    att_dem = np.concatenate([np.arange(len(demand))] * 2)
+    att_rest = np.concatenate(
+        [demand.t + demand.access, network.length[e] - demand.t + demand.access]
+    )
+    near = att_rest <= radius
+    att_node, att_dem, att_rest = att_node[near], att_dem[near], att_rest[near]
+    order = np.argsort(att_node, kind="stable")
+    att_dem, att_rest = att_dem[order], att_rest[order]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(att_node, minlength=n))])
     rows, cols = [], []
     for start in range(0, c, chunk):
         idx = np.arange(start, min(start + chunk, c))
-        dist = csgraph.dijkstra(graph, directed=True, indices=n + idx, limit=limit)
-        near = np.minimum(dist[:, du] + via_u, dist[:, dv] + via_v) - _OFFSET <= radius
-        r, k = np.nonzero(near)
-        rows.append(idx[r])
-        cols.append(k)
+        dist = csgraph.dijkstra(graph, directed=True, indices=n + idx, limit=radius + _OFFSET)
+        r, node = np.nonzero(np.isfinite(dist[:, :n]))
+        if r.size == 0:
+            continue
+        d = dist[r, node] - _OFFSET
+        count = indptr[node + 1] - indptr[node]
+        pair = np.repeat(np.arange(r.size), count)
+        first = np.cumsum(count) - count
+        entry = indptr[node][pair] + (np.arange(pair.size) - first[pair])
+        ok = d[pair] + att_rest[entry] <= radius
+        rows.append(idx[r[pair[ok]]])
+        cols.append(att_dem[entry[ok]])
     # a candidate and a demand point on the same edge: directly along it
     p = pd.DataFrame({"edge": demand.edge, "d": np.arange(len(demand))})
     q = pd.DataFrame({"edge": candidates.edge, "c": np.arange(c)})
@@ -171,10 +188,12 @@ def coverage_matrix(
         ok = direct <= radius
         rows.append(ci[ok])
         cols.append(di[ok])
+    if not rows:
+        return sparse.csr_matrix((c, len(demand)), dtype=bool)
     r, k = np.concatenate(rows), np.concatenate(cols)
-    mat = sparse.csr_matrix((np.ones(r.size, dtype=bool), (r, k)), shape=(c, len(demand)))
+    mat = sparse.csr_matrix((np.ones(r.size), (r, k)), shape=(c, len(demand)))
     mat.sum_duplicates()
-    return mat.astype(bool)
+    return (mat > 0).tocsr()
 
 
 def greedy_max_coverage(

@@ -148,7 +148,7 @@ def test_what_if_matches_recount_and_is_fast():
     buildings["households"] = buildings["population"] / 2.5
     services = random_points(5, bounds, seed=3, crs=CRS)
     res = compute_coverage(buildings, streets, services, minutes=(5, 10), n_sites=0)
-    x, y = 500000 + 1500.0, 3500000 + 1500.0
+    x, y = 500000 + 1510.0, 3500000 + 1490.0  # one nearest street, no tie
     lon, lat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(x, y)
     start = time.perf_counter()
     answer = what_if(res.state, lon, lat)

@@ -3,6 +3,8 @@ an independent networkx computation on both real areas and an unseen town."""
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -76,6 +78,7 @@ def test_figures_by_hand():
     assert res.buildings["walk_s_elderly"].tolist() == pytest.approx(
         [d / 0.97 for d in (100, 300, 500, 700, 900)], abs=0.05
     )
+    json.dumps(res.figures)  # plain JSON for the HTTP API, no numpy types
 
 
 def test_standard_mode_uses_living_circle_distances():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import pytest
 import shapely
@@ -54,6 +56,7 @@ def test_1310_walk_by_hand():
     assert out["without_grid"] == ["w4"]
     assert out["worst_case_s_per_grid"] == {"g1": 160.0, "g2": 640.0}
     assert out["response_s"]["w0"] == 80.0
+    json.dumps(out)
 
 
 def test_1310_bicycle_reaches_everyone():
@@ -90,6 +93,7 @@ def test_spacing_straight_and_network():
     # over the street with a 50 m access leg: 100, 100, 400, 700, 0
     assert net["distance_m"] == {"w0": 100.0, "w1": 100.0, "w2": 400.0, "w3": 700.0, "w4": 0.0}
     assert net["share_buildings"] == {"200": 0.6, "80": 0.2}
+    json.dumps(net)
     with pytest.raises(InputError):
         spacing(b, pts, spacings_m=(0,))
     with pytest.raises(ServiceError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import geopandas as gpd
@@ -154,6 +155,7 @@ def test_what_if_matches_recount_and_is_fast():
     answer = what_if(res.state, lon, lat)
     elapsed = time.perf_counter() - start
     assert elapsed < 0.5
+    json.dumps(answer)
     both = gpd.GeoDataFrame(geometry=[*list(services.geometry), shapely.Point(x, y)], crs=CRS)
     again = compute_coverage(buildings, streets, both, minutes=(5, 10), n_sites=0)
     for m in ("5", "10"):

@@ -195,3 +195,17 @@ def test_real_areas_agree_with_networkx(path):
     np.testing.assert_allclose(d1, r1, atol=0.01)
     np.testing.assert_allclose(d2, r2, atol=0.01)
     np.testing.assert_allclose(res.state.dist, r1, atol=0.01)
+
+
+def test_gaps_by_hand():
+    # 5 minutes = 375 m: 100 is covered; 800 and 830 form one gap, 1900 another
+    street = _street(2000)
+    b = _buildings([100, 800, 830, 1900], pop=[1, 2, 3, 4])
+    b["geometry"] = b.geometry.buffer(5, cap_style="square")
+    res = compute_coverage(b, street, _services([0]), minutes=(5,), n_sites=0)
+    gaps = res.gaps
+    assert len(gaps) == 2
+    assert gaps["population"].tolist() == [5, 4]  # sorted by population
+    assert gaps["buildings"].tolist() == [2, 1]
+    assert gaps.crs.to_epsg() == 4326
+    assert res.figures["profiles"]["adult"]["area"]["within"]["5"]["buildings"] == 1

@@ -263,7 +263,12 @@ def minimal_rebalance(
         if len(idx) == 0:
             break
         ratio = de[idx] / weight[i[idx]]
-        order = idx[np.lexsort((i[idx], de[idx], ratio))]
+        # equal value per person (to 2 digits): prefer moves that cut fewer edges
+        tier = np.round(ratio / ratio.min(), 2)
+        same = np.bincount(src[~cross], minlength=g.n)
+        n_to = _edges_into(lab, src, dst, i[idx], b[idx], state.k)
+        dcut = same[i[idx]] - n_to
+        order = idx[np.lexsort((i[idx], de[idx], dcut, -tier))]
         for m in order[:200]:
             if state.keeps_contiguous([int(i[m])]):
                 _record(state, moves, int(i[m]), int(b[m]))
@@ -276,6 +281,16 @@ def minimal_rebalance(
         for gi in np.flatnonzero(before != state.labels):
             moves.append(_move_row(state, int(gi), int(before[gi]), int(state.labels[gi])))
     return state.assignment(), moves
+
+
+def _edges_into(
+    lab: np.ndarray, src: np.ndarray, dst: np.ndarray, i: np.ndarray, b: np.ndarray, k: int
+) -> np.ndarray:
+    """Number of edges from each grid ``i`` into district ``b``."""
+    cross = lab[src] != lab[dst]
+    keys, counts = np.unique(src[cross] * k + lab[dst[cross]], return_counts=True)
+    pos = np.searchsorted(keys, i * k + b)
+    return counts[np.minimum(pos, len(keys) - 1)]
 
 
 def _record(state: PlanState, moves: list[dict[str, Any]], i: int, b: int) -> None:

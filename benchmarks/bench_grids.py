@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -123,23 +124,35 @@ def _gridplan_worker(folder: Path, out: Path) -> dict[str, Any]:
 
 
 def _run(cmd: list[str], *, timeout: float) -> tuple[float, str]:
+    before = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     wall = time.perf_counter() - start
+    _CPU.append(_children_cpu() - before)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     return wall, proc.stdout
 
 
+_CPU: list[float] = []  # CPU seconds (user + system) of each finished run, in order
+
+
+def _children_cpu() -> float:
+    """CPU seconds used so far by finished child processes (and their reaped children)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def time_gridplan(folder: Path, *, repeats: int, timeout: float) -> dict[str, Any]:
     """Median wall time of ``gridplan build`` and one in-process step breakdown."""
-    walls, summary = [], {}
+    walls, cpus, summary = [], [], {}
     with tempfile.TemporaryDirectory(prefix="bench_grids_") as tmp:
         for i in range(repeats):
             wall, stdout = _run(
                 [str(GRIDPLAN), "build", str(folder), "--out", f"{tmp}/out{i}"], timeout=timeout
             )
             walls.append(wall)
+            cpus.append(_CPU[-1])
             summary = json.loads(stdout)
         _, stdout = _run(
             [sys.executable, __file__, "--worker", "gridplan", str(folder), f"{tmp}/steps"],
@@ -148,6 +161,7 @@ def time_gridplan(folder: Path, *, repeats: int, timeout: float) -> dict[str, An
     return {
         "wall_s": statistics.median(walls),
         "walls": walls,
+        "cpu_s": statistics.median(cpus),
         "grids": summary.get("grids"),
         "buildings": summary.get("buildings"),
         "detail": json.loads(stdout),
@@ -156,19 +170,26 @@ def time_gridplan(folder: Path, *, repeats: int, timeout: float) -> dict[str, An
 
 def time_momepy(folder: Path, *, repeats: int, timeout: float, n_jobs: int) -> dict[str, Any]:
     """Median wall time of the momepy worker (reading, enclosures, tessellation)."""
-    walls, details = [], []
+    walls, cpus, details = [], [], []
     for _ in range(repeats):
         wall, stdout = _run(
             [sys.executable, __file__, "--worker", "momepy", str(folder), str(n_jobs)],
             timeout=timeout,
         )
         walls.append(wall)
+        cpus.append(_CPU[-1])
         details.append(json.loads(stdout))
     med = {
         k: statistics.median(d[k] for d in details)
         for k in ("import_s", "read_s", "enclosures_s", "tessellation_s")
     }
-    return {"wall_s": statistics.median(walls), "walls": walls, **details[-1], **med}
+    return {
+        "wall_s": statistics.median(walls),
+        "walls": walls,
+        "cpu_s": statistics.median(cpus),
+        **details[-1],
+        **med,
+    }
 
 
 # --------------------------------------------------------------------------- main
@@ -235,34 +256,43 @@ def main(argv: list[str] | None = None) -> int:
             peer = None
             if not args.skip_momepy:
                 print(f"{label}: momepy ×{repeats} …", file=sys.stderr)
-                peer = time_momepy(
-                    folder, repeats=repeats, timeout=args.timeout, n_jobs=args.momepy_jobs
-                )
-                print(f"  momepy {peer['walls']}", file=sys.stderr)
+                try:
+                    peer = time_momepy(
+                        folder, repeats=repeats, timeout=args.timeout, n_jobs=args.momepy_jobs
+                    )
+                except subprocess.TimeoutExpired:
+                    peer = {"timeout_s": args.timeout}
+                print(f"  momepy {peer.get('walls', peer)}", file=sys.stderr)
             rows.append({"area": label, "repeats": repeats, "gridplan": ours, "momepy": peer})
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"momepy n_jobs={args.momepy_jobs}; load average at the end (1, 5, 15 min): {load}")
     header = (
-        "| input | buildings | gridplan build (s) | grids | momepy read + enclosures + "
-        "tessellation (s) | tessellation only (s) | cells | ratio momepy ÷ gridplan |"
+        "| input | buildings | gridplan build, wall (CPU) s | grids | momepy wall (CPU) s "
+        "= read + enclosures + tessellation | cells | ratio momepy ÷ gridplan, wall (CPU) |"
     )
     print(header)
-    print("|" + " --- |" * 8)
+    print("|" + " --- |" * 7)
     for row in rows:
         ours, peer = row["gridplan"], row["momepy"]
-        peer_cols = (
-            [
-                f"{_fmt(peer['wall_s'])} ({_fmt(peer['read_s'])} + "
-                f"{_fmt(peer['enclosures_s'])} + {_fmt(peer['tessellation_s'])})",
-                _fmt(peer["tessellation_s"]),
+        if peer is None:
+            peer_cols = ["–"] * 3
+        elif "timeout_s" in peer:
+            over = peer["timeout_s"]
+            peer_cols = [f"> {over:.0f} (timed out)", "–", f"> {over / ours['wall_s']:.1f}"]
+        else:
+            peer_cols = [
+                f"{_fmt(peer['wall_s'])} ({_fmt(peer['cpu_s'])}) = {_fmt(peer['read_s'])} + "
+                f"{_fmt(peer['enclosures_s'])} + {_fmt(peer['tessellation_s'])}",
                 str(peer["cells"]),
-                f"{peer['wall_s'] / ours['wall_s']:.2f}",
+                f"{peer['wall_s'] / ours['wall_s']:.1f} ({peer['cpu_s'] / ours['cpu_s']:.1f})",
             ]
-            if peer
-            else ["–"] * 4
-        )
-        cells = [row["area"], str(ours["buildings"]), _fmt(ours["wall_s"]), str(ours["grids"])]
+        cells = [
+            row["area"],
+            str(ours["buildings"]),
+            f"{_fmt(ours['wall_s'])} ({_fmt(ours['cpu_s'])})",
+            str(ours["grids"]),
+        ]
         print("| " + " | ".join(cells + peer_cols) + " |")
     print()
     print("gridplan steps (one in-process run of gis.pipeline.build, seconds):")

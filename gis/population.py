@@ -161,6 +161,11 @@ class PopulationParams:
         Default floors by building type; ``default_floors`` for other types.
     type_max_floors
         Cap on estimated floors for low-rise types.
+    estimated_floor_area_max_m2
+        Cap on the gross floor area of a building whose floors are estimated
+        (not tagged): floors ≤ this ÷ footprint.  Towers have small
+        footprints; a 12,000 m² footprint among towers is a podium or a mall,
+        not a 70-storey block.  60,000 m² is a large residential tower.
     """
 
     floor_area_per_person_m2: float = 35.0
@@ -176,6 +181,7 @@ class PopulationParams:
     untyped_shop_share: float = 0.3
     untyped_amenity_share: float = 0.0
     default_floors: float = 3.0
+    estimated_floor_area_max_m2: float = 60_000.0
     type_floors: Mapping[str, float] = field(default_factory=lambda: DEFAULT_TYPE_FLOORS)
     type_max_floors: Mapping[str, float] = field(default_factory=lambda: DEFAULT_TYPE_MAX_FLOORS)
 
@@ -624,6 +630,8 @@ def estimate_population(
         [params.type_max_floors.get(k, np.inf) for k in _normalise_types(kind)], dtype=float
     ).reshape(n)
     floors = np.where(estimated, np.minimum(floors, caps), floors)
+    by_area = params.estimated_floor_area_max_m2 / np.maximum(footprint, 1.0)
+    floors = np.where(estimated, np.minimum(floors, np.maximum(by_area, params.min_floors)), floors)
     floors = np.clip(floors, params.min_floors, params.max_floors)
 
     # 3. residents and households

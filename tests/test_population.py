@@ -373,3 +373,22 @@ def test_buildings_without_geometry_get_no_residents() -> None:
     assert out["population"].iloc[1] == 0.0
     assert np.isfinite(out["population"]).all()
     assert out["floors_source"].iloc[2] == "neighbours"
+
+
+def test_a_large_footprint_among_towers_is_not_estimated_as_a_tower() -> None:
+    towers = [shapely.box(x, 0, x + 30, 30) for x in (0, 50, 100, 150)]
+    mall = shapely.box(0, 60, 120, 160)  # 12,000 m² footprint next to 60-storey towers
+    gdf = gpd.GeoDataFrame(
+        {
+            "id": ["t1", "t2", "t3", "t4", "m"],
+            "building": ["apartments"] * 4 + ["yes"],
+            "levels": ["60", "60", "60", "60", None],
+        },
+        geometry=[*towers, mall],
+        crs="EPSG:32650",
+    )
+    out = estimate_population(gdf, params=PopulationParams(neighbour_k=4))
+    params = PopulationParams()
+    assert out.loc[4, "floors_source"] == "neighbours"
+    assert out.loc[4, "floors"] * 12_000 <= params.estimated_floor_area_max_m2 + 1e-6
+    assert (out.loc[:3, "floors"] == 60).all()  # tagged floors are never capped

@@ -1,7 +1,7 @@
 """Isochrone polygons for display, drawn from the street edges actually reached.
 
 Coverage itself is measured per building (:mod:`gis.coverage`); polygons only
-show it.  For a walking budget ``R`` an edge ``(u, v)`` of length ``seg_len`` is
+show it.  For a walking budget ``R`` an edge ``(u, v)`` of length ``L`` is
 reached from ``u`` up to ``R - d(u)`` and from ``v`` up to ``R - d(v)``; an
 edge holding a service point is also reached on both sides of it.  The reached
 pieces (whole or partial edges) are buffered by a display width and merged;

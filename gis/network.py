@@ -103,13 +103,15 @@ class WalkNetwork:
     u, v, length
         Edge end nodes and lengths (m); every edge is a straight segment.
     graph
-        Symmetric ``(n, n)`` CSR matrix of edge lengths (shortest parallel edge).
+        Symmetric ``(n, n)`` CSR matrix of edge lengths (one edge per node pair).
     crs
         The metric CRS of ``xy``.
     report
         What was kept and dropped (JSON-serialisable).
+    segments
+        The edges as straight LineStrings.
     tree
-        STRtree over the edge segments, for snapping (fallback).
+        STRtree over ``segments``, for snapping (fallback).
     samples
         KD-tree over points every :data:`SAMPLE_STEP_M` along every edge, and
         ``sample_edge``, the edge of each: the fast path of snapping.
@@ -522,7 +524,7 @@ def point_distances(
     """Exact distances (m) from snapped points to their nearest and second-nearest source.
 
     A point on edge ``(u, v)`` at ``t`` with access leg ``a`` is reached via
-    ``u`` (``d(u) + t + a``), via ``v`` (``d(v) + seg_len - t + a``), or, for a
+    ``u`` (``d(u) + t + a``), via ``v`` (``d(v) + L - t + a``), or, for a
     source on the same edge, directly along it.
 
     Returns

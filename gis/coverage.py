@@ -234,6 +234,7 @@ def compute_coverage(
         "snapping": {
             "long_snap_m": LONG_SNAP_M,
             "buildings_long_snap": int(long_snap.sum()),
+            "long_snap_ids": [str(i) for i in _ids(buildings)[long_snap][:200]],
             "buildings_without_geometry": int(no_geom.sum()),
             "building_access_m_p95": round(float(np.percentile(b_snap.access[~no_geom], 95)), 1)
             if (~no_geom).any()

@@ -156,6 +156,13 @@ def test_some_services_off_network_and_disconnected_pieces_are_warned():
     )
     res = compute_coverage(_buildings([100]), streets, services, n_sites=0)
     assert any("left out: far" in w for w in res.warnings)
+    long = compute_coverage(
+        _buildings([100, 400]).assign(geometry=[shapely.Point(100, 5), shapely.Point(400, 150)]),
+        streets,
+        services,
+        n_sites=0,
+    )
+    assert long.figures["snapping"]["long_snap_ids"] == ["w101"]
     assert any("disconnected" in w for w in res.warnings)
     assert res.figures["services"]["count"] == 1
 

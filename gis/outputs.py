@@ -95,8 +95,11 @@ def orient_rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     geoms = out.geometry.values
     is_poly = shapely.get_type_id(geoms) >= 3  # Polygon, MultiPolygon and collections
     if is_poly.any():  # snap to the written precision first, so rings stay valid when read
-        snapped = shapely.set_precision(_valid(geoms[is_poly]), GEOJSON_GRID_DEG)
-        fixed = shapely.orient_polygons(_valid(snapped), exterior_cw=False)
+        valid = _valid(geoms[is_poly])
+        snapped = _valid(shapely.set_precision(valid, GEOJSON_GRID_DEG))
+        collapsed = shapely.is_empty(snapped) & ~shapely.is_empty(valid)
+        snapped[collapsed] = valid[collapsed]  # slivers thinner than 1 cm keep their shape
+        fixed = shapely.orient_polygons(snapped, exterior_cw=False)
         out.loc[is_poly, out.geometry.name] = fixed
     return out
 

@@ -187,9 +187,8 @@ def bench_lattice(work: Path, reps: int, gc_reps: int) -> dict[str, Any]:
 
 RECOM_SCRIPT = textwrap.dedent(
     """
-    import json, sys, time
+    import json, random, sys, time
     import geopandas as gpd, pandas as pd
-    from functools import partial
     from gerrychain import Graph, MarkovChain, Partition
     from gerrychain.constraints import within_percent_of_ideal_population
     from gerrychain.proposals import recom
@@ -208,8 +207,10 @@ RECOM_SCRIPT = textwrap.dedent(
         return max(abs(p / ideal - 1.0) for p in part["population"].values())
     def greedy(part):  # accept a step when the max deviation does not grow
         return part.parent is None or max_dev(part) <= max_dev(part.parent)
-    proposal = partial(recom, pop_col="population", pop_target=ideal, epsilon=eps,
-                       node_repeats=0, rng=0)
+    rng = random.Random(0)
+    def proposal(part):  # ReCom re-splits a pair within the plan's current bound
+        return recom(part, pop_col="population", pop_target=ideal,
+                     epsilon=max(eps, max_dev(part)), node_repeats=0, rng=rng)
     chain = MarkovChain(proposal, [within_percent_of_ideal_population(init, max_dev(init) + 1e-9)],
                         greedy, init, total_steps=steps, rng=0)
     for step, part in enumerate(chain):
@@ -226,9 +227,15 @@ RECOM_SCRIPT = textwrap.dedent(
 
 
 def recom_improve(
-    folder: Path, plan0: pd.Series, grids, adjacency, steps: int = 300, time_cap: float = 240.0
+    folder: Path, plan0: pd.Series, grids, adjacency, steps: int = 1000, time_cap: float = 240.0
 ) -> dict[str, Any]:
-    """Greedy ReCom from ``plan0`` (a subprocess) until ±``TOL``, ``steps`` or ``time_cap`` s."""
+    """Greedy ReCom from ``plan0`` (a subprocess) until ±``TOL``, ``steps`` or ``time_cap`` s.
+
+    Each step merges two neighbouring districts and splits them again within
+    the plan's current max deviation (ReCom at ±0.5% cannot split a pair whose
+    sum is further than that from twice the ideal); a step is kept when the
+    max deviation does not grow.
+    """
     plan_csv = folder / "recom_start.csv"
     pd.DataFrame({"grid": plan0.index, "district": plan0.to_numpy()}).to_csv(plan_csv, index=False)
     script = folder / "recom.py"

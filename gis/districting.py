@@ -9,12 +9,15 @@ The main flow is :func:`draw_districts`:
 3. partition each group with METIS (pymetis; vertex weight = the balanced
    quantities, edge weight = shared boundary length, contiguous parts);
 4. repair contiguity, then balance with a local search that moves boundary
-   grids only when both districts stay contiguous (:func:`balance`), with
-   ejection chains through neighbouring districts when single moves stall;
+   grids only when both districts stay contiguous (:func:`balance_state`),
+   with swaps and ejection chains through neighbouring districts when single
+   moves stall; fresh plans that miss the tolerance retry with derived seeds,
+   and when it is out of reach the worst deviation itself is lowered;
 5. smooth boundaries (moves that cut fewer edges and keep the tolerance);
 6. report metrics, what moved, and the best achievable bound.
 
-Everything is deterministic for a given ``seed``.
+Everything is deterministic for a given ``seed`` (unless ``time_limit`` cuts
+the search short).
 """
 
 from __future__ import annotations
@@ -124,7 +127,8 @@ def draw_districts(
     crs
         Preferred metric CRS (the build's ``crs``).
     time_limit
-        Seconds the local search may take before it stops with the best plan.
+        Seconds the local search may take before it stops with the best plan
+        (plans are deterministic for a seed unless this limit cuts them short).
 
     Returns
     -------

@@ -25,8 +25,10 @@ manifest's ``[defaults]`` table):
   dormitory 5, house / detached / semi-detached 2, terrace 2, bungalow 1,
   ``yes`` (untyped) 3, office and hotel 8, hospital 6, university 5, school 4,
   commercial 3, retail 2, industrial / warehouse / garage / shed / church 1,
-  any other type 3; every estimate is clamped to 1–80 floors, and low-rise
-  types to their own cap (house 3, bungalow 1, …);
+  any other type 3; every estimate is clamped to 1–80 floors, to low-rise
+  types' own caps (house 3, bungalow 1, …) and to 60,000 m² of gross floor
+  area (so a mall among towers is not read as a tower); tagged floors are
+  only clamped to 1–80;
 * neighbourhood estimate: median of the 8 nearest buildings with known floors
   within 150 m, used when at least 3 such buildings are found;
 * residential share: residential types (residential, apartments, house,
@@ -194,6 +196,7 @@ class PopulationParams:
             "max_floors",
             "neighbour_radius_m",
             "default_floors",
+            "estimated_floor_area_max_m2",
         )
         for name in positive:
             value = getattr(self, name)

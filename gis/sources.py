@@ -171,6 +171,8 @@ def _tags(obj: Any, keys: tuple[str, ...]) -> dict[str, str | None]:
 
 
 def _take_node(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
+    if len(obj.tags) == 0:  # most nodes are untagged way vertices
+        return
     kind = _poi_kind(obj.tags)
     if kind is None:
         return

@@ -622,9 +622,42 @@ def polish_worst(
                 allowed &= grid_group[c["i"]] == district_group[c["b"]]
             done = _swaps(state, c, allowed, limit_to=m[worst]) > 0
         if not done:
+            done = _chain_pair(state, moves, c, allowed, limit_to=m[worst])
+        if not done:
             break
         steps += 1
     return steps
+
+
+def _chain_pair(
+    state: PlanState,
+    moves: _Moves,
+    c: dict[str, np.ndarray],
+    allowed: np.ndarray,
+    *,
+    limit_to: float,
+) -> bool:
+    """Move two neighbouring grids together when that brings both districts below ``limit_to``."""
+    lab = state.labels
+    best: tuple[float, int, int, int] | None = None
+    for t in np.flatnonzero(allowed):
+        i, a, b = int(c["i"][t]), int(c["a"][t]), int(c["b"][t])
+        for j in state._nbrs[i]:
+            if lab[j] != a:
+                continue
+            moved = moves.v[i] + moves.v[j]
+            after = max(
+                float(np.abs(c["xa"][t] - moved).max()), float(np.abs(c["xb"][t] + moved).max())
+            )
+            better = after < limit_to - 1e-9 and (best is None or after < best[0])
+            if better and state.keeps_contiguous([i, j]):
+                best = (after, i, j, b)
+    if best is None:
+        return False
+    _, i, j, b = best
+    state.move_index(i, b)
+    state.move_index(j, b)
+    return True
 
 
 def _apply_batch(state: PlanState, c: dict[str, np.ndarray], order: np.ndarray) -> int:

@@ -114,3 +114,39 @@ def test_unseen_irregular_grids_without_build_json(tmp_path, capsys) -> None:
     assert summary["contiguous"] is True
     assert summary["within_tolerance"] or summary["best_bound"] is not None
     assert summary["bridges"] and "bridged" in err
+
+
+@pytest.mark.slow
+def test_real_default_area_end_to_end(tmp_path, capsys) -> None:
+    root = Path(__file__).resolve().parent.parent
+    folder = tmp_path / "nanjing"
+    assert (
+        main(["build", str(root / "data/boundaries/nanjing_xinjiekou"), "--out", str(folder)]) == 0
+    )
+    capsys.readouterr()
+    # 25 districts: contiguous, and the bound reported when ±0.5% is out of reach
+    code, s25, err = run(capsys, "districts", str(folder), "--k", "25", "--tolerance", "0.005")
+    assert code == 0 and s25["contiguous"] is True and s25["k"] == 25
+    assert s25["best_bound"] is not None and s25["max_deviation"] >= s25["best_bound"]
+    if not s25["within_tolerance"]:
+        assert "bound" in err
+    # 11 districts redrawn to 25: what moved is reported
+    assert run(capsys, "districts", str(folder), "--k", "11", "--tolerance", "0.1")[0] == 0
+    (folder / "plan.csv").rename(folder / "plan11.csv")
+    code, redrawn, _ = run(
+        capsys,
+        "districts",
+        str(folder),
+        "--k",
+        "25",
+        "--from",
+        str(folder / "plan11.csv"),
+        "--workers",
+        "108",
+    )
+    assert code == 0 and redrawn["from_k"] == 11 and redrawn["contiguous"] is True
+    assert 0 <= redrawn["moved_grids"] <= redrawn["grids"]
+    assert sum(redrawn["staffing"]["by_district"].values()) == 108
+    assert len(redrawn["offices"]) == 25
+    code, moves, _ = run(capsys, "suggest", str(folder), "--plan", str(folder / "plan.csv"))
+    assert code == 0 and isinstance(moves, list)

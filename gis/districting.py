@@ -199,6 +199,15 @@ def draw_districts(
             break
     state = best
     if _worst(state, tol) > 1.0:  # tolerance out of reach: lower the worst deviation itself
+        state = perturb_and_polish(
+            state,
+            tol,
+            grid_group=groups,
+            district_group=district_group,
+            hard=hard,
+            seed=seed,
+            deadline=deadline,
+        )
         polish_worst(
             state,
             tol,
@@ -627,6 +636,65 @@ def polish_worst(
             break
         steps += 1
     return steps
+
+
+def perturb_and_polish(
+    state: PlanState,
+    tol: np.ndarray,
+    *,
+    grid_group: np.ndarray | None = None,
+    district_group: np.ndarray | None = None,
+    hard: bool = False,
+    seed: int = 0,
+    deadline: float | None = None,
+    work: int = 40_000,
+) -> PlanState:
+    """Iterated local search for coarse grids: shake a few boundary grids, repolish, keep the best.
+
+    Runs ``work // n`` rounds (at most 200), so small grid sets get many and
+    large ones few; seeded, so the result is the same for the same seed.
+
+    Returns
+    -------
+    PlanState
+        The best plan found (by the worst deviation, in units of tolerance).
+    """
+    rng = np.random.default_rng(seed)
+    best = state.copy()
+    polish_worst(best, tol, grid_group=grid_group, district_group=district_group, hard=hard)
+    best_score = _worst(best, tol)
+    src, dst = best.graph.edges()
+    for _ in range(min(200, work // max(best.graph.n, 1))):
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        trial = best.copy()
+        for _ in range(int(rng.integers(1, 4))):
+            lab = trial.labels
+            cross = np.flatnonzero(lab[src] != lab[dst])
+            if len(cross) == 0:
+                break
+            e = int(cross[rng.integers(len(cross))])
+            i, b = int(src[e]), int(lab[dst[e]])
+            crosses = hard and grid_group is not None and district_group is not None
+            if crosses and grid_group[i] != district_group[b]:
+                continue
+            if trial.keeps_contiguous([i]):
+                trial.move_index(i, b)
+        balance_state(
+            trial,
+            tol,
+            grid_group=grid_group,
+            district_group=district_group,
+            hard=hard,
+            max_rounds=50,
+        )
+        polish_worst(trial, tol, grid_group=grid_group, district_group=district_group, hard=hard)
+        score = _worst(trial, tol)
+        if score < best_score - 1e-9:
+            best, best_score = trial, score
+        if best_score <= 1.0:
+            break
+    return best
 
 
 def _chain_pair(

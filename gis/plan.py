@@ -348,7 +348,7 @@ class PlanState:
     def deviations(self) -> np.ndarray:
         """``(k, q)`` signed deviation of each district from the ideal, per quantity."""
         ideal = np.where(self.ideal > 0, self.ideal, 1.0)
-        return self.totals / ideal - 1.0
+        return np.where(self.ideal > 0, self.totals / ideal - 1.0, 0.0)
 
     def contiguity(self) -> np.ndarray:
         """Whether each district is contiguous (bool per district)."""

@@ -45,6 +45,7 @@ def check_1310(
     speed: float | None = None,
     crs: Any = None,
     max_listed: int = 500,
+    plan: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Share of households a worker can reach within 3 and 10 minutes.
 
@@ -136,6 +137,8 @@ def check_1310(
     out["worst_case_s_per_grid"] = {
         str(g): round(float(s), 1) for g, s in worst.items() if g != "" and np.isfinite(s)
     }
+    if plan is not None:
+        out["per_district"] = _per_district(plan, grid, t, hh, minutes)
     out["response_s"] = {
         str(i): (round(float(x), 1) if np.isfinite(x) else None)
         for i, x in zip(ids, t, strict=True)
@@ -226,3 +229,29 @@ def _ids(frame: pd.DataFrame) -> np.ndarray:
     if "id" in frame.columns:
         return frame["id"].astype(str).to_numpy()
     return np.asarray([str(i) for i in frame.index])
+
+
+def _per_district(
+    plan: pd.DataFrame, grid: np.ndarray, t: np.ndarray, hh: np.ndarray, minutes: list[float]
+) -> dict[str, Any]:
+    """The 1310 figures of each district of ``plan`` (buildings joined through their grid)."""
+    lookup = dict(zip(plan["grid"].astype(str), plan["district"].astype(str), strict=False))
+    district = np.array([lookup.get(str(g), "") for g in grid], dtype=object)
+    out: dict[str, Any] = {}
+    for d in sorted(set(district) - {""}, key=lambda x: (len(x), x)):
+        mask = (district == d) & (hh > 0)
+        total = float(hh[mask].sum())
+        times = t[mask]
+        out[d] = {
+            "households": round(total, 1),
+            "share_households": {
+                f"{m:g}": round(float(hh[mask][times <= m * 60].sum() / total), 4)
+                if total
+                else None
+                for m in minutes
+            },
+            "worst_case_s": round(float(times.max()), 1)
+            if times.size and np.isfinite(times).all()
+            else None,
+        }
+    return out

@@ -59,6 +59,24 @@ def test_1310_walk_by_hand():
     json.dumps(out)
 
 
+def test_1310_per_district_by_hand():
+    import pandas as pd
+
+    plan = pd.DataFrame({"grid": ["g1", "g2"], "district": ["A", "B"]})
+    out = check_1310(_buildings(), _street(), _bases([0]), mode="walk", plan=plan)
+    # A holds w0 (80 s) and w1 (160 s); B holds w2 (400 s) and w3 (640 s)
+    assert out["per_district"]["A"] == {
+        "households": 30.0,
+        "share_households": {"3": 1.0, "10": 1.0},
+        "worst_case_s": 160.0,
+    }
+    assert out["per_district"]["B"]["share_households"] == {
+        "3": 0.0,
+        "10": pytest.approx(3 / 7, abs=1e-4),
+    }
+    assert out["per_district"]["B"]["worst_case_s"] == 640.0
+
+
 def test_1310_bicycle_reaches_everyone():
     out = check_1310(_buildings(), _street(), _bases([0]), mode="bicycle")
     assert out["speed_m_s"] == 4.2

@@ -168,14 +168,18 @@ def check_1310(area: Any, *, mode: str = "walk") -> dict[str, Any] | None:
         return None
 
     def make() -> dict[str, Any]:
+        import pandas as pd
+
         from gis.response import check_1310 as engine_check
 
+        plan_path = area.data_dir / "plan.csv"
         result = engine_check(
             area.index("buildings").frame,
             area.index("streets").frame,
             _services(area),
             mode=mode,
             crs=area.meta.get("crs"),
+            plan=pd.read_csv(plan_path, dtype=str) if plan_path.exists() else None,
         )
         result = {k: v for k, v in result.items() if k != "response_s"}
         return {"mode": mode, "bases_from": "service points", **_jsonable(result)}

@@ -349,7 +349,15 @@ export function render1310(data) {
     box.append(h("p", { class: "muted" }, t("no_coverage")));
     return;
   }
-  const rows = Array.isArray(data) ? data : data.districts || data.per_district || [];
+  const perDistrict = !Array.isArray(data) && data.per_district && !Array.isArray(data.per_district)
+    ? Object.entries(data.per_district).map(([district, v]) => ({
+        district,
+        households: v.households,
+        ...Object.fromEntries(Object.entries(v.share_households || {}).map(([m, s]) => [`≤ ${m} min`, s])),
+        worst_case_s: v.worst_case_s,
+      }))
+    : null;
+  const rows = Array.isArray(data) ? data : perDistrict || data.districts || data.per_district || [];
   const scalars = Object.entries(Array.isArray(data) ? {} : data).filter(
     ([, v]) => typeof v !== "object" || v === null,
   );

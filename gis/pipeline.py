@@ -461,16 +461,24 @@ def draw_plan(
     dict
         The districting summary.
     """
-    from gis.districting import draw_districts, plan_frame
+    from gis.districting import draw_districts
     from gis.plan import to_metric
 
     folder = Path(out_dir)
     grids = to_metric(outputs.read_layer(folder, "grids"), crs=outputs.read_meta(folder).get("crs"))
     k = min(k, len(grids))
     result = draw_districts(grids, k, tolerance=tolerance, seed=seed, progress=progress)
+    write_plan(folder, result)
+    return {**result.summary, "warnings": list(result.warnings)}
+
+
+def write_plan(out_dir: str | os.PathLike[str], result: Any) -> None:
+    """Write a districting result as ``plan.csv`` and ``districts.geojson`` (atomically)."""
+    from gis.districting import plan_frame
+
+    folder = Path(out_dir)
     outputs.frame_to_csv(plan_frame(result.assignment), folder / "plan.csv")
     outputs.write_geojson(result.districts, folder / "districts.geojson")
-    return {**result.summary, "warnings": list(result.warnings)}
 
 
 def measure_coverage(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -500,17 +508,46 @@ def measure_coverage(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
         crs=outputs.read_meta(folder).get("crs"),
         pois=pois,
     )
+    return write_coverage(folder, result, source={"pois": kinds})
+
+
+def write_coverage(
+    out_dir: str | os.PathLike[str], result: Any, *, source: dict[str, Any]
+) -> dict[str, Any]:
+    """Write a coverage result into a build folder (atomically, file by file).
+
+    Adds ``walk_s``/``walk2_s`` to buildings.geojson (and area.gpkg when it
+    exists) and writes coverage.json, isochrones.geojson, gaps.geojson and
+    sites.geojson.
+
+    Parameters
+    ----------
+    out_dir
+        The build folder.
+    result
+        A :class:`gis.coverage.CoverageResult`.
+    source
+        Where the service points came from, recorded in coverage.json.
+
+    Returns
+    -------
+    dict
+        The figures written to coverage.json.
+    """
+    folder = Path(out_dir)
     figures = dict(result.figures)
-    figures["services"] = {**figures["services"], "source": {"pois": kinds}}
+    figures["services"] = {**figures["services"], "source": source}
     figures["warnings"] = list(result.warnings)
     outputs.write_geojson(result.buildings, folder / "buildings.geojson")
     outputs.write_json(folder / "coverage.json", figures)
     for name in ("isochrones", "gaps", "sites"):
         outputs.write_geojson(getattr(result, name), folder / f"{name}.geojson")
-    outputs.write_gpkg_layers(
-        {name: getattr(result, name) for name in ("buildings", "isochrones", "gaps", "sites")},
-        folder / outputs.GPKG_NAME,
-    )
+    gpkg = folder / outputs.GPKG_NAME
+    if gpkg.exists():
+        outputs.write_gpkg_layers(
+            {name: getattr(result, name) for name in ("buildings", "isochrones", "gaps", "sites")},
+            gpkg,
+        )
     return figures
 
 
@@ -570,4 +607,6 @@ __all__ = [
     "measure_coverage",
     "run_all",
     "write_build",
+    "write_coverage",
+    "write_plan",
 ]

@@ -56,6 +56,7 @@ def command(
     from gis import outputs
     from gis._errors import UnreadableFileError
     from gis.coverage import compute_coverage, default_services
+    from gis.pipeline import write_coverage
 
     buildings = outputs.read_layer(folder, "buildings")
     streets = outputs.read_layer(folder, "streets")
@@ -92,24 +93,7 @@ def command(
         pois=pois,
         n_sites=n_sites,
     )
-    figures = dict(result.figures)
-    figures["services"] = {**figures["services"], "source": source}
-    outputs.write_geojson(result.buildings, folder / "buildings.geojson")
-    outputs.write_json(folder / "coverage.json", figures)
-    outputs.write_geojson(result.isochrones, folder / "isochrones.geojson")
-    outputs.write_geojson(result.gaps, folder / "gaps.geojson")
-    outputs.write_geojson(result.sites, folder / "sites.geojson")
-    gpkg = folder / outputs.GPKG_NAME
-    if gpkg.exists():
-        outputs.write_gpkg_layers(
-            {
-                "buildings": result.buildings,
-                "isochrones": result.isochrones,
-                "gaps": result.gaps,
-                "sites": result.sites,
-            },
-            gpkg,
-        )
+    figures = write_coverage(folder, result, source=source)
     for warning in result.warnings:
         say(f"warning: {warning}")
     first = next(iter(figures["profiles"]))

@@ -93,8 +93,9 @@ def command(
     districts are kept where balance allows, split or merged when K changes.
     """
     from api.commands._io import emit_json, say
-    from gis.districting import draw_districts, plan_frame
-    from gis.outputs import frame_to_csv, read_layer, read_meta, write_geojson
+    from gis.districting import draw_districts
+    from gis.outputs import read_layer, read_meta
+    from gis.pipeline import write_plan
     from gis.plan import read_plan, to_metric
 
     out = Path(folder)
@@ -121,8 +122,7 @@ def command(
         say(f"warning: {note}")
     if workers is not None:
         _staff(result, gm, out, workers, method)
-    frame_to_csv(plan_frame(result.assignment), out / "plan.csv")
-    write_geojson(result.districts, out / "districts.geojson")
+    write_plan(out, result)
     emit_json(result.summary)
 
 

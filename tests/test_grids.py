@@ -120,3 +120,18 @@ def test_a_block_with_many_households_is_split_between_buildings():
         # no building is cut: each lies wholly inside its grid
         assert all(poly.buffer(1e-6).contains(boxes[i]) for i in members)
     assert sorted(np.concatenate(result.members).tolist()) == list(range(10))
+
+
+def test_pieces_a_hair_apart_still_dissolve_into_one_grid(tmp_path):
+    # found by hypothesis: a split left a vertex 1.6e-11 m off its neighbour's edge,
+    # and the plain union made a two-part grid
+    result, boundary = _build_town(tmp_path, 150, 1, 200.0, 20.0, 40.0)
+    assert (result.grids.geom_type == "Polygon").all()
+    check_grid_invariants(
+        result.grids,
+        result.buildings,
+        result.communities,
+        boundary,
+        area_rtol=1e-7,
+        union_rtol=1e-7,
+    )

@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from api.commands import build, coverage, districts, report, run, serve, suggest
+from api.commands import build, coverage, districts, report, respond, run, serve, suggest
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,12 +27,13 @@ def cli() -> None:
       gridplan build data/boundaries/nanjing_xinjiekou --out runs/nj
       gridplan districts runs/nj --k 25
       gridplan coverage runs/nj
+      gridplan respond runs/nj
       gridplan serve runs/nj
     or all of it at once:  gridplan run
     """
 
 
-for _module in (build, districts, suggest, coverage, serve, report, run):
+for _module in (build, districts, suggest, coverage, respond, serve, report, run):
     cli.add_command(_module.command)
 
 

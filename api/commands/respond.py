@@ -128,7 +128,7 @@ def command(
       gridplan respond runs/nj --mode bicycle --minutes 3,5,10
       gridplan respond runs/nj --bases offices.geojson --out runs/nj/response.json
     """
-    from gis._errors import OutputError
+    from gis._errors import GridplanError, OutputError
     from gis.outputs import read_layer, read_meta
 
     thresholds = parse_minutes(minutes)
@@ -169,7 +169,9 @@ def command(
     if out_path is not None:
         try:
             _write(out_path, summary, result, buildings, plan)
-        except OSError as exc:
+        except GridplanError:
+            raise
+        except (OSError, RuntimeError) as exc:  # the file system's, or GDAL's (pyogrio)
             raise OutputError(f"cannot write {out_path}: {exc}") from exc
         summary["out"] = str(out_path)
         summary["outside_file"] = str(outside_path(out_path))
@@ -363,11 +365,11 @@ def _write(
     buildings: gpd.GeoDataFrame,
     plan: pd.DataFrame | None,
 ) -> None:
-    """Write the outside buildings (GeoJSON points), then the full result (JSON)."""
+    """Write the full result (JSON) and the outside buildings (GeoJSON points), atomically."""
     import geopandas as gpd
     import pandas as pd
 
-    from gis.outputs import write_geojson, write_json
+    from gis.outputs import atomic_path, write_geojson, write_json
 
     district = {}
     if plan is not None:
@@ -398,5 +400,8 @@ def _write(
         "without_grid": result["without_grid"],
         "response_s": result["response_s"],
     }
-    write_geojson(outside, outside_path(out))
-    write_json(out, full)
+    # The JSON is staged first and renamed into place last: a failure anywhere
+    # leaves both files as they were, never a new one beside an old one.
+    with atomic_path(out) as staged:
+        write_json(staged, full)
+        write_geojson(outside, outside_path(out))

@@ -13,8 +13,11 @@ The main flow is :func:`draw_districts`:
    with swaps and ejection chains through neighbouring districts when single
    moves stall; fresh plans that miss the tolerance retry with derived seeds,
    and when it is out of reach the worst deviation itself is lowered;
-5. smooth boundaries (moves that cut fewer edges and keep the tolerance);
-6. report metrics, what moved, and the best achievable bound.
+5. when the tolerance is still missed and the grids are coarse (a few per
+   district), solve exactly (:mod:`gis.exact`): the best achievable plan,
+   proven, replaces the local search's when it is better;
+6. smooth boundaries (moves that cut fewer edges and keep the tolerance);
+7. report metrics, what moved, and the best achievable bound.
 
 Everything is deterministic for a given ``seed`` (unless ``time_limit`` cuts
 the search short).
@@ -38,6 +41,7 @@ from scipy.sparse import csgraph
 
 from gis._errors import InfeasibleError, PlanError
 from gis.adjacency import Adjacency
+from gis.exact import ExactResult, solve_exact
 from gis.plan import GridGraph, PlanState, grid_graph, repair_contiguity, sort_ids, to_metric
 
 #: Weight of one cut edge against one unit of normalised squared deviation.
@@ -46,6 +50,8 @@ CUT_WEIGHT = 0.02
 PENALTY = 20.0
 #: Partitions tried (with derived seeds) for a fresh plan that misses its tolerance.
 RETRIES = 6
+#: Seconds the exact solve for coarse grids gets at least.
+EXACT_SECONDS = 20.0
 
 
 def _cost(x: np.ndarray) -> np.ndarray:
@@ -216,32 +222,103 @@ def draw_districts(
             hard=hard,
             deadline=deadline,
         )
-    # 5. smooth
+    exact = None
+    if _worst(state, tol) > 1.0:  # prove the best achievable (coarse grids), or reach it
+        say("exact search for the best achievable plan")
+        state, exact = _exact_if_coarse(
+            state, tol, k, groups=groups if hard else None, old_state=old_state, deadline=deadline
+        )
+    # 6. smooth
     smooth(
         state, tol, grid_group=groups, district_group=district_group, hard=hard, deadline=deadline
     )
-    # 6. report
+    # 7. report
     bound = best_bound(graph, k, groups=groups if hard else None, seats=seats if hard else None)
+    if exact is not None and len(tol) == 1:
+        bound = max(bound, round(exact.bound * float(tol[0]), 6))
     summary = plan_summary(state, tol, old_state=old_state, bound=bound)
+    summary["best_scale"] = None if exact is None else round(exact.bound, 6)
+    summary["exact"] = None if exact is None else _exact_summary(exact, _worst(state, tol))
     summary["seed"] = seed
     summary["nest"] = nest
     if not summary["within_tolerance"]:
-        worst = summary["max_deviation"]
-        if bound > tol[0] - 1e-12:
-            warnings.append(
-                f"the grids are too coarse for ±{tol[0]:.2%}: no plan can do better than "
-                f"±{bound:.2%}; this plan reaches ±{worst:.2%}"
-            )
-        else:
-            warnings.append(
-                f"tolerance ±{tol[0]:.2%} not reached (±{worst:.2%}); the best achievable bound "
-                f"is at least ±{bound:.2%}: try another seed or a larger tolerance"
-            )
+        warnings.append(_tolerance_warning(summary, tol, graph.balanced))
     if not summary["contiguous"]:
         warnings.append("some districts are not contiguous (their grids are not connected)")
     summary["warnings"] = warnings
     districts = district_polygons(gm, state, summary)
     return DistrictingResult(state.assignment(), summary, districts, warnings, state)
+
+
+def _exact_if_coarse(
+    state: PlanState,
+    tol: np.ndarray,
+    k: int,
+    *,
+    groups: np.ndarray | None,
+    old_state: PlanState | None,
+    deadline: float,
+) -> tuple[PlanState, ExactResult | None]:
+    """Solve exactly when the grids are coarse enough; keep the better plan."""
+    if not state.contiguity().all():
+        return state, None
+    upper = _worst(state, tol) * (1 + 1e-9)
+    found = solve_exact(
+        state.graph,
+        k,
+        tol,
+        upper,
+        groups=groups,
+        old_labels=None if old_state is None else old_state.labels,
+        time_limit=max(EXACT_SECONDS, deadline - time.monotonic()),
+    )
+    if found is None or found.labels is None or found.scale > upper:
+        return state, found
+    ids = _district_ids(found.labels, k, old_state, np.zeros(state.graph.n, dtype=np.int64))
+    return PlanState(state.graph, found.labels, ids), found
+
+
+def _exact_summary(exact: ExactResult, reached: float) -> dict[str, Any]:
+    return {
+        "candidates": exact.candidates,
+        "seconds": round(exact.seconds, 3),
+        "optimal": bool(exact.optimal and reached <= exact.bound + 1e-9),
+        "bound_scale": round(exact.bound, 6),
+    }
+
+
+def _tolerance_warning(summary: Mapping[str, Any], tol: np.ndarray, names: Sequence[str]) -> str:
+    worst = summary["max_deviation"]
+    exact = summary.get("exact")
+    if len(tol) > 1:
+        scale = summary.get("best_scale")
+        reach = ", ".join(
+            f"{q} ±{summary['quantities'][q]['max_deviation']:.2%} (±{t:.2%} asked)"
+            for q, t in zip(names, tol, strict=True)
+        )
+        if exact and exact["optimal"]:
+            return (
+                f"the tolerances are out of reach: no contiguous plan keeps every quantity within "
+                f"{scale:.2f}× its tolerance (proven over {exact['candidates']} candidate "
+                f"districts); this plan reaches that: {reach}"
+            )
+        return f"tolerances not reached: {reach}; try another seed or larger tolerances"
+    bound = summary["best_bound"]
+    if exact and exact["optimal"]:
+        return (
+            f"the grids are too coarse for ±{tol[0]:.2%}: the best achievable is ±{bound:.2%} "
+            f"(proven by an exact search over {exact['candidates']} candidate districts), "
+            "and this plan reaches it"
+        )
+    if bound > tol[0] - 1e-12:
+        return (
+            f"the grids are too coarse for ±{tol[0]:.2%}: no plan can do better than "
+            f"±{bound:.2%}; this plan reaches ±{worst:.2%}"
+        )
+    return (
+        f"tolerance ±{tol[0]:.2%} not reached (±{worst:.2%}); the best achievable bound "
+        f"is at least ±{bound:.2%}: try another seed or a larger tolerance"
+    )
 
 
 # --------------------------------------------------------------------------- set-up

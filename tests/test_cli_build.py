@@ -12,7 +12,12 @@ from tests.conftest import AREAS
 
 
 def test_every_command_has_help(capsys):
-    for command in ("build", "districts", "suggest", "coverage", "serve", "report", "run"):
+    from api.cli import cli
+
+    assert {"build", "districts", "suggest", "coverage", "respond", "serve", "run"} <= set(
+        cli.commands
+    )
+    for command in cli.commands:
         assert main([command, "--help"]) == 0
         assert "Usage" in capsys.readouterr().out
 

@@ -10,19 +10,24 @@ district to a neighbouring district.  A move is suggested only when
   involved does not grow.
 
 :func:`suggest_moves` ranks such moves by how much they reduce the sum of
-squares; :func:`minimal_rebalance` applies moves until every district is
-within tolerance, choosing each time the move that removes most excess
-deviation per person moved.
+squares.  :func:`minimal_rebalance` brings a drifted plan back within
+tolerance moving few people: it plans the transfers between neighbouring
+districts that move the fewest people, makes each as a compact band of grids
+along the shared boundary, and fixes what rounding to whole grids leaves with
+single-grid moves.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.optimize import linprog
 
 from gis.adjacency import Adjacency
 from gis.districting import balance_state
@@ -30,6 +35,18 @@ from gis.plan import PlanState, grid_graph, tolerances
 
 #: Suggestions kept per (from, to) pair of districts, so the list stays varied.
 PER_PAIR = 3
+
+#: :func:`minimal_rebalance` transfers aim at the tolerance less half a typical
+#: grid (room for rounding to whole grids), and at least this share of it.
+FLOW_MARGIN = 0.25
+
+#: Extra cost per person of a transfer across a boundary of ``L`` grid edges is
+#: this divided by ``L``: short boundaries would need deep bulges.
+FLOW_BOUNDARY_COST = 1.0
+
+#: Rounds of (plan transfers, make them) at most: a band can take up the
+#: boundary another transfer needed, so what is left is planned again.
+FLOW_ROUNDS = 3
 
 
 def plan_state(
@@ -219,24 +236,157 @@ def minimal_rebalance(
     state: PlanState | None = None,
     max_moves: int = 5000,
 ) -> tuple[pd.Series, list[dict[str, Any]]]:
-    """Reach the tolerance moving as few people as the greedy rule can.
+    """Reach the tolerance moving few people, in compact bands of grids.
 
-    Each step applies the contiguity-keeping single-grid move that removes
-    the most deviation beyond tolerance per person moved.  When no such move
-    exists (population must pass through districts already at their limit)
-    the general balancer (:func:`gis.districting.balance_state`) finishes.
+    1. *Transfers between districts.*  A small linear programme over the
+       district graph finds how much of the first balanced quantity each
+       district should pass to each neighbour so that every district lands
+       within its tolerance less half a median grid (at least
+       :data:`FLOW_MARGIN` of the tolerance), moving the fewest people: each
+       transfer costs ``1 + FLOW_BOUNDARY_COST / L`` per unit, ``L`` the
+       shared boundary in grid edges, so long boundaries are preferred.
+    2. *Bands.*  Each transfer is made by peeling grids off the giving
+       district along the shared boundary, always the grid whose move cuts
+       fewest edges (ties: the one found first, so a band grows along the
+       boundary rather than into a finger), stopping at the grid that brings
+       the amount closest to the transfer.  No grid is moved twice.
+    3. *Residue.*  The contiguity-keeping single-grid move that removes the
+       most deviation beyond tolerance per person moved, repeatedly; when no
+       such move exists the general balancer
+       (:func:`gis.districting.balance_state`) finishes.
+
+    Every move keeps every district contiguous.
 
     Returns
     -------
     assignment, moves
-        The rebalanced plan and the moves made, in order: ``grid``, ``from``,
-        ``to``, ``population``.
+        The rebalanced plan and its net changes: one row per grid whose
+        district differs from the input plan (``grid``, ``from``, ``to``,
+        ``population``), in the order the grids were first moved.  Setting
+        each row's grid to ``to`` in the input plan gives the returned plan.
     """
     if state is None:
         state = plan_state(grids, assignment, adjacency=adjacency, quantities=quantities)
     else:
         state = state.copy()
     tol = _tol_array(state, tolerance)
+    start = state.labels.copy()
+    log: list[int] = []  # grids in the order they were moved
+    if _beyond(state, tol) > 1e-9:
+        _transfer_bands(state, tol, log)
+    if _beyond(state, tol) > 1e-9:
+        _greedy(state, tol, log, max_moves)
+    if _beyond(state, tol) > 1e-9:
+        before = state.labels.copy()
+        balance_state(state, tol)
+        log.extend(np.flatnonzero(before != state.labels).tolist())
+    return state.assignment(), _net_moves(state, start, log)
+
+
+def _beyond(state: PlanState, tol: np.ndarray) -> float:
+    """The largest deviation beyond tolerance, in units of tolerance (0 when within)."""
+    x = state.deviations()[:, : state.graph.n_balanced] / tol
+    return float(max(np.abs(x).max() - 1.0, 0.0))
+
+
+def _transfer_bands(state: PlanState, tol: np.ndarray, log: list[int]) -> None:
+    """Steps 1 and 2 of :func:`minimal_rebalance`: plan transfers, peel them as bands."""
+    used = np.zeros(state.graph.n, dtype=bool)
+    values = state.graph.values[:, 0]
+    for _ in range(FLOW_ROUNDS):  # again on the new boundaries, for what a round left
+        worst = _beyond(state, tol[:1])
+        flows = _plan_transfers(state, float(tol[0]))
+        for a, b, amount in sorted(flows, key=lambda f: (-f[2], f[0], f[1])):
+            _peel(state, a, b, amount, values, used, log)
+        if _beyond(state, tol[:1]) >= worst - 1e-9:
+            break
+
+
+def _plan_transfers(state: PlanState, tol: float) -> list[tuple[int, int, float]]:
+    """Transfers ``(from, to, amount)`` of the first balanced quantity (see step 1)."""
+    ideal = float(state.ideal[0])
+    if ideal <= 0 or state.k < 2:
+        return []
+    src, dst = state.graph.edges()
+    la, lb = state.labels[src], state.labels[dst]
+    cross = la != lb
+    if not cross.any():
+        return []
+    pairs, shared = np.unique(np.column_stack([la[cross], lb[cross]]), axis=0, return_counts=True)
+    m = len(pairs)
+    cols = np.r_[np.arange(m), np.arange(m)]
+    flow_in = sparse.csr_matrix(
+        (np.r_[np.ones(m), -np.ones(m)], (np.r_[pairs[:, 1], pairs[:, 0]], cols)),
+        shape=(state.k, m),
+    )
+    # room for rounding to whole grids: half a typical grid, at least FLOW_MARGIN of the band
+    values = state.graph.values[:, 0]
+    half_grid = 0.5 * float(np.median(values[values > 0])) if (values > 0).any() else 0.0
+    band = max(tol * ideal - half_grid, FLOW_MARGIN * tol * ideal)
+    total = state.totals[:, 0]
+    res = linprog(
+        1.0 + FLOW_BOUNDARY_COST / shared,
+        A_ub=sparse.vstack([flow_in, -flow_in]),
+        b_ub=np.r_[ideal + band - total, total - ideal + band],
+        bounds=(0, None),
+        method="highs",
+    )
+    if res.status != 0:  # e.g. districts in separate parts of the grid graph
+        return []
+    keep = res.x > 1e-6 * ideal
+    return [(int(a), int(b), float(f)) for (a, b), f in zip(pairs[keep], res.x[keep], strict=True)]
+
+
+def _peel(
+    state: PlanState,
+    a: int,
+    b: int,
+    amount: float,
+    values: np.ndarray,
+    used: np.ndarray,
+    log: list[int],
+) -> None:
+    """Move about ``amount`` from ``a`` to ``b`` as a band along their boundary."""
+    ip, ix = state.graph.indptr, state.graph.indices
+    lab = state.labels
+
+    def dcut(i: int) -> int:
+        nb = lab[ix[ip[i] : ip[i + 1]]]
+        return int((nb == a).sum() - (nb == b).sum())
+
+    heap: list[tuple[int, int, int]] = []
+    for i in np.flatnonzero((lab == a) & ~used):
+        if (lab[ix[ip[i] : ip[i + 1]]] == b).any():
+            heap.append((dcut(int(i)), len(heap), int(i)))
+    heapq.heapify(heap)
+    seq = len(heap)
+    moved = 0.0
+    skip: set[int] = set()
+    while heap:
+        d, s, i = heapq.heappop(heap)
+        if lab[i] != a or used[i] or i in skip:
+            continue
+        now = dcut(i)
+        if now != d:  # a neighbour moved since: requeue with the current count
+            heapq.heappush(heap, (now, s, i))
+            continue
+        if moved + values[i] - amount > amount - moved:
+            break  # taking it would leave the transfer further off
+        if not state.keeps_contiguous([i]):
+            skip.add(i)  # not in this band
+            continue
+        state.move_index(i, b)
+        used[i] = True
+        log.append(i)
+        moved += values[i]
+        for j in ix[ip[i] : ip[i + 1]]:
+            if lab[j] == a and not used[j] and j not in skip:
+                heapq.heappush(heap, (dcut(int(j)), seq, int(j)))
+                seq += 1
+
+
+def _greedy(state: PlanState, tol: np.ndarray, log: list[int], max_moves: int) -> None:
+    """Step 3 of :func:`minimal_rebalance`: most excess removed per person moved."""
     g = state.graph
     nb = g.n_balanced
     ideal = np.where(state.ideal[:nb] > 0, state.ideal[:nb], 1.0)
@@ -244,7 +394,6 @@ def minimal_rebalance(
     weight = _population(state)
     weight = (weight if weight is not None else g.values[:, 0]) + 1.0
     src, dst = g.edges()
-    moves: list[dict[str, Any]] = []
 
     def excess(x: np.ndarray) -> np.ndarray:
         return np.maximum(np.abs(x) - 1.0, 0.0)
@@ -271,16 +420,24 @@ def minimal_rebalance(
         order = idx[np.lexsort((i[idx], de[idx], dcut, -tier))]
         for m in order[:200]:
             if state.keeps_contiguous([int(i[m])]):
-                _record(state, moves, int(i[m]), int(b[m]))
+                state.move_index(int(i[m]), int(b[m]))
+                log.append(int(i[m]))
                 break
         else:
             break
-    if excess(state.deviations()[:, :nb] / tol).max() > 1e-9:
-        before = state.labels.copy()
-        balance_state(state, tol)
-        for gi in np.flatnonzero(before != state.labels):
-            moves.append(_move_row(state, int(gi), int(before[gi]), int(state.labels[gi])))
-    return state.assignment(), moves
+
+
+def _net_moves(state: PlanState, start: np.ndarray, log: list[int]) -> list[dict[str, Any]]:
+    """One row per grid whose district changed, in the order first moved."""
+    changed = start != state.labels
+    rows = []
+    for i in dict.fromkeys(log):
+        if changed[i]:
+            rows.append(_move_row(state, i, int(start[i]), int(state.labels[i])))
+            changed[i] = False
+    for i in np.flatnonzero(changed):  # not logged (should not happen): still reported
+        rows.append(_move_row(state, int(i), int(start[i]), int(state.labels[i])))
+    return rows
 
 
 def _edges_into(
@@ -291,12 +448,6 @@ def _edges_into(
     keys, counts = np.unique(src[cross] * k + lab[dst[cross]], return_counts=True)
     pos = np.searchsorted(keys, i * k + b)
     return counts[np.minimum(pos, len(keys) - 1)]
-
-
-def _record(state: PlanState, moves: list[dict[str, Any]], i: int, b: int) -> None:
-    a = int(state.labels[i])
-    state.move_index(i, b)
-    moves.append(_move_row(state, i, a, b))
 
 
 def _move_row(state: PlanState, i: int, a: int, b: int) -> dict[str, Any]:

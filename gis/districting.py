@@ -43,6 +43,7 @@ from gis._errors import InfeasibleError, PlanError
 from gis.adjacency import Adjacency
 from gis.exact import ExactResult, solve_exact
 from gis.plan import GridGraph, PlanState, grid_graph, repair_contiguity, sort_ids, to_metric
+from gis.transfer import transfer_balance
 
 #: Weight of one cut edge against one unit of normalised squared deviation.
 CUT_WEIGHT = 0.02
@@ -180,7 +181,8 @@ def draw_districts(
     say(f"partitioning {graph.n} grids into {k} districts")
     deadline = time.monotonic() + time_limit
     # fresh plans retry with derived seeds while the tolerance is not met
-    attempts = 1 if old_state is not None else RETRIES
+    # (several quantities: fewer retries, the joint moves below do better)
+    attempts = 1 if old_state is not None else (RETRIES if len(tol) == 1 else 3)
     best: PlanState | None = None
     for attempt in range(attempts):
         # 3. partition each group
@@ -204,6 +206,9 @@ def draw_districts(
         if ok or time.monotonic() > deadline:
             break
     state = best
+    if _worst(state, tol) > 1.0 and len(tol) > 1:  # quantities pulling apart: joint moves
+        say("balancing the quantities together")
+        state = _transfer(state, tol, groups, district_group, hard, deadline)
     if _worst(state, tol) > 1.0:  # tolerance out of reach: lower the worst deviation itself
         state = perturb_and_polish(
             state,
@@ -248,6 +253,38 @@ def draw_districts(
     summary["warnings"] = warnings
     districts = district_polygons(gm, state, summary)
     return DistrictingResult(state.assignment(), summary, districts, warnings, state)
+
+
+def _transfer(
+    state: PlanState,
+    tol: np.ndarray,
+    groups: np.ndarray,
+    district_group: np.ndarray,
+    hard: bool,
+    deadline: float,
+) -> PlanState:
+    """Joint boundary moves (:func:`gis.transfer.transfer_balance`), kept when better."""
+    trial = state.copy()
+    for _ in range(3):
+        moved = transfer_balance(
+            trial,
+            tol,
+            grid_group=groups,
+            district_group=district_group,
+            hard=hard,
+            deadline=deadline,
+        )
+        ok = balance_state(
+            trial,
+            tol,
+            grid_group=groups,
+            district_group=district_group,
+            hard=hard,
+            deadline=deadline,
+        )
+        if ok or moved == 0 or time.monotonic() > deadline:
+            break
+    return trial if _worst(trial, tol) < _worst(state, tol) else state
 
 
 def _exact_if_coarse(

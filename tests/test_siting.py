@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import geopandas as gpd
 import numpy as np
@@ -140,7 +139,7 @@ def test_compute_coverage_suggests_sites():
     assert (np.diff(gains) <= 0).all() and (gains > 0).all()
 
 
-def test_what_if_matches_recount_and_is_fast():
+def test_what_if_matches_recount():
     streets = grid_streets(40, 40, spacing=80)
     bounds = (500000, 3500000, 500000 + 39 * 80, 3500000 + 39 * 80)
     buildings = random_points(4000, bounds, seed=2, crs=CRS)
@@ -151,10 +150,7 @@ def test_what_if_matches_recount_and_is_fast():
     res = compute_coverage(buildings, streets, services, minutes=(5, 10), n_sites=0)
     x, y = 500000 + 1510.0, 3500000 + 1490.0  # one nearest street, no tie
     lon, lat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(x, y)
-    start = time.perf_counter()
-    answer = what_if(res.state, lon, lat)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 0.5
+    answer = what_if(res.state, lon, lat)  # its speed: benchmarks/bench_coverage.py
     json.dumps(answer)
     both = gpd.GeoDataFrame(geometry=[*list(services.geometry), shapely.Point(x, y)], crs=CRS)
     again = compute_coverage(buildings, streets, both, minutes=(5, 10), n_sites=0)

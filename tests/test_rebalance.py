@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from unittest import mock
 
 import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gis import rebalance
 from gis.districting import draw_districts
 from gis.plan import PlanState
 from gis.rebalance import minimal_rebalance, plan_state, suggest_moves
@@ -154,3 +156,64 @@ def test_minimal_rebalance_keeps_a_drifted_plan_compact(seed: int) -> None:
     # few people: within 3x of those who must leave the districts beyond tolerance
     must_leave = np.maximum(drifted.totals[:, 0] - 1.01 * drifted.ideal[0], 0.0).sum()
     assert sum(m["population"] for m in moves) <= 3.0 * must_leave
+
+
+def moved_population(before: PlanState, after: PlanState) -> float:
+    return float(before.graph.values[before.labels != after.labels, 0].sum())
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), tol=st.sampled_from([0.01, 0.05]))
+def test_no_moved_grid_is_left_sticking_out(seed: int, tol: float) -> None:
+    """No moved grid could join a neighbouring district, cutting fewer edges, within tolerance."""
+    state = ragged_state(seed, rows=20, cols=20)
+    new, _ = minimal_rebalance(None, None, state=state, tolerance=tol)
+    after = PlanState.from_assignment(state.graph, new)
+    assert np.abs(after.deviations()[:, 0]).max() <= tol + 1e-9
+    for i in np.flatnonzero(after.labels != state.labels):
+        for d in sorted(after.neighbour_districts(int(i))):
+            if not after.keeps_contiguous([int(i)]):
+                continue
+            trial = after.copy()
+            trial.move_index(int(i), d)
+            if np.abs(trial.deviations()[:, 0]).max() <= tol + 1e-9:
+                assert trial.cut_edges >= after.cut_edges, (int(i), d)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 100_000),
+    tol=st.sampled_from([0.01, 0.05]),
+    share=st.sampled_from([0.0, 0.02]),
+)
+def test_clean_up_lowers_cut_edges_within_its_population_budget(
+    seed: int, tol: float, share: float
+) -> None:
+    state = ragged_state(seed, rows=20, cols=20)
+    with mock.patch.object(rebalance, "TIDY_ROUNDS", 0):
+        raw, _ = minimal_rebalance(None, None, state=state, tolerance=tol)
+    with mock.patch.object(rebalance, "TIDY_BUDGET", share):
+        new, moves = minimal_rebalance(None, None, state=state, tolerance=tol)
+    plain = PlanState.from_assignment(state.graph, raw)
+    after = PlanState.from_assignment(state.graph, new)
+    assert after.contiguity().all()
+    assert np.abs(after.deviations()[:, 0]).max() <= tol + 1e-9
+    assert after.cut_edges <= plain.cut_edges
+    budget = (1.0 + share) * moved_population(state, plain)
+    assert moved_population(state, after) <= budget + 1e-6
+    assert replay(state.assignment(), moves).equals(new)
+
+
+def test_clean_up_straightens_what_the_bands_left() -> None:
+    """On these plans the clean-up removes cut edges (it is not a no-op)."""
+    fewer = 0
+    for seed in range(4):
+        _, drifted = drifted_plan(seed)
+        with mock.patch.object(rebalance, "TIDY_ROUNDS", 0):
+            raw, _ = minimal_rebalance(None, None, state=drifted, tolerance=0.01)
+        new, _ = minimal_rebalance(None, None, state=drifted, tolerance=0.01)
+        plain = PlanState.from_assignment(drifted.graph, raw)
+        after = PlanState.from_assignment(drifted.graph, new)
+        assert after.cut_edges <= plain.cut_edges
+        fewer += after.cut_edges < plain.cut_edges
+    assert fewer >= 2

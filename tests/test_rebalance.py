@@ -217,3 +217,18 @@ def test_clean_up_straightens_what_the_bands_left() -> None:
         assert after.cut_edges <= plain.cut_edges
         fewer += after.cut_edges < plain.cut_edges
     assert fewer >= 2
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000))
+def test_minimal_rebalance_balances_every_quantity(seed: int) -> None:
+    grids = lattice(16, 16, seed=seed)
+    r, c = np.divmod(np.arange(256), 16)
+    grids.loc[(r < 6) & (c >= 8), ["population", "households"]] *= 1.3
+    plan = pd.Series(blocks(16, 16, 2, 2).astype(str), index=grids["code"])
+    state = plan_state(grids, plan, quantities=("population", "households"))
+    new, moves = minimal_rebalance(None, None, state=state, tolerance=0.05)
+    after = PlanState.from_assignment(state.graph, new)
+    assert after.contiguity().all()
+    assert np.abs(after.deviations()[:, :2]).max() <= 0.05 + 1e-9
+    assert replay(plan, moves).equals(new)

@@ -3,6 +3,9 @@
 Usage (from the project root)::
 
     .venv/bin/python benchmarks/bench_districts.py [--reps 3] [--gc-reps 2] [--skip-spopt]
+        [--skip-azp] [--azp-cap 900] [--only-small] [--json OUT.json]
+
+``--only-small`` runs only the 2,500-grid part (gridplan, suggestions, spopt).
 
 Inputs: a 100 x 100 lattice with uneven population (10,000 grids), the real
 default area (``runs/nanjing``, built by ``gridplan build`` when missing) and
@@ -16,7 +19,10 @@ Tasks (k = 25, tolerance ±0.5%):
 * improving a plan: GerryChain's seed plan improved by gridplan
   (``draw_districts(from_plan=...)``: keep, rebalance, smooth) against
   100 ReCom steps keeping the best cut-edge plan seen;
-* spopt SKATER on the 2,500-grid lattice against gridplan on the same;
+* spopt SKATER and spopt AZP (population as the attribute, ``random_state=0``)
+  on the 2,500-grid lattice against gridplan on the same; AZP runs in a
+  subprocess capped at ``--azp-cap`` seconds (recorded as
+  ``spopt_azp_timed_out`` when it is cut off);
 * ``suggest_moves`` on a 2,500-grid plan.
 
 Prints a table (medians) and the peer ÷ gridplan ratios; ``--json`` writes them.
@@ -328,7 +334,57 @@ def bench_real(work: Path, reps: int) -> dict[str, Any]:
     return res
 
 
-def bench_small(work: Path, skip_spopt: bool) -> dict[str, Any]:
+AZP_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    root, k, seed, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    sys.path.insert(0, root)
+    import libpysal
+    from spopt.region import AZP
+    from tests.districting_fixtures import lattice
+    grids = lattice(50, 50, seed=1)
+    w = libpysal.weights.Rook.from_dataframe(grids, use_index=False, silence_warnings=True)
+    t0 = time.perf_counter()
+    model = AZP(grids, w, ["population"], n_clusters=k, random_state=seed)
+    model.solve()
+    elapsed = time.perf_counter() - t0
+    with open(out, "w") as fh:
+        json.dump({"solve_s": elapsed, "labels": [int(x) for x in model.labels_]}, fh)
+    """
+)
+
+
+def spopt_azp(work: Path, grids, graph, time_cap: float) -> dict[str, Any]:
+    """spopt AZP on the 2,500-grid lattice in a subprocess, cut off after ``time_cap`` s.
+
+    Timed like SKATER (model built and ``solve()``d, inside the subprocess, so
+    imports and the weights are not counted); the plan is measured in this
+    process exactly as SKATER's.
+    """
+    from gis.plan import PlanState
+
+    script = work / "azp.py"
+    script.write_text(AZP_SCRIPT)
+    out = work / "azp_labels.json"
+    cmd = [sys.executable, str(script), str(ROOT), str(K), "0", str(out)]
+    try:
+        subprocess.run(cmd, capture_output=True, text=True, timeout=time_cap, check=True)
+    except subprocess.TimeoutExpired:
+        return {"spopt_azp_timed_out": True, "spopt_azp_cap_s": time_cap}
+    done = json.loads(out.read_text())
+    plan = pd.Series(np.asarray(done["labels"]).astype(str), index=grids["code"])
+    e = PlanState.from_assignment(graph, plan).evaluate(tolerance=TOL)
+    return {
+        "spopt_azp_timed_out": False,
+        "spopt_azp_cap_s": time_cap,
+        "spopt_azp_2500_s": done["solve_s"],
+        "spopt_azp_2500": {"max_deviation": e["max_deviation"], "cut_edges": e["cut_edges"]},
+    }
+
+
+def bench_small(
+    work: Path, skip_spopt: bool, skip_azp: bool = False, azp_cap: float = 900.0
+) -> dict[str, Any]:
     from gis.districting import draw_districts
     from gis.plan import grid_graph
     from gis.rebalance import plan_state, suggest_moves
@@ -371,7 +427,33 @@ def bench_small(work: Path, skip_spopt: bool) -> dict[str, Any]:
     st = PlanState.from_assignment(graph, plan)
     e = st.evaluate(tolerance=TOL)
     res["spopt_skater_2500"] = {"max_deviation": e["max_deviation"], "cut_edges": e["cut_edges"]}
+    if not skip_azp:
+        res.update(spopt_azp(work, grids, graph, azp_cap))
     return res
+
+
+def small_rows(small: dict[str, Any]) -> list[str]:
+    """Table rows for the 2,500-grid lattice: gridplan, then each spopt result present."""
+    g_s = small["gridplan_2500_s"]
+    g = small["gridplan_2500"]
+    head = "districts, 2,500 lattice, k=25"
+    rows = [
+        f"| {head}: gridplan | {g_s:.2f} s, max dev {g['max_deviation']:.2%}, "
+        f"{g['cut_edges']} cut edges | | |"
+    ]
+    for name, key in (("SKATER", "spopt_skater"), ("AZP", "spopt_azp")):
+        if f"{key}_2500_s" in small:
+            t, p = small[f"{key}_2500_s"], small[f"{key}_2500"]
+            rows.append(
+                f"| {head}: spopt {name} | | {t:.2f} s, max dev {p['max_deviation']:.2%}, "
+                f"{p['cut_edges']} cut edges | {t / g_s:.0f}× |"
+            )
+        elif small.get(f"{key}_timed_out"):
+            cap = small[f"{key}_cap_s"]
+            rows.append(
+                f"| {head}: spopt {name} | | timed out after {cap:.0f} s | > {cap / g_s:.0f}× |"
+            )
+    return rows
 
 
 def main() -> None:
@@ -379,18 +461,35 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--gc-reps", type=int, default=2)
     ap.add_argument("--skip-spopt", action="store_true")
+    ap.add_argument("--skip-azp", action="store_true", help="run spopt SKATER but not AZP")
+    ap.add_argument(
+        "--azp-cap", type=float, default=900.0, help="time cap for the AZP subprocess (s)"
+    )
+    ap.add_argument(
+        "--only-small", action="store_true", help="only the 2,500-grid part (skip 10k and real)"
+    )
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        out = {"lattice_10k": bench_lattice(work, args.reps, args.gc_reps)}
-        print(json.dumps(out, indent=1), file=sys.stderr)
-        out["real_nanjing"] = bench_real(work, args.reps)
-        out["lattice_2500"] = bench_small(work, args.skip_spopt)
-    lat = out["lattice_10k"]
+        out: dict[str, Any] = {}
+        if not args.only_small:
+            out["lattice_10k"] = bench_lattice(work, args.reps, args.gc_reps)
+            print(json.dumps(out, indent=1), file=sys.stderr)
+            out["real_nanjing"] = bench_real(work, args.reps)
+        out["lattice_2500"] = bench_small(work, args.skip_spopt, args.skip_azp, args.azp_cap)
     print(json.dumps(out, indent=1))
     print("\n| task | gridplan | peer | peer ÷ gridplan |")
     print("| --- | --- | --- | --- |")
+    if "lattice_10k" in out:
+        print_lattice_rows(out["lattice_10k"])
+    for row in small_rows(out["lattice_2500"]):
+        print(row)
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1))
+
+
+def print_lattice_rows(lat: dict[str, Any]) -> None:
     print(
         f"| districts end to end, 10k, k=25, ±0.5% | {lat['gridplan_e2e_s']:.2f} s | "
         f"GerryChain {lat['gerrychain_e2e_s']:.2f} s | "
@@ -405,8 +504,6 @@ def main() -> None:
         f"| cut edges | {lat['gridplan']['cut_edges']} | {lat['gerrychain']['cut_edges']} | "
         f"{lat['gerrychain']['cut_edges'] / lat['gridplan']['cut_edges']:.2f} |"
     )
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

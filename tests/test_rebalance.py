@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from unittest import mock
 
 import numpy as np
@@ -64,16 +63,19 @@ def test_suggestions_keep_contiguity_and_reduce_imbalance(seed: int, tol: float)
         assert move["reason"]
 
 
-def test_suggestions_for_2500_grids_are_fast() -> None:
+def test_suggestions_for_2500_grids_are_twenty_short_moves() -> None:
+    # (their speed is measured by benchmarks/bench_districts.py)
     grids = lattice(50, 50, seed=3)
     plan = pd.Series(blocks(50, 50, 5, 5).astype(str), index=grids["code"])
     state = plan_state(grids, plan)
-    suggest_moves(None, None, state=state)  # warm-up
-    start = time.perf_counter()
     moves = suggest_moves(None, None, state=state)
-    assert time.perf_counter() - start < 0.2
     assert len(moves) == 20
-    assert any(len(m["grids"]) == 2 for m in moves) or all(len(m["grids"]) == 1 for m in moves)
+    assert all(len(m["grids"]) in (1, 2) for m in moves)
+    assert [m["rank"] for m in moves] == list(range(1, 21))
+    for m in moves:  # each one lowers the worse of its two districts
+        before = max(abs(m["before"]["from"]["deviation"]), abs(m["before"]["to"]["deviation"]))
+        after = max(abs(m["after"]["from"]["deviation"]), abs(m["after"]["to"]["deviation"]))
+        assert after < before
 
 
 def test_balanced_plan_gets_no_suggestion_that_breaks_it() -> None:

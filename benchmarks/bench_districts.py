@@ -263,24 +263,25 @@ def recom_improve(
     }
 
 
-def bench_real(work: Path, reps: int) -> dict[str, Any]:
-    folder = ROOT / "runs" / "nanjing"
+REAL_AREAS = {
+    "nanjing": ("runs/nanjing", "data/boundaries/nanjing_xinjiekou"),
+    "finland_unseen": ("runs/finland", "tests/data/finland_town.osm.pbf"),
+}
+
+
+def bench_real(work: Path, reps: int, area: str = "nanjing") -> dict[str, Any]:
+    built, source = REAL_AREAS[area]
+    folder = ROOT / built
     if not (folder / "grids.geojson").exists():
-        folder = work / "nanjing"
+        folder = work / area
         subprocess.run(
-            [
-                str(ROOT / ".venv/bin/gridplan"),
-                "build",
-                str(ROOT / "data/boundaries/nanjing_xinjiekou"),
-                "--out",
-                str(folder),
-            ],
+            [str(ROOT / ".venv/bin/gridplan"), "build", str(ROOT / source), "--out", str(folder)],
             check=True,
             capture_output=True,
         )
     import shutil
 
-    copy = work / "nanjing_copy"
+    copy = work / f"{area}_copy"
     copy.mkdir(exist_ok=True)
     for name in ("grids.geojson", "build.json"):
         if (folder / name).exists():
@@ -308,6 +309,7 @@ def bench_real(work: Path, reps: int) -> dict[str, Any]:
         "gridplan_e2e_s": statistics.median(times),
         "max_deviation": s["max_deviation"],
         "best_bound": s["best_bound"],
+        "exact": s.get("exact"),
         "cut_edges": s["cut_edges"],
         "contiguous": s["contiguous"],
     }
@@ -456,6 +458,38 @@ def small_rows(small: dict[str, Any]) -> list[str]:
     return rows
 
 
+def bench_two_quantities(reps: int) -> dict[str, Any]:
+    """Population ±1% and a workload loosely following it ±3%, 2,500 grids, k = 25.
+
+    No peer balances two quantities with separate tolerances; gridplan only.
+    """
+    from gis.districting import draw_districts
+    from tests.districting_fixtures import lattice
+
+    res: dict[str, Any] = {}
+    for noise in (0.5, 1.0):
+        grids = lattice(50, 50, seed=1)
+        rng = np.random.default_rng(1)
+        grids["workload"] = np.round(grids["population"] * rng.lognormal(0, noise, len(grids)) / 10)
+        times, s = [], {}
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            result = draw_districts(
+                grids, K, balance={"population": 0.01, "workload": 0.03}, seed=0
+            )
+            times.append(time.perf_counter() - t0)
+            s = result.summary
+        res[f"noise_{noise}"] = {
+            "s": statistics.median(times),
+            "population_max_deviation": s["quantities"]["population"]["max_deviation"],
+            "workload_max_deviation": s["quantities"]["workload"]["max_deviation"],
+            "within_tolerance": s["within_tolerance"],
+            "cut_edges": s["cut_edges"],
+            "contiguous": s["contiguous"],
+        }
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
@@ -477,6 +511,8 @@ def main() -> None:
             out["lattice_10k"] = bench_lattice(work, args.reps, args.gc_reps)
             print(json.dumps(out, indent=1), file=sys.stderr)
             out["real_nanjing"] = bench_real(work, args.reps)
+            out["real_finland_unseen"] = bench_real(work, args.reps, "finland_unseen")
+            out["two_quantities"] = bench_two_quantities(args.reps)
         out["lattice_2500"] = bench_small(work, args.skip_spopt, args.skip_azp, args.azp_cap)
     print(json.dumps(out, indent=1))
     print("\n| task | gridplan | peer | peer ÷ gridplan |")

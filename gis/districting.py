@@ -265,23 +265,10 @@ def _transfer(
 ) -> PlanState:
     """Joint boundary moves (:func:`gis.transfer.transfer_balance`), kept when better."""
     trial = state.copy()
+    where = {"grid_group": groups, "district_group": district_group, "hard": hard}
     for _ in range(3):
-        moved = transfer_balance(
-            trial,
-            tol,
-            grid_group=groups,
-            district_group=district_group,
-            hard=hard,
-            deadline=deadline,
-        )
-        ok = balance_state(
-            trial,
-            tol,
-            grid_group=groups,
-            district_group=district_group,
-            hard=hard,
-            deadline=deadline,
-        )
+        moved = transfer_balance(trial, tol, deadline=deadline, **where)
+        ok = balance_state(trial, tol, deadline=deadline, **where)
         if ok or moved == 0 or time.monotonic() > deadline:
             break
     return trial if _worst(trial, tol) < _worst(state, tol) else state

@@ -41,7 +41,7 @@ from scipy.sparse import csgraph
 
 from gis._errors import InfeasibleError, PlanError
 from gis.adjacency import Adjacency
-from gis.exact import ExactResult, solve_exact
+from gis.exact import MAX_GRIDS_PER_DISTRICT, ExactResult, solve_exact
 from gis.plan import GridGraph, PlanState, grid_graph, repair_contiguity, sort_ids, to_metric
 from gis.transfer import transfer_balance
 
@@ -209,7 +209,15 @@ def draw_districts(
     if _worst(state, tol) > 1.0 and len(tol) > 1:  # quantities pulling apart: joint moves
         say("balancing the quantities together")
         state = _transfer(state, tol, groups, district_group, hard, deadline)
-    if _worst(state, tol) > 1.0:  # tolerance out of reach: lower the worst deviation itself
+    exact = None
+    if _worst(state, tol) > 1.0 and graph.n <= MAX_GRIDS_PER_DISTRICT * k:
+        # coarse grids: prove the best achievable (or reach the tolerance) exactly
+        say("exact search for the best achievable plan")
+        polish_worst(state, tol, grid_group=groups, district_group=district_group, hard=hard)
+        state, exact = _exact_if_coarse(
+            state, tol, k, groups=groups if hard else None, old_state=old_state, deadline=deadline
+        )
+    if _worst(state, tol) > 1.0 and exact is None:  # out of reach: lower the worst itself
         state = perturb_and_polish(
             state,
             tol,
@@ -226,12 +234,6 @@ def draw_districts(
             district_group=district_group,
             hard=hard,
             deadline=deadline,
-        )
-    exact = None
-    if _worst(state, tol) > 1.0:  # prove the best achievable (coarse grids), or reach it
-        say("exact search for the best achievable plan")
-        state, exact = _exact_if_coarse(
-            state, tol, k, groups=groups if hard else None, old_state=old_state, deadline=deadline
         )
     # 6. smooth
     smooth(

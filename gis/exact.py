@@ -225,7 +225,9 @@ def solve_exact(
     best: np.ndarray | None = None
     while lo < hi or best is None:
         mid = (lo + hi) // 2
-        status, chosen = _partition(cover, k, np.flatnonzero(dev <= levels[mid]), None, deadline)
+        status, chosen = _partition(
+            cover, k, np.flatnonzero(dev <= levels[mid]), dev**2, deadline, gap=0.5
+        )
         if status == "feasible":
             best = chosen
             hi = int(np.searchsorted(levels, dev[chosen].max()))
@@ -263,6 +265,7 @@ def _partition(
     cols: np.ndarray,
     cost: np.ndarray | None,
     deadline: float,
+    gap: float = 1e-4,
 ) -> tuple[str, np.ndarray]:
     """Choose ``k`` of the sets ``cols`` covering every grid once (cheapest when ``cost``).
 
@@ -282,7 +285,7 @@ def _partition(
         ],
         integrality=np.ones(len(cols)),
         bounds=Bounds(0, 1),
-        options={"time_limit": left, "disp": False},
+        options={"time_limit": left, "disp": False, "mip_rel_gap": gap},
     )
     if res.x is not None:
         return "feasible", cols[res.x > 0.5]

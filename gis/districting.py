@@ -11,11 +11,13 @@ The main flow is :func:`draw_districts`:
 4. repair contiguity, then balance with a local search that moves boundary
    grids only when both districts stay contiguous (:func:`balance_state`),
    with swaps and ejection chains through neighbouring districts when single
-   moves stall; fresh plans that miss the tolerance retry with derived seeds,
-   and when it is out of reach the worst deviation itself is lowered;
-5. when the tolerance is still missed and the grids are coarse (a few per
-   district), solve exactly (:mod:`gis.exact`): the best achievable plan,
-   proven, replaces the local search's when it is better;
+   moves stall, and boundary moves chosen jointly by a MILP when several
+   quantities pull apart (:mod:`gis.transfer`); fresh plans that miss the
+   tolerance retry with derived seeds;
+5. when the tolerance is still missed: on coarse grids (a few per district)
+   solve exactly (:mod:`gis.exact`), so the plan is the best achievable one,
+   proven; on finer grids lower the worst deviation by an iterated local
+   search;
 6. smooth boundaries (moves that cut fewer edges and keep the tolerance);
 7. report metrics, what moved, and the best achievable bound.
 

@@ -44,6 +44,7 @@ from scipy.sparse import csgraph
 from gis._errors import InfeasibleError, PlanError
 from gis.adjacency import Adjacency
 from gis.exact import MAX_GRIDS_PER_DISTRICT, ExactResult, solve_exact
+from gis.groups import FREE, Groups
 from gis.plan import GridGraph, PlanState, grid_graph, repair_contiguity, sort_ids, to_metric
 from gis.transfer import transfer_balance
 
@@ -194,15 +195,9 @@ def draw_districts(
         # 4. contiguity, then balance
         repair_contiguity(state)
         _fill_empty(state, district_group, groups if hard else None)
+        rule = Groups(groups, district_group, hard)
         say("balancing" if attempt == 0 else f"balancing (attempt {attempt + 1})")
-        ok = balance_state(
-            state,
-            tol,
-            grid_group=groups,
-            district_group=district_group,
-            hard=hard,
-            deadline=deadline,
-        )
+        ok = balance_state(state, tol, groups=rule, deadline=deadline)
         if best is None or _worst(state, tol) < _worst(best, tol):
             best = state
         if ok or time.monotonic() > deadline:
@@ -210,37 +205,20 @@ def draw_districts(
     state = best
     if _worst(state, tol) > 1.0 and len(tol) > 1:  # quantities pulling apart: joint moves
         say("balancing the quantities together")
-        state = _transfer(state, tol, groups, district_group, hard, deadline)
+        state = _transfer(state, tol, rule, deadline)
     exact = None
     if _worst(state, tol) > 1.0 and graph.n <= MAX_GRIDS_PER_DISTRICT * k:
         # coarse grids: prove the best achievable (or reach the tolerance) exactly
         say("exact search for the best achievable plan")
-        polish_worst(state, tol, grid_group=groups, district_group=district_group, hard=hard)
+        polish_worst(state, tol, groups=rule)
         state, exact = _exact_if_coarse(
             state, tol, k, groups=groups if hard else None, old_state=old_state, deadline=deadline
         )
     if _worst(state, tol) > 1.0 and exact is None:  # out of reach: lower the worst itself
-        state = perturb_and_polish(
-            state,
-            tol,
-            grid_group=groups,
-            district_group=district_group,
-            hard=hard,
-            seed=seed,
-            deadline=deadline,
-        )
-        polish_worst(
-            state,
-            tol,
-            grid_group=groups,
-            district_group=district_group,
-            hard=hard,
-            deadline=deadline,
-        )
+        state = perturb_and_polish(state, tol, groups=rule, seed=seed, deadline=deadline)
+        polish_worst(state, tol, groups=rule, deadline=deadline)
     # 6. smooth
-    smooth(
-        state, tol, grid_group=groups, district_group=district_group, hard=hard, deadline=deadline
-    )
+    smooth(state, tol, groups=rule, deadline=deadline)
     # 7. report
     bound = best_bound(graph, k, groups=groups if hard else None, seats=seats if hard else None)
     if exact is not None and len(tol) == 1:
@@ -259,20 +237,12 @@ def draw_districts(
     return DistrictingResult(state.assignment(), summary, districts, warnings, state)
 
 
-def _transfer(
-    state: PlanState,
-    tol: np.ndarray,
-    groups: np.ndarray,
-    district_group: np.ndarray,
-    hard: bool,
-    deadline: float,
-) -> PlanState:
+def _transfer(state: PlanState, tol: np.ndarray, groups: Groups, deadline: float) -> PlanState:
     """Joint boundary moves (:func:`gis.transfer.transfer_balance`), kept when better."""
     trial = state.copy()
-    where = {"grid_group": groups, "district_group": district_group, "hard": hard}
     for _ in range(3):
-        moved = transfer_balance(trial, tol, deadline=deadline, **where)
-        ok = balance_state(trial, tol, deadline=deadline, **where)
+        moved = transfer_balance(trial, tol, groups=groups, deadline=deadline)
+        ok = balance_state(trial, tol, groups=groups, deadline=deadline)
         if ok or moved == 0 or time.monotonic() > deadline:
             break
     return trial if _worst(trial, tol) < _worst(state, tol) else state
@@ -622,9 +592,7 @@ def balance_state(
     state: PlanState,
     tol: np.ndarray,
     *,
-    grid_group: np.ndarray | None = None,
-    district_group: np.ndarray | None = None,
-    hard: bool = False,
+    groups: Groups = FREE,
     deadline: float | None = None,
     max_rounds: int = 5000,
 ) -> bool:
@@ -643,10 +611,9 @@ def balance_state(
         The plan, changed in place.
     tol
         Tolerance per balanced quantity.
-    grid_group, district_group
-        Group of each grid and of each district (old district or community).
-    hard
-        Forbid moves across groups (nesting); else only prefer not to.
+    groups
+        Groups of grids and districts (old districts or communities): moves
+        across them are forbidden (nesting) or only discouraged.
     deadline
         ``time.monotonic()`` value at which to stop.
     max_rounds
@@ -665,21 +632,15 @@ def balance_state(
         if deadline is not None and time.monotonic() > deadline:
             return False
         c = moves.candidates()
-        keep = c["dobj"] < -1e-9
-        crossing = np.zeros(len(c["i"]), dtype=bool)
-        if grid_group is not None and district_group is not None:
-            crossing = grid_group[c["i"]] != district_group[c["b"]]
-            if hard:
-                keep &= ~crossing
+        crossing = groups.crossing(c["i"], c["b"])
+        keep = (c["dobj"] < -1e-9) & groups.allowed(c["i"], c["b"])
         idx = np.flatnonzero(keep)
         score = c["dobj"][idx] + CUT_WEIGHT * c["dcut"][idx]
         order = idx[np.lexsort((c["i"][idx], score, crossing[idx]))]
         applied = _apply_batch(state, c, order)
         if applied == 0:
-            allowed = ~crossing if hard else np.ones(len(c["i"]), dtype=bool)
-            if _swaps(state, c, allowed) == 0 and not _ejection_chain(
-                state, moves, grid_group, district_group, hard
-            ):
+            allowed = groups.allowed(c["i"], c["b"])
+            if _swaps(state, c, allowed) == 0 and not _ejection_chain(state, moves, groups):
                 return False
     return bool(np.abs(moves.x()).max() <= 1.0 + 1e-9)
 
@@ -688,9 +649,7 @@ def polish_worst(
     state: PlanState,
     tol: np.ndarray,
     *,
-    grid_group: np.ndarray | None = None,
-    district_group: np.ndarray | None = None,
-    hard: bool = False,
+    groups: Groups = FREE,
     deadline: float | None = None,
     max_steps: int = 10_000,
 ) -> int:
@@ -718,9 +677,8 @@ def polish_worst(
         after = np.maximum(
             np.abs(c["xa"] - c["vi"]).max(axis=1), np.abs(c["xb"] + c["vi"]).max(axis=1)
         )
-        keep = ((c["a"] == worst) | (c["b"] == worst)) & (after < m[worst] - 1e-9)
-        if hard and grid_group is not None and district_group is not None:
-            keep &= grid_group[c["i"]] == district_group[c["b"]]
+        allowed = ((c["a"] == worst) | (c["b"] == worst)) & groups.allowed(c["i"], c["b"])
+        keep = allowed & (after < m[worst] - 1e-9)
         idx = np.flatnonzero(keep)
         order = idx[np.lexsort((c["i"][idx], after[idx]))]
         done = False
@@ -731,9 +689,6 @@ def polish_worst(
                 done = True
                 break
         if not done:
-            allowed = (c["a"] == worst) | (c["b"] == worst)
-            if hard and grid_group is not None and district_group is not None:
-                allowed &= grid_group[c["i"]] == district_group[c["b"]]
             done = _swaps(state, c, allowed, limit_to=m[worst]) > 0
         if not done:
             done = _chain_pair(state, moves, c, allowed, limit_to=m[worst])
@@ -747,9 +702,7 @@ def perturb_and_polish(
     state: PlanState,
     tol: np.ndarray,
     *,
-    grid_group: np.ndarray | None = None,
-    district_group: np.ndarray | None = None,
-    hard: bool = False,
+    groups: Groups = FREE,
     seed: int = 0,
     deadline: float | None = None,
     work: int = 40_000,
@@ -766,7 +719,7 @@ def perturb_and_polish(
     """
     rng = np.random.default_rng(seed)
     best = state.copy()
-    polish_worst(best, tol, grid_group=grid_group, district_group=district_group, hard=hard)
+    polish_worst(best, tol, groups=groups)
     best_score = _worst(best, tol)
     src, dst = best.graph.edges()
     for _ in range(min(200, work // max(best.graph.n, 1))):
@@ -780,20 +733,17 @@ def perturb_and_polish(
                 break
             e = int(cross[rng.integers(len(cross))])
             i, b = int(src[e]), int(lab[dst[e]])
-            crosses = hard and grid_group is not None and district_group is not None
-            if crosses and grid_group[i] != district_group[b]:
+            if not groups.allowed(np.array([i]), np.array([b]))[0]:
                 continue
             if trial.keeps_contiguous([i]):
                 trial.move_index(i, b)
         balance_state(
             trial,
             tol,
-            grid_group=grid_group,
-            district_group=district_group,
-            hard=hard,
+            groups=groups,
             max_rounds=50,
         )
-        polish_worst(trial, tol, grid_group=grid_group, district_group=district_group, hard=hard)
+        polish_worst(trial, tol, groups=groups)
         score = _worst(trial, tol)
         if score < best_score - 1e-9:
             best, best_score = trial, score
@@ -912,9 +862,7 @@ def _swaps(
 def _ejection_chain(
     state: PlanState,
     moves: _Moves,
-    grid_group: np.ndarray | None,
-    district_group: np.ndarray | None,
-    hard: bool,
+    groups: Groups,
 ) -> bool:
     """Push population from a bad district along a path to one on the other side.
 
@@ -931,7 +879,7 @@ def _ejection_chain(
         if abs(x[worst, q]) <= 1.0:
             break
         sign = 1.0 if x[worst, q] > 0 else -1.0
-        prev = _bfs_districts(dgraph, worst, district_group if hard else None)
+        prev = _bfs_districts(dgraph, worst, groups.district if groups.hard else None)
         targets = [d for d in prev if d != worst and x[d, q] * sign < 0]
         targets.sort(key=lambda d: (x[d, q] * sign, d))  # the most opposite first
         for target in targets[:6]:
@@ -943,7 +891,7 @@ def _ejection_chain(
                 path.reverse()  # population flows from target towards the worst
             src, dst = (worst, target) if sign > 0 else (target, worst)
             want = (x[src] - x[dst]) / 2.0
-            done = _push_along(state, moves, path, want, grid_group, district_group, hard)
+            done = _push_along(state, moves, path, want, groups)
             if done is None:
                 continue
             if float(_cost(moves.x()).sum()) < before - 1e-9:
@@ -975,9 +923,7 @@ def _push_along(
     moves: _Moves,
     path: list[int],
     want: np.ndarray,
-    grid_group: np.ndarray | None,
-    district_group: np.ndarray | None,
-    hard: bool,
+    groups: Groups,
 ) -> list[tuple[int, int]] | None:
     """Move one grid across each hop of ``path``; returns the undo list or ``None``."""
     done: list[tuple[int, int]] = []
@@ -985,8 +931,7 @@ def _push_along(
     for a, b in pairwise(path):
         sel = (lab[moves.src] == a) & (lab[moves.dst] == b)
         cand = np.unique(moves.src[sel])
-        if hard and grid_group is not None and district_group is not None:
-            cand = cand[grid_group[cand] == district_group[b]]
+        cand = cand[groups.allowed(cand, np.full(len(cand), b))]
         if len(cand) == 0:
             break
         gap = np.linalg.norm(moves.v[cand] - want, axis=1)
@@ -1023,9 +968,7 @@ def smooth(
     state: PlanState,
     tol: np.ndarray,
     *,
-    grid_group: np.ndarray | None = None,
-    district_group: np.ndarray | None = None,
-    hard: bool = False,
+    groups: Groups = FREE,
     deadline: float | None = None,
     max_rounds: int = 200,
 ) -> int:
@@ -1051,11 +994,9 @@ def smooth(
             <= np.maximum(np.abs(c["xa"]), np.abs(c["xb"])).max(axis=1)
         )
         keep = (c["dcut"] < 0) & fits
-        if grid_group is not None and district_group is not None:
-            g = grid_group[c["i"]]
-            keep &= (g != district_group[c["b"]]) <= (g != district_group[c["a"]])
-            if hard:
-                keep &= g == district_group[c["b"]]
+        # never away from the grid's own group
+        keep &= groups.crossing(c["i"], c["b"]) <= groups.crossing(c["i"], c["a"])
+        keep &= groups.allowed(c["i"], c["b"])
         idx = np.flatnonzero(keep)
         if len(idx) == 0:
             break

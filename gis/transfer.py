@@ -20,6 +20,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from gis.groups import FREE, Groups
 from gis.plan import PlanState
 
 #: Rounds of (solve, apply) at most per call.
@@ -36,9 +37,7 @@ def transfer_balance(
     state: PlanState,
     tol: np.ndarray,
     *,
-    grid_group: np.ndarray | None = None,
-    district_group: np.ndarray | None = None,
-    hard: bool = False,
+    groups: Groups = FREE,
     deadline: float | None = None,
     rounds: int = ROUNDS,
 ) -> int:
@@ -50,10 +49,8 @@ def transfer_balance(
         The plan, changed in place.
     tol
         Tolerance per balanced quantity.
-    grid_group, district_group
-        Group of each grid and district; with ``hard``, no move leaves its group.
-    hard
-        Forbid moves across groups.
+    groups
+        Groups of grids and districts; with nesting, no move leaves its group.
     deadline
         ``time.monotonic()`` value at which to stop.
     rounds
@@ -84,8 +81,7 @@ def transfer_balance(
         key = np.unique(src[cross] * state.k + lab[dst[cross]])
         i, b = np.divmod(key, state.k)
         keep = np.array([(int(p), int(q)) not in banned for p, q in zip(i, b, strict=True)], bool)
-        if hard and grid_group is not None and district_group is not None:
-            keep &= grid_group[i] == district_group[b]
+        keep &= groups.allowed(i, b)
         i, b = i[keep], b[keep]
         safe = {int(p): state.keeps_contiguous([int(p)]) for p in np.unique(i)}
         keep = np.fromiter((safe[int(p)] for p in i), bool, len(i))

@@ -30,8 +30,8 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from gis.adjacency import Adjacency
-from gis.districting import balance_state
 from gis.plan import PlanState, grid_graph, tolerances
+from gis.search import balance_state
 
 #: Suggestions kept per (from, to) pair of districts, so the list stays varied.
 PER_PAIR = 3
@@ -260,7 +260,7 @@ def minimal_rebalance(
     3. *Residue.*  The contiguity-keeping single-grid move that removes the
        most deviation beyond tolerance per person moved, repeatedly; when no
        such move exists the general balancer
-       (:func:`gis.districting.balance_state`) finishes.
+       (:func:`gis.search.balance_state`) finishes.
     4. *Clean-up.*  Changes that each remove at least one cut edge, around
        the grids moved so far only: a moved grid joins another neighbouring
        district (back to its own, say), or trades districts with a grid

@@ -6,8 +6,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gis.districting import _partition_groups, balance_state, draw_districts
+from gis.districting import _partition_groups, draw_districts
 from gis.plan import PlanState, grid_graph, repair_contiguity
+from gis.search import balance_state
 from gis.transfer import transfer_balance
 from tests.districting_fixtures import lattice
 

@@ -29,7 +29,7 @@ from api.schemas import (
     SuggestionsPublic,
     VersionPublic,
 )
-from api.store import PlanRow, Store
+from api.store import PlanRow, Store, VersionRow
 from gis._errors import ConflictError
 
 router = APIRouter(prefix="/plans", tags=["plans"])
@@ -166,12 +166,8 @@ def update_plan(
     if_match: IfMatch = None,
 ) -> Response:
     """Move grids between districts and/or rename; a new version."""
-    expected = _plans.if_match(if_match)
-    plan = store.get_plan(plan_id)
-    base = store.get_version(plan_id, expected) if expected == plan.version else None
-    if base is None:
-        _stale(plan, expected)
-    assert base is not None and base.assignment is not None
+    plan, base, expected = _head(store, plan_id, if_match)
+    assert base.assignment is not None
     moves = [(m.grid, m.district) for m in body.moves]
     assignment, moved = _plans.apply_moves(area, plan, base.assignment, moves)
     message = body.message or (f"moved {moved} grid(s)" if moves else "renamed")
@@ -185,6 +181,15 @@ def update_plan(
         name=body.name,
     )
     return _answer(request, area, store, plan)
+
+
+def _head(store: Store, plan_id: str, if_match: str | None) -> tuple[PlanRow, VersionRow, int]:
+    """The plan, its head version and the ``If-Match`` version, which must be the head."""
+    expected = _plans.if_match(if_match)
+    plan = store.get_plan(plan_id)
+    if expected != plan.version:
+        _stale(plan, expected)
+    return plan, store.get_version(plan_id, expected), expected
 
 
 def _stale(plan: PlanRow, expected: int) -> None:
@@ -265,11 +270,7 @@ def undo(
     if_match: IfMatch = None,
 ) -> Response:
     """Go back to the state before the last edit (a new version; redo can restore it)."""
-    expected = _plans.if_match(if_match)
-    plan = store.get_plan(plan_id)
-    if expected != plan.version:
-        _stale(plan, expected)
-    head = store.get_version(plan_id, expected)
+    plan, head, expected = _head(store, plan_id, if_match)
     if head.content_of <= 1:
         raise HTTPException(409, "nothing to undo: this plan is at its first state")
     target = store.get_version(plan_id, store.get_version(plan_id, head.content_of - 1).content_of)
@@ -296,13 +297,9 @@ def redo(
     if_match: IfMatch = None,
 ) -> Response:
     """Restore the edit the last undo took back (a new version)."""
-    expected = _plans.if_match(if_match)
-    plan = store.get_plan(plan_id)
-    if expected != plan.version:
-        _stale(plan, expected)
+    plan, head, expected = _head(store, plan_id, if_match)
     if not plan.redo:
         raise HTTPException(409, "nothing to redo: no undo since the last edit")
-    head = store.get_version(plan_id, expected)
     target = store.get_version(plan_id, plan.redo[-1])
     plan = store.commit_version(
         plan_id,
@@ -409,11 +406,7 @@ def apply_suggestion(
     tolerance: Annotated[float | None, Query(gt=0, lt=1)] = None,
 ) -> Response:
     """Apply suggestion ``rank`` computed on the ``If-Match`` version (a new version)."""
-    expected = _plans.if_match(if_match)
-    plan = store.get_plan(plan_id)
-    if expected != plan.version:
-        _stale(plan, expected)
-    head = store.get_version(plan_id, expected)
+    plan, head, expected = _head(store, plan_id, if_match)
     found = _suggestions(area, plan, head, tolerance, max(limit, rank))
     chosen = next((s for s in found if int(s.get("rank", 0)) == rank), None)
     if chosen is None:

@@ -61,6 +61,26 @@ import numpy as np  # noqa: E402  (kept with the part that uses it)
 
 CGCS2000 = CRS.from_epsg(4490)
 
+#: GCJ-02 has no EPSG code.  Files in it get this CRS of their own, named for what
+#: it is, so that GIS software never takes the shifted coordinates for WGS 84
+#: (QGIS would draw them about 500 m off without a word).
+GCJ02_NAME = "GCJ-02 (WGS 84 with the offset of Chinese web maps; not EPSG:4326)"
+GCJ02_DESCRIPTION = (
+    "GCJ-02: longitude/latitude on the WGS 84 ellipsoid shifted by the published "
+    "GCJ-02 offset (a few hundred metres inside China) used by AMap and Tencent maps. "
+    "Not WGS 84: convert back (gridplan's gcj02_to_wgs84) before mixing with WGS 84 data."
+)
+GCJ02 = CRS.from_wkt(
+    f'''GEOGCRS["{GCJ02_NAME}",
+    DATUM["GCJ-02 offset of World Geodetic System 1984",
+        ELLIPSOID["WGS 84",6378137,298.257223563,LENGTHUNIT["metre",1]]],
+    PRIMEM["Greenwich",0,ANGLEUNIT["degree",0.0174532925199433]],
+    CS[ellipsoidal,2],
+        AXIS["geodetic latitude (Lat)",north,ORDER[1],ANGLEUNIT["degree",0.0174532925199433]],
+        AXIS["geodetic longitude (Lon)",east,ORDER[2],ANGLEUNIT["degree",0.0174532925199433]],
+    REMARK["{GCJ02_DESCRIPTION}"]]'''
+)
+
 _GCJ_A = 6378245.0  # Krasovsky 1940 semi-major axis used by GCJ-02
 _GCJ_EE = 0.00669342162296594323  # its first eccentricity squared
 

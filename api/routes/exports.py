@@ -16,14 +16,14 @@ router = APIRouter(prefix="/exports", tags=["exports"])
 
 Format = Annotated[str, Query(pattern="^(geojson|gpkg|csv)$")]
 Crs = Annotated[str, Query(pattern="^(wgs84|cgcs2000|gcj02)$")]
-SUFFIX = {"geojson": "geojson", "gpkg": "gpkg", "csv": "csv"}
 
 
-def _download(body: bytes, fmt: str, name: str) -> Response:
+def _download(body: bytes, fmt: str, stem: str, crs: str) -> Response:
+    name = exports.file_name(stem, crs, fmt)  # type: ignore[arg-type]
     return Response(
         body,
         media_type=exports.MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{name}.{SUFFIX[fmt]}"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
@@ -63,7 +63,7 @@ def export_layer(
         raise HTTPException(404, f"the layer {layer!r} is empty in this area: nothing to export")
     key = ("export", layer, plan, version, format, crs, id(frame))
     body = area.derived.get_or_make(key, lambda: _encode({layer: frame}, format, crs))
-    return _download(body, format, f"{layer}-{crs}")
+    return _download(body, format, layer, crs)
 
 
 def plan_download(
@@ -73,11 +73,12 @@ def plan_download(
     row = store.get_version(plan_id, version)
     name = f"{plan_id}-v{row.version}"
     if fmt == "csv":
-        return _download(exports.plan_csv_bytes(row.assignment or {}), "csv", name)
+        return _download(exports.plan_csv_bytes(row.assignment or {}), "csv", name, crs)
     districts = _plans.district_index(area, store, plan_id, row.version).frame
     if fmt == "geojson":
-        return _download(exports.geojson_bytes(districts, crs=crs), "geojson", name)  # type: ignore[arg-type]
+        body = exports.geojson_bytes(districts, crs=crs)  # type: ignore[arg-type]
+        return _download(body, "geojson", name, crs)
     grids = area.grids.copy()
     grids["district"] = grids["code"].astype(str).map(row.assignment or {})
     body = exports.gpkg_bytes({"districts": districts, "grids": grids}, crs=crs)  # type: ignore[arg-type]
-    return _download(body, "gpkg", name)
+    return _download(body, "gpkg", name, crs)

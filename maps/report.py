@@ -25,6 +25,9 @@ from typing import Any
 
 import pandas as pd
 
+from maps.colours import grid_colours, palette
+from maps.numbers import percent, whole
+
 VENDOR = Path(__file__).resolve().parent / "static" / "vendor" / "leaflet"
 
 #: Walking-time classes (upper bound in seconds, colour); ``None`` = unreachable.
@@ -35,20 +38,6 @@ WALK_CLASSES: tuple[tuple[float, str], ...] = (
     (float("inf"), "#fc8d59"),
 )
 UNREACHABLE = "#d73027"
-
-#: Categorical colours for districts (Tableau 10, then repeated with an offset).
-PALETTE = (
-    "#4e79a7",
-    "#f28e2b",
-    "#e15759",
-    "#76b7b2",
-    "#59a14f",
-    "#edc948",
-    "#b07aa1",
-    "#ff9da7",
-    "#9c755f",
-    "#bab0ac",
-)
 
 #: URLs that may appear in the report as text (namespaces, attribution links), never fetched.
 ALLOWED_URL_PREFIXES = (
@@ -91,6 +80,9 @@ TEXT = {
         "minutes": "分钟",
         "communities": "社区边界",
         "buildings": "楼栋",
+        "profile_adult": "成年人",
+        "profile_elderly": "老年人",
+        "speed": "{v} 米/秒",
     },
     "en": {
         "title": "Grid planning report",
@@ -125,6 +117,9 @@ TEXT = {
         "minutes": "min",
         "communities": "Community boundaries",
         "buildings": "Buildings",
+        "profile_adult": "adults",
+        "profile_elderly": "elderly people",
+        "speed": "{v} m/s",
     },
 }
 
@@ -141,6 +136,7 @@ class ReportData:
     layers: dict[str, Any]  # optional: streets, communities, pois, isochrones, gaps, sites
     coverage: dict[str, Any]
     tolerance: float
+    colours: dict[int, str]  # district -> colour, by adjacency (maps.colours), as on the page
 
 
 def write_report(
@@ -215,6 +211,7 @@ def load(folder: str | Path, *, tolerance: float, language: str | None) -> Repor
         layers={k: v for k, v in layers.items() if v is not None and not v.empty},
         coverage=coverage,
         tolerance=tolerance,
+        colours=grid_colours(grids),
     )
 
 
@@ -264,11 +261,6 @@ def tally_districts(grids: pd.DataFrame, extra: pd.DataFrame | None = None) -> p
     return out
 
 
-def district_colour(district: int) -> str:
-    """A stable colour for ``district`` (1-based)."""
-    return PALETTE[(int(district) - 1) % len(PALETTE)]
-
-
 def walk_colour(walk_s: float | None) -> str:
     """The colour class of a walking time in seconds (``None``/NaN: unreachable)."""
     if walk_s is None or pd.isna(walk_s):
@@ -302,7 +294,8 @@ def render(data: ReportData) -> str:
     parts += [_table_html(data), f"<footer>{t['source']}</footer>"]
     for i, part in enumerate(parts):
         fig.add_child(_block(part) if isinstance(part, str) else part, name=f"part_{i}")
-    page = fig.render()
+    lang = "zh-CN" if data.language == "zh" else "en"
+    page = fig.render().replace("<html>", f'<html lang="{lang}">', 1)
     check_offline(page)
     return page
 
@@ -409,10 +402,10 @@ def _districts_map(data: ReportData) -> Any:
         grids,
         name=t["district_map"],
         style_function=lambda f: {
-            "fillColor": district_colour(f["properties"]["district"]),
+            "fillColor": data.colours[int(f["properties"]["district"])],
             "color": "#ffffff",
             "weight": 0.6,
-            "fillOpacity": 0.65,
+            "fillOpacity": palette()["fill_opacity"],
         },
         tooltip=folium.GeoJsonTooltip(
             fields=["code", "district", "population", "households"],
@@ -601,11 +594,11 @@ def _summary_html(data: ReportData) -> str:
     t = TEXT[data.language]
     d = data.districts
     rows = [
-        (t["grids"], f"{len(data.grids):,}"),
-        (t["districts"], f"{len(d):,}"),
-        (t["population"], f"{int(d['population'].sum()):,}"),
-        (t["households"], f"{int(d['households'].sum()):,}"),
-        (t["max_dev"], f"{d['deviation'].abs().max() * 100:.1f}%"),
+        (t["grids"], whole(len(data.grids))),
+        (t["districts"], whole(len(d))),
+        (t["population"], whole(d["population"].sum())),
+        (t["households"], whole(d["households"].sum())),
+        (t["max_dev"], percent(d["deviation"].abs().max(), signed=False)),
         (t["tolerance"], f"±{data.tolerance * 100:g}%"),
     ]
     if data.buildings is not None and data.buildings["walk_s"].notna().any():
@@ -613,7 +606,7 @@ def _summary_html(data: ReportData) -> str:
         total = b["households"].sum() or 1
         for minutes in (5, 10, 15):
             within = b.loc[b["walk_s"].astype(float) <= minutes * 60, "households"].sum()
-            rows.append((f"≤{minutes} {t['minutes']}", f"{within / total * 100:.1f}%"))
+            rows.append((f"≤{minutes} {t['minutes']}", percent(within / total, signed=False)))
     cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
     return (
         f"<h1>{html.escape(data.name)} · {t['title']}</h1>"
@@ -637,10 +630,10 @@ def _coverage_figures_html(data: ReportData) -> str:
             w = within[minutes]
             for q in ("households", "population", "buildings"):
                 if w.get(f"{q}_share") is not None:
-                    label = f"{name} ({prof.get('speed_m_s', '?')} m/s): {t.get(q, q)}"
-                    flat.append(
-                        (f"{label} ≤{minutes} {t['minutes']}", f"{w[f'{q}_share'] * 100:.1f}%")
-                    )
+                    speed = t["speed"].format(v=prof.get("speed_m_s", "?"))
+                    label = f"{t.get(f'profile_{name}', name)} ({speed}): {t.get(q, q)}"
+                    share = percent(w[f"{q}_share"], signed=False)
+                    flat.append((f"{label} ≤{minutes} {t['minutes']}", share))
                     break
     for key, value in ({} if flat else data.coverage).items():
         if isinstance(value, bool | int | float | str):
@@ -655,7 +648,7 @@ def _coverage_figures_html(data: ReportData) -> str:
 
 def _district_legend(data: ReportData) -> str:
     items = "".join(
-        f'<span class="chip"><i style="background:{district_colour(d)}"></i>{int(d)}</span>'
+        f'<span class="chip"><i style="background:{data.colours[int(d)]}"></i>{int(d)}</span>'
         for d in data.districts["district"]
     )
     return f'<div class="legend">{items}</div>'
@@ -688,10 +681,10 @@ def _table_html(data: ReportData) -> str:
         outside = abs(r.deviation) > data.tolerance
         cells = [
             str(int(r.district)),
-            f"{int(r.grids):,}",
-            f"{int(r.population):,}",
-            f"{int(r.households):,}",
-            f'<span class="{"bad" if outside else ""}">{r.deviation * 100:+.1f}%</span>',
+            whole(r.grids),
+            whole(r.population),
+            whole(r.households),
+            f'<span class="{"bad" if outside else ""}">{percent(r.deviation)}</span>',
         ]
         if has_pp:
             cells.append("" if pd.isna(r.polsby_popper) else f"{r.polsby_popper:.2f}")

@@ -109,3 +109,66 @@ def test_vendor_copies_only_the_needed_files(tmp_path: Path) -> None:
         "versions.json",
     ]
     assert json.loads((target / "versions.json").read_text()) == {"leaflet": "1.9.4"}
+
+
+def _visible(page: str) -> str:
+    """The report's text as a reader sees it: no scripts, styles or tags."""
+    import html
+
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S | re.I)
+    return html.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+@needs_leaflet
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_report_is_in_one_language_with_its_lang(tmp_path: Path, language: str) -> None:
+    from maps.report import write_report
+    from tests.i18n_check import data_strings, untranslated
+
+    folder = make_build_dir(tmp_path, nx=8, ny=6, k=4)
+    coverage = json.loads((folder / "coverage.json").read_text("utf-8"))
+    coverage["profiles"]["elderly"] = {**coverage["profiles"]["adult"], "speed_m_s": 0.97}
+    (folder / "coverage.json").write_text(json.dumps(coverage), "utf-8")
+    page = write_report(folder, language=language).read_text("utf-8")
+    assert re.search(r"<html lang=\"(zh-CN|en)\">", page).group(1) == (
+        "zh-CN" if language == "zh" else "en"
+    )
+    text = _visible(page)
+    assert ("老年人" if language == "zh" else "elderly people") in text
+    # folium's tooltips and layer names are in the map's script: check them too
+    names = " ".join(re.findall(r'"(?:aliases|name)":\s*\[?([^\]\n]*)', page))
+    assert untranslated(text + names, data_strings(folder), language) == []
+
+
+@needs_leaflet
+def test_report_rounds_as_the_page(tmp_path: Path) -> None:
+    """Sums of fractional people are rounded half away from zero, never truncated."""
+    from maps.numbers import whole
+    from maps.report import load, render
+
+    folder = make_build_dir(tmp_path, nx=4, ny=3, k=2)
+    grids = json.loads((folder / "grids.geojson").read_text("utf-8"))
+    for i, f in enumerate(grids["features"]):
+        f["properties"]["population"] += 0.75 if i == 0 else 0.0  # the area ends in .75
+    (folder / "grids.geojson").write_text(json.dumps(grids), "utf-8")
+    data = load(folder, tolerance=0.02, language="en")
+    total = float(data.grids["population"].sum())
+    assert total % 1 == 0.75
+    text = _visible(render(data))
+    assert f"Population {whole(total)}" in " ".join(text.split())
+    assert f"{int(total):,}" not in text  # the truncated figure
+
+
+@needs_leaflet
+def test_report_colours_districts_by_adjacency(built: Path) -> None:
+    from maps.colours import district_graph, grid_colours
+    from maps.report import load, render
+
+    data = load(built, tolerance=0.02, language=None)
+    page = render(data)
+    colours = grid_colours(data.grids)
+    assert data.colours == colours
+    graph = district_graph(data.grids)
+    assert all(colours[a] != colours[b] for a in graph for b in graph[a])
+    for d, colour in colours.items():  # the legend shows the map's colours
+        assert f'<i style="background:{colour}"></i>{d}</span>' in page

@@ -9,7 +9,7 @@
  * fast: a repaint restyles only the grids that changed.
  */
 
-import { districtColour, walkColour } from "./colours.js";
+import { PALETTE, districtColour, walkColour } from "./colours.js";
 import { wgs84ToGcj02 } from "./crs.js";
 
 const L = window.L;
@@ -84,7 +84,25 @@ export function addBasemap(map, info, streets) {
       opacity: 0.9,
     }),
   }).addTo(map);
-  map.attributionControl.addAttribution("© OpenStreetMap contributors");
+  map.showsOsm = true; // labelMap adds the attribution, in the page's language
+}
+
+/**
+ * Label the map's own controls in the page's language: the zoom buttons' tooltips
+ * and, over the local basemap, the OpenStreetMap attribution.
+ */
+export function labelMap(map, { zoomIn, zoomOut, osm }) {
+  for (const [sel, text] of [[".leaflet-control-zoom-in", zoomIn], [".leaflet-control-zoom-out", zoomOut]]) {
+    const button = map.getContainer().querySelector(sel);
+    if (button) {
+      button.title = text;
+      button.setAttribute("aria-label", text);
+    }
+  }
+  if (!map.showsOsm) return;
+  if (map.osmAttribution) map.attributionControl.removeAttribution(map.osmAttribution);
+  map.attributionControl.addAttribution(osm);
+  map.osmAttribution = osm;
 }
 
 /**
@@ -98,8 +116,8 @@ export function gridLayer(map, info, grids, renderer, { districtOf, isLocked }) 
     const d = districtOf(code);
     const locked = isLocked(d);
     return {
-      fillColor: d === undefined ? "#cccccc" : districtColour(d),
-      fillOpacity: 0.5,
+      fillColor: d === undefined ? PALETTE.unassigned : districtColour(d),
+      fillOpacity: PALETTE.fill_opacity,
       color: locked ? "#333333" : "#ffffff",
       weight: locked ? 1.2 : 0.7,
       dashArray: locked ? "3 3" : null,

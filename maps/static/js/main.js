@@ -15,7 +15,7 @@
 import * as api from "./api.js";
 import * as i18n from "./i18n.js";
 import { t } from "./i18n.js";
-import { districtColour } from "./colours.js";
+import { districtColour, districtGraph, recolour } from "./colours.js";
 import * as layers from "./layers.js";
 import { Painter } from "./paint.js";
 import * as panels from "./panels.js";
@@ -74,6 +74,7 @@ async function boot() {
   ]);
   app.timings.fetch_ms = performance.now() - t0;
   layers.addBasemap(app.map, app.info, streets);
+  labelMap();
   $("#basemap-note").textContent = app.info.tile_url ? "" : t("basemap_local");
 
   const t1 = performance.now();
@@ -83,7 +84,9 @@ async function boot() {
     households: Number(f.properties.households) || 0,
     community: f.properties.community ? String(f.properties.community) : null,
   }));
-  app.model = new PlanModel(gridRecords, adjacencyFromPolygons(gridsFc.features));
+  const touching = adjacencyFromPolygons(gridsFc.features);
+  app.touching = new Map([...touching].map(([c, n]) => [c, new Set(n)])); // what touches on the map
+  app.model = new PlanModel(gridRecords, touching);
   app.timings.adjacency_ms = performance.now() - t1;
 
   // One canvas for grids, buildings and points; `?renderer=svg` (Leaflet's default
@@ -162,6 +165,7 @@ async function reloadAssignment() {
   if (!app.model.districts.includes(app.active)) setActive(app.model.districts[0] ?? null, false);
   app.pieces.clear();
   recomputePieces();
+  recolourDistricts();
   app.grids.restyle();
   app.labels.update(app.model, app.grids.centres);
   app.serverNote = "";
@@ -179,9 +183,23 @@ function recomputePieces(districts) {
   for (const d of districts ?? app.model.districts) app.pieces.set(d, app.model.pieces(d));
 }
 
+/**
+ * Colour districts by adjacency: afresh for a newly opened plan (as the report does),
+ * else keeping every colour unless a clash forces a change; restyle what changed.
+ */
+function recolourDistricts() {
+  const graph = districtGraph(app.touching, (c) => app.model.districtOf(c), app.model.districts);
+  const changed = new Set(recolour(graph, { fresh: app.colouredPlan !== app.planId }));
+  app.colouredPlan = app.planId;
+  if (!changed.size) return;
+  app.grids.restyle([...app.model.assignment].filter(([, d]) => changed.has(d)).map(([c]) => c));
+}
+
 function renderAll() {
-  if (app.model && app.model.districts.length) panels.renderDistricts(app);
-  else panels.renderDistricts({ ...app, model: null });
+  if (app.model && app.model.districts.length) {
+    recolourDistricts();
+    panels.renderDistricts(app);
+  } else panels.renderDistricts({ ...app, model: null });
   $("#active-chip").style.background = app.active ? districtColour(app.active) : "transparent";
   $("#active-chip").textContent = app.active ?? "";
 }
@@ -459,7 +477,7 @@ async function runJob(body) {
       await new Promise((r) => setTimeout(r, 400));
       job = await api.job(job.id);
       $("#job-progress").value = job.progress ?? 0;
-      $("#job-text").textContent = `${t("running", { p: Math.round((job.progress ?? 0) * 100) })} ${job.message ?? ""}`;
+      $("#job-text").textContent = t("running", { p: Math.round((job.progress ?? 0) * 100) });
     }
     if (job.status !== "done") throw new Error(job.message || job.status);
     $("#job-progress").value = 1;
@@ -504,6 +522,8 @@ async function setupCoverage(has) {
     box.disabled = !usable;
     box.closest("label").classList.toggle("muted", !usable);
   });
+  c.figures = cov;
+  c.r1310 = r1310;
   panels.renderCoverageFigures(cov);
   panels.render1310(r1310);
   labelIsochrones();
@@ -608,6 +628,11 @@ function switchTab(name) {
   if (name !== "history") app.grids?.clearPreview();
 }
 
+/** The map's zoom tooltips and attribution in the page's language. */
+function labelMap() {
+  layers.labelMap(app.map, { zoomIn: t("zoom_in"), zoomOut: t("zoom_out"), osm: t("osm_attribution") });
+}
+
 function wireUi() {
   document.querySelectorAll("#panel nav button").forEach((b) => b.addEventListener("click", () => switchTab(b.dataset.tab)));
   $("#lang").addEventListener("change", (e) => i18n.setLanguage(e.target.value));
@@ -619,6 +644,9 @@ function wireUi() {
     if (app.suggestions) panels.renderSuggestions(app, app.suggestions);
     refreshHistory();
     $("#basemap-note").textContent = app.info.tile_url ? "" : t("basemap_local");
+    labelMap();
+    panels.render1310(app.coverage.r1310);
+    panels.renderCoverageFigures(app.coverage.figures);
     panels.setStatus(t("saved", { v: app.version ?? "–" }));
   });
   $("#plan-select").addEventListener("change", (e) => openPlan(e.target.value));

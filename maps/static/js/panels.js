@@ -264,7 +264,7 @@ export function renderSuggestions(app, data) {
             "div",
             { class: "effect muted" },
             t("suggestion_effect", { a: pct(maxDevOf(s.before), false), b: pct(maxDevOf(s.after), false) }),
-            s.reason ? ` · ${s.reason}` : "",
+            suggestionReason(s, grids.length, from, to),
             touchesLocked ? ` · ${t("touches_locked")}` : "",
           ),
           h(
@@ -301,6 +301,23 @@ function lockIcon(closed) {
   );
   svg.append(shackle, body);
   return svg;
+}
+
+/** Why a suggestion helps, in the page's language, from its figures (not the API's English `reason`). */
+function suggestionReason(s, n, from, to) {
+  const b = s.before;
+  const a = s.after;
+  if (!b?.from || !b?.to || !a?.from || !a?.to) return "";
+  return ` · ${t("suggestion_reason", {
+    what: n === 1 ? t("reason_one_grid") : t("reason_grids", { n }),
+    p: num(s.population_moved),
+    from,
+    to,
+    fb: pct(b.from.deviation),
+    tb: pct(b.to.deviation),
+    fa: pct(a.from.deviation),
+    ta: pct(a.to.deviation),
+  })}`;
 }
 
 function maxDevOf(x) {
@@ -341,39 +358,59 @@ export function renderBuildingInfo(info) {
   );
 }
 
-/** "1310" figures per district, whatever the shape the API gives them in. */
+/** Minutes from seconds, one decimal ("–" when unknown). */
+const minutes = (sec) => (sec === null || sec === undefined ? "–" : t("minutes", { m: (sec / 60).toFixed(1) }));
+
+/**
+ * The "1310" check: how fast a worker reaches households from the bases, for the
+ * area and per district. Only known figures are shown, each with a translated label.
+ */
 export function render1310(data) {
   const box = $("#figures-1310");
   box.replaceChildren();
-  if (!data) {
+  if (!data || Array.isArray(data)) {
     box.append(h("p", { class: "muted" }, t("no_coverage")));
     return;
   }
-  const perDistrict = !Array.isArray(data) && data.per_district && !Array.isArray(data.per_district)
-    ? Object.entries(data.per_district).map(([district, v]) => ({
-        district,
-        households: v.households,
-        ...Object.fromEntries(Object.entries(v.share_households || {}).map(([m, s]) => [`≤ ${m} min`, s])),
-        worst_case_s: v.worst_case_s,
-      }))
-    : null;
-  const rows = Array.isArray(data) ? data : perDistrict || data.districts || data.per_district || [];
-  const scalars = Object.entries(Array.isArray(data) ? {} : data).filter(
-    ([, v]) => typeof v !== "object" || v === null,
-  );
-  if (scalars.length)
-    box.append(h("table", { class: "figures" }, scalars.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, fmt(v))))));
-  if (rows.length) {
-    const cols = Object.keys(rows[0]).filter((k) => typeof rows[0][k] !== "object" || rows[0][k] === null);
-    box.append(
+  const within = Object.keys(data.share_households || {}).sort((a, b) => Number(a) - Number(b));
+  const has = (k) => data[k] !== undefined;
+  const rows = [
+    has("mode") && [t("r1310_mode"), t(`mode_${data.mode}`)],
+    has("speed_m_s") && [t("r1310_speed"), t("speed", { v: data.speed_m_s })],
+    has("bases") && [t("r1310_bases"), t("r1310_bases_n", { n: num(data.bases) })],
+    has("households") && [t("households"), num(data.households)],
+    ...within.map((m) => [t("r1310_within", { m }), pct(data.share_households[m], false)]),
+    has("worst_case_s") && [t("r1310_worst"), data.worst_case_s === null ? t("r1310_some_unreachable") : minutes(data.worst_case_s)],
+    has("outside_count") && within.length && [t("r1310_outside", { m: within.at(-1) }), num(data.outside_count)],
+    has("unreachable_buildings") && [t("r1310_unreachable"), num(data.unreachable_buildings)],
+  ].filter(Boolean);
+  box.append(h("table", { class: "figures", id: "figures-1310-area" }, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))));
+  const per = data.per_district && !Array.isArray(data.per_district) ? Object.entries(data.per_district) : [];
+  if (!per.length) return;
+  box.append(
+    h(
+      "table",
+      { class: "districts small", id: "figures-1310-districts" },
+      h("thead", {}, h("tr", {}, h("th", {}, t("district")), h("th", { class: "n" }, t("households")),
+        within.map((m) => h("th", { class: "n" }, `≤${m}′`)), h("th", { class: "n" }, t("r1310_worst_short")))),
       h(
-        "table",
-        { class: "districts small" },
-        h("thead", {}, h("tr", {}, cols.map((c) => h("th", {}, c)))),
-        h("tbody", {}, rows.map((r) => h("tr", {}, cols.map((c) => h("td", { class: "n" }, fmt(r[c])))))),
+        "tbody",
+        {},
+        per
+          .sort(([a], [b]) => Number(a) - Number(b) || a.localeCompare(b))
+          .map(([d, v]) =>
+            h(
+              "tr",
+              {},
+              h("td", {}, h("span", { class: "chip", style: `background:${districtColour(d)}` }), d),
+              h("td", { class: "n" }, num(v.households)),
+              within.map((m) => h("td", { class: "n" }, pct(v.share_households?.[m], false))),
+              h("td", { class: "n" }, minutes(v.worst_case_s)),
+            ),
+          ),
       ),
-    );
-  }
+    ),
+  );
 }
 
 /** Headline coverage figures from /coverage (any flat numbers it holds). */
@@ -406,7 +443,7 @@ function renderProfile(box, profiles) {
   const within = prof.area?.within || {};
   const minutes = Object.keys(within).sort((a, b) => Number(a) - Number(b));
   const share = (w) => (w?.households_share ?? w?.population_share ?? w?.buildings_share ?? null);
-  const speed = prof.speed_m_s ? ` · ${name} ${prof.speed_m_s} m/s` : "";
+  const speed = prof.speed_m_s ? ` · ${profileName(name)} ${t("speed", { v: prof.speed_m_s })}` : "";
   box.append(
     h(
       "table",
@@ -443,6 +480,9 @@ function renderProfile(box, profiles) {
     ),
   );
 }
+
+/** A walking profile's name (adult, elderly) in the page's language. */
+export const profileName = (name) => (t(`profile_${name}`) === `profile_${name}` ? name : t(`profile_${name}`));
 
 function fmt(v) {
   if (typeof v === "number") return Number.isInteger(v) ? num(v) : v.toFixed(3);

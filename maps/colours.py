@@ -14,8 +14,9 @@ it; a district that must change takes the first colour free among its
 neighbours that no later neighbour wants.  So a fresh colouring depends only
 on the plan (the page and the report agree), and after an edit a district
 keeps its colour unless a clash forces it to change.  Should a district find
-no free colour (eight or more differently coloured neighbours), the whole
-graph is coloured again by DSATUR.
+no free colour (neighbours holding all eight), one of its neighbours moves to
+another colour to hand its own over; only when none can is the whole graph
+coloured again by DSATUR.
 """
 
 from __future__ import annotations
@@ -109,11 +110,40 @@ def colour_districts(
             colour[d] = wanted(d)
             continue
         free = [c for c in range(n_colours) if c not in taken]
-        if not free:
-            return dsatur(neighbours, n_colours=n_colours)
         reserved = {wanted(m) for m in neighbours[d] if m not in colour}
-        colour[d] = next((c for c in free if c not in reserved), free[0])
+        if free:
+            colour[d] = next((c for c in free if c not in reserved), free[0])
+        elif not _hand_over(d, neighbours, colour, n_colours, wanted):
+            return dsatur(neighbours, n_colours=n_colours)
     return colour
+
+
+def _hand_over(
+    d: int,
+    neighbours: Mapping[int, Collection[int]],
+    colour: dict[int, int],
+    n_colours: int,
+    wanted: Any,
+) -> bool:
+    """Colour ``d``, ringed by every colour, by moving one neighbour to another colour.
+
+    The first colour held by a single neighbour that has a colour of its own
+    to move to goes to ``d``; that neighbour takes its first free colour
+    (one no later neighbour wants, when it can).  False when none can move.
+    """
+    for c in range(n_colours):
+        holders = [m for m in neighbours[d] if colour.get(m) == c]
+        if len(holders) != 1:
+            continue
+        m = holders[0]
+        used = {colour[q] for q in neighbours[m] if q in colour and q != d} | {c}
+        free = [x for x in range(n_colours) if x not in used]
+        if free:
+            reserved = {wanted(q) for q in neighbours[m] if q not in colour}
+            colour[m] = next((x for x in free if x not in reserved), free[0])
+            colour[d] = c
+            return True
+    return False
 
 
 def dsatur(neighbours: Mapping[int, Collection[int]], *, n_colours: int) -> dict[int, int]:

@@ -310,6 +310,19 @@ def _block(text: str) -> Any:
     return block
 
 
+def _metric_scale() -> Any:
+    """A Leaflet scale bar in metres only (folium's ``control_scale`` adds feet and miles)."""
+    import branca.element as be
+
+    scale = be.MacroElement()
+    scale._template = be.Template(
+        "{% macro script(this, kwargs) %}"
+        "L.control.scale({imperial: false}).addTo({{ this._parent.get_name() }});"
+        "{% endmacro %}"
+    )
+    return scale
+
+
 def _inline_leaflet() -> str:
     """Leaflet's CSS (images as data URIs) and JS as inline tags."""
     js_path, css_path = VENDOR / "leaflet.js", VENDOR / "leaflet.css"
@@ -367,9 +380,10 @@ def check_offline(page: str) -> None:
 def _new_map(data: ReportData) -> Any:
     import folium
 
-    m = folium.Map(tiles=None, height="520px", control_scale=True, prefer_canvas=True)
+    m = folium.Map(tiles=None, height="520px", prefer_canvas=True)
     m.default_js = []  # Leaflet is inlined in the page header instead of CDN links
     m.default_css = []
+    _metric_scale().add_to(m)  # the page's scale bar: metres only, no feet in a Chinese report
     minx, miny, maxx, maxy = data.grids.total_bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     _add_basemap(m, data)

@@ -22,6 +22,10 @@ UNTRANSLATED = [
     r"\bm/s\b",
     r"\bk?m\b",
     r"English",
+    r"WGS 84",
+    r"CGCS2000",
+    r"GCJ-02",
+    r"GPS",
     r"中文",
     r"plan\.csv",
 ]

@@ -112,7 +112,7 @@ def test_js_colouring_is_the_python_algorithm(page: Any) -> None:
             else {d: int(rng.integers(n)) for d in graph if rng.random() < 0.7}  # with clashes
         )
         cases.append((graph, previous))
-    for rim in range(7, 12):  # a hub ringed by every colour: the DSATUR path
+    for rim in (7, 8, 9, 12, 16, 17):  # a hub ringed by every colour: hand-over and DSATUR
         graph = {d: {rim + 1, 1 + d % rim, 1 + (d - 2) % rim} for d in range(1, rim + 1)}
         cases.append(({**graph, rim + 1: set(range(1, rim + 1))}, None))
     payload = [
@@ -279,6 +279,27 @@ def test_english_keeps_the_area_name_and_the_table_fits(browser: Any, server: Li
         pg.locator("#lang").select_option("zh")
         assert pg.locator("#area-name").inner_text() == "合成小镇"
         context.close()
+
+
+def test_export_in_gcj02_from_the_page(page: Any, tmp_path: Path) -> None:
+    """The export tab offers the three systems; a GCJ-02 GeoPackage is named and labelled so."""
+    import sqlite3
+
+    page.locator('#panel nav button[data-tab="export"]').click()
+    page.locator("#export-crs").select_option("gcj02")
+    with page.expect_download(timeout=15_000) as info:
+        page.locator('button.export[data-format="gpkg"]').click()
+    assert info.value.suggested_filename.endswith("-gcj02.gpkg")
+    path = tmp_path / "plan.gpkg"
+    info.value.save_as(path)
+    with sqlite3.connect(path) as db:
+        names = {r[0] for r in db.execute(
+            "SELECT s.srs_name FROM gpkg_contents c JOIN gpkg_spatial_ref_sys s USING (srs_id)"
+        )}  # fmt: skip
+    assert len(names) == 1 and "GCJ-02" in names.pop()
+    assert "GCJ-02" in page.locator("#export-status").inner_text() or "gcj02" in (
+        page.locator("#export-status").inner_text()
+    )
 
 
 # ----------------------------------------------------------------------------- numbers

@@ -135,6 +135,9 @@ def test_report_is_in_one_language_with_its_lang(tmp_path: Path, language: str) 
     )
     text = _visible(page)
     assert ("老年人" if language == "zh" else "elderly people") in text
+    # the maps' scale bars in metres only (Leaflet's default adds feet and miles)
+    assert page.count("L.control.scale({imperial: false})") == 2
+    assert "L.control.scale()" not in page
     # folium's tooltips and layer names are in the map's script: check them too
     names = " ".join(re.findall(r'"(?:aliases|name)":\s*\[?([^\]\n]*)', page))
     assert untranslated(text + names, data_strings(folder), language) == []

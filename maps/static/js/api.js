@@ -149,11 +149,12 @@ export const coverage = () => get("/coverage");
 export const coverage1310 = () => get("/coverage/1310");
 
 /**
- * Download a plan export as a file, through fetch so the token header goes along.
+ * Download a plan export as a file (in `crs`: wgs84, cgcs2000 or gcj02), through
+ * fetch so the token header goes along.
  * @returns {Promise<string>} the file name used
  */
-export async function download(id, format) {
-  const res = await fetch(`/plans/${enc(id)}/export?format=${enc(format)}`, { headers: headers() });
+export async function download(id, format, crs = "wgs84") {
+  const res = await fetch(`/plans/${enc(id)}/export?format=${enc(format)}&crs=${enc(crs)}`, { headers: headers() });
   if (!res.ok) {
     let detail = res.statusText;
     try {

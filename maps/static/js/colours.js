@@ -57,12 +57,32 @@ export function colourDistricts(neighbours, previous, n) {
     }
     const free = [];
     for (let c = 0; c < n; c++) if (!taken.has(c)) free.push(c);
-    if (!free.length) return dsatur(neighbours, n);
     const reserved = new Set();
     for (const m of neighbours.get(d)) if (!colour.has(m)) reserved.add(wanted(m));
-    colour.set(d, free.find((c) => !reserved.has(c)) ?? free[0]);
+    if (free.length) colour.set(d, free.find((c) => !reserved.has(c)) ?? free[0]);
+    else if (!handOver(d, neighbours, colour, n, wanted)) return dsatur(neighbours, n);
   }
   return colour;
+}
+
+/** Colour `d`, ringed by every colour, by moving one neighbour on (as maps/colours.py `_hand_over`). */
+function handOver(d, neighbours, colour, n, wanted) {
+  for (let c = 0; c < n; c++) {
+    const holders = [...neighbours.get(d)].filter((m) => colour.get(m) === c);
+    if (holders.length !== 1) continue;
+    const m = holders[0];
+    const used = new Set([c]);
+    for (const q of neighbours.get(m)) if (colour.has(q) && q !== d) used.add(colour.get(q));
+    const free = [];
+    for (let x = 0; x < n; x++) if (!used.has(x)) free.push(x);
+    if (!free.length) continue;
+    const reserved = new Set();
+    for (const q of neighbours.get(m)) if (!colour.has(q)) reserved.add(wanted(q));
+    colour.set(m, free.find((x) => !reserved.has(x)) ?? free[0]);
+    colour.set(d, c);
+    return true;
+  }
+  return false;
 }
 
 /** Brélaz's DSATUR (ties: more neighbours, then the lower id), as maps/colours.py `dsatur`. */

@@ -614,7 +614,7 @@ async function exportPlan(format) {
   if (!app.planId) return;
   try {
     await waitForSaves();
-    const name = await api.download(app.planId, format);
+    const name = await api.download(app.planId, format, $("#export-crs").value);
     $("#export-status").textContent = t("export_done", { f: name });
   } catch (err) {
     $("#export-status").textContent = t("error", { m: err.message });

@@ -28,10 +28,6 @@ class EmptyLayerError(InputError):
     """A layer that must hold features holds none (after clipping)."""
 
 
-class InvalidGeometryError(InputError):
-    """A geometry is invalid and could not be repaired."""
-
-
 class ManifestError(InputError):
     """An area manifest is missing a field or has a wrong value."""
 
@@ -45,10 +41,6 @@ class UnknownIdError(GridplanError, KeyError):
 
 class PlanError(InputError):
     """A plan is inconsistent: unknown or missing grids, wrong columns."""
-
-
-class ContiguityError(PlanError):
-    """A district is not contiguous and cannot be repaired automatically."""
 
 
 class InfeasibleError(GridplanError, ValueError):

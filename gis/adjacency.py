@@ -147,19 +147,3 @@ def bridge_components(
         _, labels = np.unique(labels, return_inverse=True)
         n_comp -= 1
     return matrix, bridges
-
-
-def bridge_lines(adjacency: Adjacency, grids_metric: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Bridges as lines between grid centres, for display (CRS of ``grids_metric``)."""
-    pos = {c: i for i, c in enumerate(grids_metric["code"].astype(str))}
-    cent = shapely.point_on_surface(np.asarray(grids_metric.geometry.values, dtype=object))
-    lines = [shapely.LineString([cent[pos[a]], cent[pos[b]]]) for a, b, _ in adjacency.bridges]
-    return gpd.GeoDataFrame(
-        {
-            "grid_a": [a for a, _, _ in adjacency.bridges],
-            "grid_b": [b for _, b, _ in adjacency.bridges],
-            "distance_m": [d for _, _, d in adjacency.bridges],
-        },
-        geometry=lines,
-        crs=grids_metric.crs,
-    )

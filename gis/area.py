@@ -24,9 +24,9 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis._errors import EmptyLayerError, ManifestError, UnreadableFileError
+from gis.crs import WGS84
 from gis.sources import OsmLayers, is_osm_file, list_layers, read_osm, read_vector
 
-WGS84 = "EPSG:4326"
 MANIFEST = "area.toml"
 
 #: How far past the study area streets are kept, so walks may leave it (m).

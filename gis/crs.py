@@ -12,7 +12,8 @@ from pyproj import CRS
 
 from gis._errors import CRSError
 
-WGS84 = CRS.from_epsg(4326)
+#: WGS 84 longitude/latitude: the CRS of every file gridplan exchanges (RFC 7946).
+WGS84 = "EPSG:4326"
 
 
 def metric_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, preferred: str | None = None) -> CRS:

@@ -31,7 +31,7 @@ from scipy.sparse import csgraph
 
 from gis._errors import InfeasibleError, PlanError, UnknownIdError, UnreadableFileError
 from gis.adjacency import Adjacency, grid_adjacency
-from gis.crs import metric_crs
+from gis.crs import WGS84, metric_crs
 
 
 # --------------------------------------------------------------------------- graph
@@ -616,7 +616,7 @@ def _overlay_polygons(polys: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> pd.Se
     if "district" not in polys.columns:
         raise PlanError("district polygons need a `district` property")
     if polys.crs is None:
-        polys = polys.set_crs("EPSG:4326")
+        polys = polys.set_crs(WGS84)
     gm = to_metric(grids)
     pm = polys.to_crs(gm.crs)
     gi, pi = shapely.STRtree(pm.geometry.values).query(gm.geometry.values, predicate="intersects")

@@ -60,8 +60,6 @@ from scipy.spatial import cKDTree
 
 from gis._errors import CRSError, InputError, ManifestError, UnreadableFileError
 
-FloorsSource = Literal["levels", "height", "neighbours", "type_default"]
-
 #: Floors used when a building has no tag and too few neighbours with known floors.
 DEFAULT_TYPE_FLOORS: Mapping[str, float] = MappingProxyType(
     {
@@ -131,7 +129,6 @@ RESIDENTIAL_TYPES: frozenset[str] = frozenset(
 )
 
 _FEET_M = 0.3048
-_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
 
 
 @dataclass(frozen=True)
@@ -404,10 +401,6 @@ def _parse_tags(values: ArrayLike, parse: Any) -> NDArray[np.float64]:
     uniques = series.dropna().unique()
     lookup = {u: parse(u) for u in uniques}
     return series.map(lookup).astype(float).to_numpy()
-
-
-def _numbers(text: str) -> list[float]:
-    return [float(m.replace(",", ".")) for m in _NUMBER.findall(text)]
 
 
 def _levels_value(raw: object) -> float:

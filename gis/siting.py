@@ -26,6 +26,7 @@ from scipy import optimize, sparse
 from scipy.sparse import csgraph
 
 from gis._errors import InfeasibleError, InputError
+from gis.crs import WGS84
 from gis.network import (
     _OFFSET,
     Snap,
@@ -85,7 +86,7 @@ class SiteState:
         object.__setattr__(
             self,
             "to_metric",
-            Transformer.from_crs("EPSG:4326", self.network.crs, always_xy=True),
+            Transformer.from_crs(WGS84, self.network.crs, always_xy=True),
         )
 
 

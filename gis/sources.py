@@ -19,10 +19,9 @@ import pandas as pd
 import shapely
 
 from gis._errors import CRSError, EmptyLayerError, UnreadableFileError
+from gis.crs import WGS84
 
-WGS84 = "EPSG:4326"
 OSM_SUFFIXES = (".osm", ".osm.xml", ".xml", ".pbf", ".osm.pbf", ".osm.bz2", ".osm.gz")
-VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb")
 
 #: Ways kept as streets (``highway=*`` values people or vehicles move along).
 STREET_HIGHWAYS = frozenset(

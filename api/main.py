@@ -31,6 +31,7 @@ from gis._errors import (
     InputError,
     UnknownIdError,
 )
+from gis.outputs import BuildFolder
 
 log = logging.getLogger("gridplan.api")
 
@@ -109,7 +110,7 @@ def load_default_plan(store: Store, area: Area, *, tolerance: float) -> None:
 
     from api.routes._engine import normalise
 
-    path = area.data_dir / "plan.csv"
+    path = BuildFolder(area.data_dir).file("plan")
     if not path.exists():
         return
     try:

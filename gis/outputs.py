@@ -1,15 +1,26 @@
-"""Reading and writing the files of an output folder ``DIR``.
+"""The build folder ``DIR``: its file names, reading its files, writing them atomically.
+
+:class:`BuildFolder` is the one home of a build folder: the name of every
+file in it (:data:`FILES`), reading a layer, the metadata or the plan, and
+writing the build, the plan and the coverage.  Every other module asks it
+rather than spelling a file name.
 
 Every write is atomic: the data goes to a temporary file in the same folder,
-which is then renamed over the target, so a crash never leaves a half-written
-file.  GeoJSON is written per RFC 7946 (WGS 84 longitude/latitude, polygons
-wound counter-clockwise outside and clockwise inside).
+is flushed to disk, and is then renamed over the target (and the folder
+flushed), so a crash never leaves a half-written file.  Files written together
+(a plan and its districts) are all written to temporaries first and renamed
+only when every one is complete.  GeoJSON is written per RFC 7946 (WGS 84
+longitude/latitude, polygons wound counter-clockwise outside and clockwise
+inside, 7 decimals).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -22,11 +33,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis._errors import CRSError, EmptyLayerError, UnreadableFileError
+from gis._errors import CRSError, EmptyLayerError, InputError, OutputError, UnreadableFileError
+from gis._types import PathLike
+from gis.crs import WGS84
 
-WGS84 = "EPSG:4326"
-
-#: GeoJSON layers of a build folder, by name; each is also a layer of area.gpkg.
+#: GeoJSON layers a build writes, by name; each is also a layer of area.gpkg.
 LAYER_FILES = {
     "grids": "grids.geojson",
     "buildings": "buildings.geojson",
@@ -35,15 +46,278 @@ LAYER_FILES = {
     "pois": "pois.geojson",
     "boundary": "boundary.geojson",
 }
-GPKG_NAME = "area.gpkg"
+#: GeoJSON layers later steps add: the plan's districts, the coverage's layers,
+#: the office's own service points (uploaded).
+ADDED_LAYER_FILES = {
+    "districts": "districts.geojson",
+    "services": "services.geojson",
+    "isochrones": "isochrones.geojson",
+    "gaps": "gaps.geojson",
+    "sites": "sites.geojson",
+}
+#: Every file of a build folder, by name.
+FILES = {
+    **LAYER_FILES,
+    **ADDED_LAYER_FILES,
+    "gpkg": "area.gpkg",
+    "meta": "build.json",
+    "plan": "plan.csv",
+    "coverage": "coverage.json",
+    "report": "report.html",
+}
+#: Columns of buildings.geojson, in this order, where the build has them.
+BUILDING_COLUMNS = (
+    "id",
+    "grid",
+    "community",
+    "households",
+    "population",
+    "floors",
+    "floors_source",
+    "residential_share",
+    "area_m2",
+    "building",
+    "name",
+    "levels",
+    "height",
+    "addr_street",
+    "addr_housenumber",
+    "population_source",
+)
+#: Layers written with the coverage, into GeoJSON files and area.gpkg.
+COVERAGE_LAYERS = ("buildings", "isochrones", "gaps", "sites")
 #: GeoJSON coordinates are written to 7 decimals (about 1 cm), as GDAL does for RFC 7946.
 GEOJSON_GRID_DEG = 1e-7
-META_NAME = "build.json"
+GEOJSON_DECIMALS = 7
+
+
+class BuildFolder:
+    """A build folder ``DIR``: where its files are, reading them and writing them.
+
+    A folder that :meth:`write_build` wrote keeps the layers and metadata it
+    wrote in memory, and answers :meth:`read` and :meth:`meta` from them until
+    a later write replaces the file; any other folder reads its files.
+
+    Parameters
+    ----------
+    path
+        The folder (written by :func:`gis.pipeline.build`, or any folder
+        holding a ``grids.geojson``).
+    """
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        self._held: dict[str, gpd.GeoDataFrame] = {}
+        self._held_meta: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"BuildFolder({str(self.path)!r})"
+
+    def file(self, name: str) -> Path:
+        """The path of the file ``name`` (a key of :data:`FILES`)."""
+        return self.path / FILES[name]
+
+    def has(self, name: str) -> bool:
+        """Whether the file ``name`` exists."""
+        return name in self._held or self.file(name).is_file()
+
+    def require(self, *names: str, what: str) -> None:
+        """Raise unless this is a folder holding the files ``names`` that ``what`` needs.
+
+        Raises
+        ------
+        InputError
+            Not a folder, not a build folder (the first file is missing), or
+            another file is missing; the message says how to rebuild it.
+        """
+        hint = "give the folder written by `gridplan build SOURCE --out DIR`"
+        if not self.path.is_dir():
+            raise InputError(f"{self.path} is not a folder: {hint}")
+        for i, name in enumerate(names):
+            if self.has(name):
+                continue
+            if i == 0:
+                raise InputError(f"{self.path} is not a build folder (no {FILES[name]}): {hint}")
+            raise InputError(
+                f"{self.path} has no {FILES[name]}, which {what} needs: "
+                f"rebuild it with `gridplan build SOURCE --out {self.path}`"
+            )
+
+    # ------------------------------------------------------------------ reading
+
+    def read(self, name: str, *, required: bool = True) -> gpd.GeoDataFrame | None:
+        """Read the layer ``name`` (WGS 84).
+
+        Parameters
+        ----------
+        name
+            A key of :data:`LAYER_FILES` or :data:`ADDED_LAYER_FILES`.
+        required
+            Raise when the file is missing or empty (else return ``None`` for a
+            missing file).
+
+        Raises
+        ------
+        UnreadableFileError
+            The file is missing (when required) or cannot be parsed.
+        EmptyLayerError
+            The file holds no features (when required).
+        """
+        if name in self._held:
+            return self._held[name].copy()
+        path = self.file(name)
+        if not path.exists():
+            if required:
+                raise UnreadableFileError(
+                    f"{path} does not exist: run `gridplan build SOURCE --out {self.path}` first"
+                )
+            return None
+        try:
+            gdf = gpd.read_file(path, engine="pyogrio")
+        except Exception as exc:  # pyogrio raises several unrelated types
+            raise UnreadableFileError(f"cannot read {path}: {exc}") from exc
+        if gdf.crs is None:
+            gdf = gdf.set_crs(WGS84)
+        elif not gdf.crs.equals(WGS84):
+            gdf = gdf.to_crs(WGS84)
+        if required and gdf.empty:
+            raise EmptyLayerError(f"{path} holds no features")
+        return gdf
+
+    def layer(self, name: str) -> gpd.GeoDataFrame:
+        """Read the layer ``name``, which must exist and hold features."""
+        gdf = self.read(name)
+        assert gdf is not None  # required=True raises instead
+        return gdf
+
+    def meta(self) -> dict[str, Any]:
+        """The build metadata (``build.json``), or ``{}`` for grids made elsewhere."""
+        if self._held_meta is not None:
+            return dict(self._held_meta)
+        path = self.file("meta")
+        if not path.exists():
+            return {}
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+
+    @property
+    def crs(self) -> str | None:
+        """The metric CRS the build computed in (``None`` for grids made elsewhere)."""
+        crs = self.meta().get("crs")
+        return None if crs is None else str(crs)
+
+    def plan_table(self) -> pd.DataFrame | None:
+        """``plan.csv`` as it is (``grid``, ``district`` as strings), or ``None``."""
+        path = self.file("plan")
+        return pd.read_csv(path, dtype=str) if path.exists() else None
+
+    def coverage(self) -> dict[str, Any]:
+        """The coverage figures (``coverage.json``), or ``{}`` before coverage ran."""
+        path = self.file("coverage")
+        if not path.exists():
+            return {}
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+
+    # ------------------------------------------------------------------ writing
+
+    def write_build(self, layers: Mapping[str, gpd.GeoDataFrame], meta: Mapping[str, Any]) -> None:
+        """Write a whole build (its layers, area.gpkg and build.json), replacing the folder.
+
+        The files go to a temporary sibling folder; only when all are written is
+        it renamed to this folder (an older one is replaced).
+
+        The folder then holds the layers as written (WGS 84, oriented, at the
+        written precision) and the metadata in memory for later steps.
+        """
+        out = self.path
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"{out} exists and is not a folder: choose another --out")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        try:
+            staged = BuildFolder(staging)
+            written = {name: orient_rfc7946(gdf) for name, gdf in layers.items()}
+            for name, gdf in written.items():
+                to_geojson_file(gdf, staged.file(name), layer=name)
+                _fsync_file(staged.file(name))
+            write_gpkg_layers(
+                {name: gdf.to_crs(WGS84) for name, gdf in layers.items()}, staged.file("gpkg")
+            )
+            write_json(staged.file("meta"), meta)
+            _replace_folder(staging, out)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        self._held = {name: _as_written(gdf) for name, gdf in written.items()}
+        self._held_meta = json.loads(dump_json(meta))
+
+    def write_plan(self, plan: pd.DataFrame, districts: gpd.GeoDataFrame) -> None:
+        """Write ``plan.csv`` and ``districts.geojson`` together: both new, or both old."""
+        with atomic_paths(self.file("plan"), self.file("districts")) as (plan_tmp, districts_tmp):
+            plan.to_csv(plan_tmp, index=False)
+            to_geojson_file(districts, districts_tmp, layer="districts")
+        self._held.pop("districts", None)
+
+    def write_coverage(self, layers: Mapping[str, gpd.GeoDataFrame], figures: Any) -> None:
+        """Write the coverage: its layers (GeoJSON, and area.gpkg when it exists) and figures.
+
+        Each file is written atomically; coverage.json goes last, so figures
+        never describe layers that were not written.
+        """
+        for name, gdf in layers.items():
+            write_geojson(gdf, self.file(name))
+            self._held.pop(name, None)
+        if self.file("gpkg").is_file():
+            write_gpkg_layers(layers, self.file("gpkg"))
+        write_json(self.file("coverage"), figures)
+
+
+def read_layer(folder: PathLike, name: str, *, required: bool = True) -> gpd.GeoDataFrame | None:
+    """The layer ``name`` of the build folder ``folder`` (see :meth:`BuildFolder.read`)."""
+    return BuildFolder(folder).read(name, required=required)
+
+
+def read_meta(folder: PathLike) -> dict[str, Any]:
+    """The build metadata of ``folder`` (see :meth:`BuildFolder.meta`)."""
+    return BuildFolder(folder).meta()
+
+
+def _as_written(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``gdf`` (RFC 7946 already) with the coordinates the GeoJSON file holds."""
+    out = gdf.copy()
+    out[out.geometry.name] = shapely.transform(out.geometry.values, _decimals_as_written)
+    return out
+
+
+def _decimals_as_written(xy: np.ndarray) -> np.ndarray:
+    """``xy`` rounded to 7 decimals as GDAL prints them (``%.7f``: the exact value rounded)."""
+    out = np.round(xy, GEOJSON_DECIMALS)
+    scaled = xy * 10.0**GEOJSON_DECIMALS
+    near_half = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-3  # where np.round may differ
+    out[near_half] = [float(f"{v:.{GEOJSON_DECIMALS}f}") for v in xy[near_half]]
+    return out
+
+
+def _replace_folder(staging: Path, out: Path) -> None:
+    _fsync_folder(staging)
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+        os.replace(staging, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, out)
+    _fsync_folder(out.parent)
+
+
+# ---------------------------------------------------------------------- atomic files
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(target: PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; rename it over ``target`` on success.
+
+    The file is flushed to disk before the rename and the folder after it, so
+    that after a crash ``target`` is either the old file or the whole new one.
 
     Parameters
     ----------
@@ -55,36 +329,118 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     Path
         Where to write.  Removed if the block raises.
     """
-    target = Path(target)
+    with atomic_paths(target) as (tmp,):
+        yield tmp
+
+
+@contextlib.contextmanager
+def atomic_paths(*targets: PathLike) -> Iterator[tuple[Path, ...]]:
+    """Yield temporary paths next to ``targets``; rename them all once the block succeeds.
+
+    Nothing is renamed unless every file was written: a failure leaves all the
+    targets as they were.  (The renames themselves are one after the other,
+    in the order given: the last target is the one that says "done".)
+
+    Yields
+    ------
+    tuple of Path
+        Where to write each target.  Removed if the block raises.
+    """
+    paths = [Path(t) for t in targets]
+    temps = [_free_temp(p) for p in paths]
+    try:
+        yield tuple(temps)
+        for tmp in temps:
+            _fsync_file(tmp)
+        for tmp, target in zip(temps, paths, strict=True):
+            os.replace(tmp, target)
+        for folder in {p.parent for p in paths}:
+            _fsync_folder(folder)
+    finally:
+        for tmp in temps:
+            if tmp.exists():
+                tmp.unlink()
+
+
+def _free_temp(target: Path) -> Path:
+    """A free temporary name next to ``target`` (no file: GDAL refuses to overwrite)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
     os.close(fd)
-    tmp_path = Path(tmp)
-    tmp_path.unlink()  # writers that refuse to overwrite (GDAL) get a free name
+    path = Path(tmp)
+    path.unlink()
+    return path
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        yield tmp_path
-        os.replace(tmp_path, target)
+        os.fsync(fd)
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        os.close(fd)
 
 
-def write_text(target: str | os.PathLike[str], text: str) -> None:
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # some file systems cannot sync a folder
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_text(target: PathLike, text: str) -> None:
     """Write ``text`` to ``target`` atomically (UTF-8)."""
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_json(target: str | os.PathLike[str], payload: Any) -> None:
-    """Write ``payload`` as JSON to ``target`` atomically."""
-    write_text(target, json.dumps(payload, ensure_ascii=False, indent=2, default=_json_default))
+def write_json(target: PathLike, payload: Any) -> None:
+    """Write ``payload`` as JSON to ``target`` atomically (see :func:`dump_json`)."""
+    write_text(target, dump_json(payload))
 
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+def dump_json(payload: Any) -> str:
+    """``payload`` as indented UTF-8 JSON text, made JSON-safe by :func:`json_safe`."""
+    return json.dumps(json_safe(payload), ensure_ascii=False, indent=2)
+
+
+def json_safe(value: Any) -> Any:
+    """Plain JSON values from engine results: numpy, pandas, paths, dates, dataclasses.
+
+    Mappings become dicts with string keys; sequences, sets and arrays lists;
+    numpy scalars Python numbers; non-finite floats and missing values
+    ``None``; dates ISO 8601 text; anything else its string.
+    """
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.generic):
+        return json_safe(value.item())
+    if isinstance(value, Mapping | pd.Series):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, pd.DataFrame):
+        return [json_safe(r) for r in value.to_dict(orient="records")]
+    if isinstance(value, np.ndarray):
+        return [json_safe(v) for v in value.tolist()]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(v) for v in value]
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return json_safe(vars(value))
+    return str(value)
+
+
+def frame_to_csv(df: pd.DataFrame, target: PathLike) -> None:
+    """Write ``df`` to CSV atomically, without the index."""
+    with atomic_path(target) as tmp:
+        df.to_csv(tmp, index=False)
+
+
+# ---------------------------------------------------------------------- GeoJSON, GeoPackage
 
 
 def orient_rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -120,25 +476,26 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.union_all(parts) if len(parts) != 1 else parts[0]
 
 
-def write_geojson(gdf: gpd.GeoDataFrame, target: str | os.PathLike[str]) -> None:
+def write_geojson(gdf: gpd.GeoDataFrame, target: PathLike) -> None:
     """Write ``gdf`` to ``target`` as RFC 7946 GeoJSON, atomically.
 
     Coordinates are kept to 7 decimals (about 1 cm), as GDAL does for RFC 7946.
     """
-    out = orient_rfc7946(gdf)
     with atomic_path(target) as tmp:
-        out.to_file(
-            tmp,
-            layer=Path(target).stem,
-            driver="GeoJSON",
-            engine="pyogrio",
-            layer_options={"RFC7946": "YES"},
-        )
+        to_geojson_file(gdf, tmp, layer=Path(target).stem)
 
 
-def write_gpkg_layers(
-    layers: Mapping[str, gpd.GeoDataFrame], target: str | os.PathLike[str]
-) -> None:
+def to_geojson_file(gdf: gpd.GeoDataFrame, path: PathLike, *, layer: str) -> None:
+    """Write ``gdf`` to ``path`` as RFC 7946 GeoJSON named ``layer`` (not atomic by itself).
+
+    For files staged by :func:`atomic_paths`; elsewhere use :func:`write_geojson`.
+    """
+    orient_rfc7946(gdf).to_file(
+        path, layer=layer, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES"}
+    )
+
+
+def write_gpkg_layers(layers: Mapping[str, gpd.GeoDataFrame], target: PathLike) -> None:
     """Write or replace ``layers`` in the GeoPackage ``target``, atomically.
 
     Layers already in the file and not named in ``layers`` are kept.
@@ -149,50 +506,3 @@ def write_gpkg_layers(
             shutil.copyfile(target, tmp)
         for name, gdf in layers.items():
             gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
-    return None
-
-
-def read_layer(
-    folder: str | os.PathLike[str], name: str, *, required: bool = True
-) -> gpd.GeoDataFrame | None:
-    """Read the layer ``name`` of an output folder (WGS 84).
-
-    Parameters
-    ----------
-    folder
-        An output folder ``DIR``.
-    name
-        A key of :data:`LAYER_FILES`.
-    required
-        Raise when the file is missing (else return ``None``).
-    """
-    path = Path(folder) / LAYER_FILES[name]
-    if not path.exists():
-        if required:
-            raise UnreadableFileError(
-                f"{path} does not exist: run `gridplan build SOURCE --out {folder}` first"
-            )
-        return None
-    try:
-        gdf = gpd.read_file(path, engine="pyogrio")
-    except Exception as exc:  # pyogrio raises several unrelated types
-        raise UnreadableFileError(f"cannot read {path}: {exc}") from exc
-    if gdf.crs is None:
-        gdf = gdf.set_crs(WGS84)
-    if required and gdf.empty:
-        raise EmptyLayerError(f"{path} holds no features")
-    return gdf
-
-
-def read_meta(folder: str | os.PathLike[str]) -> dict[str, Any]:
-    """The build metadata of ``folder`` (``build.json``), or ``{}`` for grids made elsewhere."""
-    path = Path(folder) / META_NAME
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def frame_to_csv(df: pd.DataFrame, target: str | os.PathLike[str]) -> None:
-    """Write ``df`` to CSV atomically, without the index."""
-    with atomic_path(target) as tmp:
-        df.to_csv(tmp, index=False)

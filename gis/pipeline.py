@@ -1,28 +1,37 @@
-"""The one flow the faces call: area files → grids → (plan → coverage) → files.
+"""The one flow the faces call: area files → grids → plan → coverage → files.
 
-:func:`build` reads SOURCE, estimates population, outlines communities, cuts
-grids and writes the build folder ``DIR`` atomically (a temporary folder,
-renamed into place only when every file is written).
+Every command and API job calls one function here, with one options object
+(:mod:`gis.options`); each reads as one call per step:
+
+- :func:`build` (``gridplan build``): read the area, cut grids
+  (:func:`make_area_grids`), write the build folder as a whole;
+- :func:`draw_plan` (``gridplan districts``): districts over the grids,
+  staffing when asked, ``plan.csv`` and ``districts.geojson``;
+- :func:`suggest_plan` (``gridplan suggest``): ranked moves or the
+  minimal-change rebalance of a plan;
+- :func:`measure_coverage` (``gridplan coverage``): walking coverage per
+  building and its files;
+- :func:`respond` (``gridplan respond``): the "1310" check;
+- :func:`run_all` (``gridplan run``, ``gridplan serve`` on first start):
+  build → districts → coverage, passing on in memory what the build made.
+
+Files are named, read and written by :class:`gis.outputs.BuildFolder`.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
 from gis import outputs
-from gis._errors import EmptyLayerError, InfeasibleError, OutputError
+from gis._errors import EmptyLayerError, InfeasibleError, UnreadableFileError
+from gis._types import PathLike, Progress
 from gis.area import AreaInput, load_area
 from gis.blocks import BLOCK_HIGHWAYS, MAJOR_HIGHWAYS, barrier_lines
 from gis.communities import derive_communities, fit_communities
@@ -34,51 +43,50 @@ from gis.grids import (
     make_grids,
     number_west_east_north_south,
 )
+from gis.options import (
+    BuildOptions,
+    CoverageOptions,
+    PlanOptions,
+    RespondOptions,
+    SuggestOptions,
+)
+from gis.outputs import BuildFolder
 from gis.population import PopulationParams, apply_household_table, estimate_population
 
-Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    """Options of :func:`build`; ``None`` means "from the area manifest, else the default".
-
-    Attributes
-    ----------
-    households_min, households_max, residents_max
-        Grid targets (default 300–500 households, 2,500 residents).
-    households
-        The office's household table (CSV), replacing the estimate where it matches.
-    communities
-        Community boundaries (GeoJSON, GeoPackage, Shapefile).
-    population_total
-        Known total population to calibrate the estimate to.
-    crs
-        Metric CRS to compute in.
-    """
-
-    households_min: float | None = None
-    households_max: float | None = None
-    residents_max: float | None = None
-    households: str | os.PathLike[str] | None = None
-    communities: str | os.PathLike[str] | None = None
-    population_total: float | None = None
-    crs: str | None = None
+if TYPE_CHECKING:  # the flows load the engine of each step when they run
+    from gis.coverage import CoverageResult
+    from gis.districting import DistrictingResult
+    from gis.plan import PlanState
 
 
 @dataclass
 class BuildResult:
-    """What :func:`build` made: the frames it wrote and its summary."""
+    """What :func:`build` made: the frames, its summary, and the folder holding them.
+
+    ``folder`` (set by :func:`build`) holds the layers as written, so the next
+    steps go on without reading them back; ``defaults`` is the manifest's
+    ``[defaults]`` table.
+    """
 
     grids: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
     communities: gpd.GeoDataFrame
     summary: dict[str, Any] = field(default_factory=dict)
+    folder: BuildFolder | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a flow that writes no layer of its own returns: its summary and its warnings."""
+
+    summary: Any
+    warnings: list[str] = field(default_factory=list)
 
 
 def build(
-    source: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
+    source: PathLike,
+    out_dir: PathLike,
     *,
     options: BuildOptions = BuildOptions(),
     progress: Progress | None = None,
@@ -100,21 +108,32 @@ def build(
     -------
     BuildResult
     """
-    step = progress or (lambda _name: None)
+    step = progress or _quiet
     started = time.perf_counter()
+    # read the area, with the office's community boundaries when given
     step("reading the area")
-    area = load_area(source)
-    if options.communities is not None:
-        from gis.sources import read_vector
-
-        area = _replace(
-            area, communities=read_vector(options.communities, what="community boundaries")
-        )
+    area = _with_communities(load_area(source), options.communities)
+    # grids, buildings and communities
     result = make_area_grids(area, options=options, progress=step)
+    # every layer, area.gpkg and build.json, replacing the folder as a whole
     step("writing files")
-    write_build(result, area, out_dir)
+    folder = BuildFolder(out_dir)
+    folder.write_build(build_layers(result, area), result.summary)
     result.summary["seconds"] = round(time.perf_counter() - started, 3)
-    return result
+    return replace(result, folder=folder, defaults=dict(area.defaults))
+
+
+def _quiet(_step: str) -> None:
+    """A progress callback that says nothing."""
+
+
+def _with_communities(area: AreaInput, path: PathLike | None) -> AreaInput:
+    """``area`` with its communities replaced by those of the file ``path``, if given."""
+    if path is None:
+        return area
+    from gis.sources import read_vector
+
+    return replace(area, communities=read_vector(path, what="community boundaries"))
 
 
 def make_area_grids(
@@ -371,53 +390,10 @@ def _summary(
     }
 
 
-def write_build(result: BuildResult, area: AreaInput, out_dir: str | os.PathLike[str]) -> None:
-    """Write every layer of a build into ``out_dir`` atomically.
-
-    The files go to a temporary sibling folder; only when all are written is
-    it renamed to ``out_dir`` (an older ``out_dir`` is replaced).
-    """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out} exists and is not a folder: choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        layers = _output_layers(result, area)
-        for name, gdf in layers.items():
-            outputs.write_geojson(gdf, staging / outputs.LAYER_FILES[name])
-        outputs.write_gpkg_layers(
-            {name: gdf.to_crs(outputs.WGS84) for name, gdf in layers.items()},
-            staging / outputs.GPKG_NAME,
-        )
-        outputs.write_json(staging / outputs.META_NAME, result.summary)
-        _replace_folder(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _output_layers(result: BuildResult, area: AreaInput) -> dict[str, gpd.GeoDataFrame]:
-    keep = [
-        "id",
-        "grid",
-        "community",
-        "households",
-        "population",
-        "floors",
-        "floors_source",
-        "residential_share",
-        "area_m2",
-        "building",
-        "name",
-        "levels",
-        "height",
-        "addr_street",
-        "addr_housenumber",
-    ]
-    if "population_source" in result.buildings.columns:
-        keep.append("population_source")
-    buildings = result.buildings[[c for c in keep if c in result.buildings.columns] + ["geometry"]]
+def build_layers(result: BuildResult, area: AreaInput) -> dict[str, gpd.GeoDataFrame]:
+    """The layers a build writes, by name (buildings keep the columns planners use)."""
+    columns = [c for c in outputs.BUILDING_COLUMNS if c in result.buildings.columns]
+    buildings = result.buildings[[*columns, "geometry"]]
     return {
         "grids": result.grids,
         "buildings": gpd.GeoDataFrame(buildings, geometry="geometry", crs=result.buildings.crs),
@@ -430,130 +406,264 @@ def _output_layers(result: BuildResult, area: AreaInput) -> dict[str, gpd.GeoDat
     }
 
 
-def _replace_folder(staging: Path, out: Path) -> None:
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-        os.replace(staging, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, out)
-
-
-def _replace(area: AreaInput, **changes: Any) -> AreaInput:
-    from dataclasses import replace
-
-    return replace(area, **changes)
-
-
 def draw_plan(
-    out_dir: str | os.PathLike[str],
-    *,
-    k: int,
-    tolerance: float = 0.02,
-    seed: int = 0,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """Draw ``k`` districts over the grids of a build folder; write plan.csv and districts.geojson.
+    out_dir: PathLike | BuildFolder, options: PlanOptions, *, progress: Progress | None = None
+) -> DistrictingResult:
+    """Draw districts over the grids of a build folder; write plan.csv and districts.geojson.
+
+    Parameters
+    ----------
+    out_dir
+        The build folder (or one already holding its layers in memory).
+    options
+        k, tolerances, the plan to start from, staffing.
+    progress
+        Called with a short message at each stage of the search.
 
     Returns
     -------
-    dict
-        The districting summary.
+    DistrictingResult
+        Its warnings start with what was repaired in the plan started from.
     """
-    from gis.districting import draw_districts
+    from gis.districting import draw_districts, plan_frame
     from gis.plan import to_metric
 
-    folder = Path(out_dir)
-    grids = to_metric(outputs.read_layer(folder, "grids"), crs=outputs.read_meta(folder).get("crs"))
-    k = min(k, len(grids))
-    result = draw_districts(grids, k, tolerance=tolerance, seed=seed, progress=progress)
-    write_plan(folder, result)
-    return {**result.summary, "warnings": list(result.warnings)}
+    folder = _folder(out_dir)
+    # the grids in the build's metric CRS
+    grids = to_metric(folder.layer("grids"), crs=folder.crs)
+    # the plan to start from, checked against the grids
+    start, notes = _start_plan(options.from_plan, grids)
+    # contiguous, balanced, compact districts
+    result = draw_districts(
+        grids,
+        options.k,
+        tolerance=options.tolerance,
+        nest=options.nest,
+        from_plan=start,
+        balance=options.balance or {"population": options.tolerance},
+        seed=options.seed,
+        progress=progress,
+        time_limit=options.time_limit,
+    )
+    # workers and an office per district, when asked
+    if options.staffing is not None:
+        from gis.staffing import staff_districts
+
+        result = staff_districts(
+            result,
+            grids,
+            options.staffing,
+            pois=folder.read("pois", required=False),
+            buildings=folder.read("buildings", required=False),
+        )
+    # plan.csv and districts.geojson, both new or both old
+    folder.write_plan(plan_frame(result.assignment), result.districts)
+    return replace(result, warnings=[*notes, *result.warnings])
 
 
-def write_plan(out_dir: str | os.PathLike[str], result: Any) -> None:
-    """Write a districting result as ``plan.csv`` and ``districts.geojson`` (atomically)."""
-    from gis.districting import plan_frame
+def _start_plan(path: PathLike | None, grids: gpd.GeoDataFrame) -> tuple[Any, list[str]]:
+    """The plan ``path`` checked against ``grids`` (``None`` without one), and its repairs."""
+    if path is None:
+        return None, []
+    from gis.plan import read_plan
 
-    folder = Path(out_dir)
-    outputs.frame_to_csv(plan_frame(result.assignment), folder / "plan.csv")
-    outputs.write_geojson(result.districts, folder / "districts.geojson")
+    return read_plan(path, grids)
 
 
-def measure_coverage(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Walking coverage from the area's own service POIs; writes the coverage files.
+def suggest_plan(
+    out_dir: PathLike | BuildFolder, options: SuggestOptions = SuggestOptions()
+) -> Report:
+    """Ranked rebalancing moves of a plan, or the moves of its minimal-change rebalance.
+
+    Returns
+    -------
+    Report
+        The list of moves (or, with ``minimal``, the moves and the plan
+        figures after them), and what was repaired in the plan.
+    """
+    from gis.plan import read_plan, repair_contiguity, to_metric
+    from gis.rebalance import plan_state, suggest_moves
+
+    folder = _folder(out_dir)
+    # the grids and the plan, checked and made contiguous
+    grids = to_metric(folder.layer("grids"), crs=folder.crs)
+    path = options.plan if options.plan is not None else folder.file("plan")
+    if not Path(path).exists():
+        raise UnreadableFileError(f"{path} does not exist: give --plan or run gridplan districts")
+    assignment, notes = read_plan(path, grids)
+    state = plan_state(grids, assignment)
+    notes += repair_contiguity(state)
+    # the minimal-change rebalance, or ranked moves
+    if options.minimal:
+        return Report(_minimal_rebalance(state, options.tolerance), notes)
+    moves = suggest_moves(None, None, state=state, tolerance=options.tolerance, limit=options.limit)
+    return Report(moves, notes)
+
+
+def _minimal_rebalance(state: PlanState, tolerance: float) -> dict[str, Any]:
+    """The moves of the minimal-change rebalance and the plan's figures after them."""
+    from gis.plan import PlanState
+    from gis.rebalance import minimal_rebalance
+
+    new, moves = minimal_rebalance(None, None, state=state, tolerance=tolerance)
+    after = PlanState.from_assignment(state.graph, new).evaluate(tolerance=tolerance)
+    return {
+        "moves": moves,
+        "moved_grids": len({m["grid"] for m in moves}),
+        "moved_population": sum(m["population"] or 0 for m in moves),
+        "max_deviation": after["max_deviation"],
+        "contiguous": after["contiguous"],
+        "cut_edges": after["cut_edges"],
+    }
+
+
+def measure_coverage(
+    out_dir: PathLike | BuildFolder, options: CoverageOptions = CoverageOptions()
+) -> CoverageResult:
+    """Walking coverage per building; writes the coverage files into the build folder.
 
     Adds ``walk_s``/``walk2_s`` to buildings.geojson (and area.gpkg) and writes
     coverage.json, isochrones.geojson, gaps.geojson and sites.geojson.
 
     Returns
     -------
-    dict
-        The coverage figures (what coverage.json holds).
+    CoverageResult
+        Its ``figures`` are what coverage.json holds (with the services' source).
     """
-    from gis.coverage import compute_coverage, default_services
+    from gis.coverage import compute_coverage
+    from gis.services import coverage_services
 
-    folder = Path(out_dir)
-    buildings = outputs.read_layer(folder, "buildings")
-    pois = outputs.read_layer(folder, "pois", required=False)
-    services, kinds = default_services(pois)
-    plan_path = folder / "plan.csv"
-    plan = pd.read_csv(plan_path, dtype=str) if plan_path.exists() else None
+    folder = _folder(out_dir)
+    # the service points: the file given, else the area's own service POIs
+    pois = folder.read("pois", required=False)
+    services, source = coverage_services(options.services, pois)
+    # walking times per building and the figures per grid, district, community
     result = compute_coverage(
-        buildings,
-        outputs.read_layer(folder, "streets"),
+        folder.layer("buildings"),
+        folder.layer("streets"),
         services,
-        plan=plan,
-        crs=outputs.read_meta(folder).get("crs"),
+        minutes=options.minutes,
+        profiles=[options.speed] + [p for p in ("adult", "elderly") if p != options.speed],
+        mode="standard" if options.standard else "time",
+        plan=folder.plan_table(),
+        crs=folder.crs,
         pois=pois,
+        n_sites=options.sites,
     )
-    return write_coverage(folder, result, source={"pois": kinds})
+    # the coverage files, figures last
+    figures = {
+        **result.figures,
+        "services": {**result.figures["services"], "source": source},
+        "warnings": list(result.warnings),
+    }
+    folder.write_coverage(
+        {name: getattr(result, name) for name in outputs.COVERAGE_LAYERS}, figures
+    )
+    return replace(result, figures=figures)
 
 
-def write_coverage(
-    out_dir: str | os.PathLike[str], result: Any, *, source: dict[str, Any]
-) -> dict[str, Any]:
-    """Write a coverage result into a build folder (atomically, file by file).
+def respond(
+    out_dir: PathLike | BuildFolder,
+    options: RespondOptions = RespondOptions(),
+    *,
+    progress: Progress | None = None,
+) -> Report:
+    """The "1310" check: who a worker reaches within 3 and 10 minutes, per building.
 
-    Adds ``walk_s``/``walk2_s`` to buildings.geojson (and area.gpkg when it
-    exists) and writes coverage.json, isochrones.geojson, gaps.geojson and
-    sites.geojson.
-
-    Parameters
-    ----------
-    out_dir
-        The build folder.
-    result
-        A :class:`gis.coverage.CoverageResult`.
-    source
-        Where the service points came from, recorded in coverage.json.
+    Nothing is written to the build folder; with ``options.out`` the full
+    result and the buildings outside go to that file and one beside it.
 
     Returns
     -------
-    dict
-        The figures written to coverage.json.
+    Report
+        The planner's summary, and what was passed over or repaired.
     """
-    folder = Path(out_dir)
-    figures = dict(result.figures)
-    figures["services"] = {**figures["services"], "source": source}
-    figures["warnings"] = list(result.warnings)
-    outputs.write_geojson(result.buildings, folder / "buildings.geojson")
-    outputs.write_json(folder / "coverage.json", figures)
-    for name in ("isochrones", "gaps", "sites"):
-        outputs.write_geojson(getattr(result, name), folder / f"{name}.geojson")
-    gpkg = folder / outputs.GPKG_NAME
-    if gpkg.exists():
-        outputs.write_gpkg_layers(
-            {name: getattr(result, name) for name in ("buildings", "isochrones", "gaps", "sites")},
-            gpkg,
+    from gis.response import check_1310
+    from gis.response_figures import (
+        check_json_target,
+        households_outside_plan,
+        outside_path,
+        response_summary,
+        write_response,
+    )
+    from gis.services import worker_bases
+
+    step = progress or _quiet
+    folder = _folder(out_dir)
+    # refuse a folder without buildings and streets, or a bad --out, before any work
+    folder.require("buildings", "streets", what="the 1310 check")
+    if options.out is not None:
+        check_json_target(options.out)
+    # the worker bases, the buildings and the plan
+    bases, bases_from, notes = worker_bases(folder, options.bases)
+    buildings = folder.layer("buildings")
+    plan, plan_file, plan_notes = _response_plan(folder, options.plan)
+    step(
+        f"1310 check ({options.mode}, {', '.join(f'{m:g}' for m in options.minutes)} min): "
+        f"{len(buildings)} buildings, {len(bases)} bases from {bases_from}"
+        + (f", districts from {plan_file}" if plan_file else "")
+    )
+    # times from the nearest base to every building
+    result = check_1310(
+        buildings,
+        folder.layer("streets"),
+        bases,
+        mode=options.mode,
+        minutes=options.minutes,
+        crs=folder.crs,
+        max_listed=max(len(buildings), 1),  # every building: the counts come from the lists
+        plan=plan,
+    )
+    # the planner's summary, and the full result when asked
+    summary = response_summary(
+        result,
+        folder=folder.path,
+        minutes=options.minutes,
+        bases_from=bases_from,
+        plan_file=plan_file,
+    )
+    if plan is not None:
+        summary["households_outside_plan"] = households_outside_plan(buildings, plan)
+    if options.out is not None:
+        write_response(options.out, summary, result, buildings, plan)
+        summary["out"] = str(options.out)
+        summary["outside_file"] = str(outside_path(options.out))
+    off = result["bases_off_network"]
+    if off:
+        notes.append(f"{off} base(s) lie more than 250 m from a street and were left out")
+    return Report(summary, [*notes, *plan_notes])
+
+
+def _response_plan(folder: BuildFolder, path: PathLike | None) -> tuple[Any, str | None, list[str]]:
+    """The plan as a (grid, district) frame checked against the grids, its file, its repairs."""
+    import pandas as pd
+
+    from gis._errors import InputError
+    from gis.plan import read_plan
+
+    if path is None:
+        if not folder.has("plan"):
+            return None, None, []
+        path = folder.file("plan")
+    elif not Path(path).is_file():
+        raise UnreadableFileError(
+            f"the plan file {path} does not exist: give a CSV (grid, district) or leave out --plan"
         )
-    return figures
+    if not folder.has("grids"):
+        raise InputError(
+            f"the plan {path} is checked against the grids, but {folder.path} has no "
+            f"grids.geojson: rebuild it with `gridplan build SOURCE --out {folder.path}`"
+        )
+    assignment, notes = read_plan(path, folder.layer("grids"))
+    frame = pd.DataFrame(
+        {"grid": assignment.index.astype(str), "district": assignment.astype(str).to_numpy()}
+    )
+    return frame, str(path), notes
 
 
 def run_all(
-    source: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
+    source: PathLike,
+    out_dir: PathLike,
     *,
     k: int | None = None,
     progress: Progress | None = None,
@@ -568,7 +678,7 @@ def run_all(
         The build folder.
     k
         Number of districts (default: the manifest's ``districts``, else one
-        district per four grids).
+        district per four grids; never more than the grids).
     progress
         Called with the name of each step.
 
@@ -577,36 +687,40 @@ def run_all(
     dict
         ``{"build": …, "districts": …, "coverage": …}`` summaries.
     """
-    step = progress or (lambda _name: None)
+    step = progress or _quiet
+    # grids, buildings and communities; the folder keeps them in memory for the next steps
     built = build(source, out_dir, progress=step)
-    defaults = load_area_defaults(source)
-    k = k or int(defaults.get("districts", max(2, round(len(built.grids) / 4))))
+    assert built.folder is not None  # build always sets it
+    # districts: the manifest's k and tolerance, else one district per four grids
     step("drawing districts")
-    plan = draw_plan(out_dir, k=k, tolerance=float(defaults.get("tolerance", 0.02)))
+    defaults = built.defaults
+    k = min(
+        k or int(defaults.get("districts", max(2, round(len(built.grids) / 4)))), len(built.grids)
+    )
+    plan = draw_plan(
+        built.folder, PlanOptions(k=k, tolerance=float(defaults.get("tolerance", 0.02)))
+    )
+    # walking coverage from the area's own service points
     step("computing coverage")
-    figures = measure_coverage(out_dir)
-    return {"build": built.summary, "districts": plan, "coverage": figures}
+    coverage = measure_coverage(built.folder)
+    districts = {**plan.summary, "warnings": list(plan.warnings)}
+    return {"build": built.summary, "districts": districts, "coverage": coverage.figures}
 
 
-def load_area_defaults(source: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``[defaults]`` table of an area folder's manifest ({} for bare files)."""
-    import tomllib
-
-    manifest = Path(source) / "area.toml"
-    if not manifest.is_file():
-        return {}
-    return dict(tomllib.loads(manifest.read_text(encoding="utf-8")).get("defaults", {}))
+def _folder(out_dir: PathLike | BuildFolder) -> BuildFolder:
+    return out_dir if isinstance(out_dir, BuildFolder) else BuildFolder(out_dir)
 
 
 __all__ = [
     "BuildOptions",
     "BuildResult",
+    "Report",
     "build",
+    "build_layers",
     "draw_plan",
     "make_area_grids",
     "measure_coverage",
+    "respond",
     "run_all",
-    "write_build",
-    "write_coverage",
-    "write_plan",
+    "suggest_plan",
 ]

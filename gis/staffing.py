@@ -7,13 +7,16 @@ D'Hondt, Adams, Huntington-Hill).  :func:`propose_offices` picks, for each
 district, the candidate site (a public building among the POIs, else a grid
 centre) that minimises the population-weighted straight-line distance to
 the district's residents (buildings when given, else grid centres).
+:func:`staff_districts`, the step of :func:`gis.pipeline.draw_plan`, does
+both for a districting result.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -21,6 +24,11 @@ import pandas as pd
 import shapely
 
 from gis._errors import InputError
+from gis.crs import WGS84
+from gis.options import StaffOptions
+
+if TYPE_CHECKING:
+    from gis.districting import DistrictingResult
 
 #: POI kinds that can host a district office, in order of preference on ties.
 PUBLIC_KINDS = (
@@ -114,6 +122,52 @@ def apportion(
             + ", ".join(sorted(_DIVISORS))
         )
     return {n: int(b + s) for n, b, s in zip(names, base, seats, strict=True)}
+
+
+def staff_districts(
+    result: DistrictingResult,
+    grids_metric: gpd.GeoDataFrame,
+    options: StaffOptions,
+    *,
+    pois: gpd.GeoDataFrame | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
+) -> DistrictingResult:
+    """``result`` with workers per district and a proposed office per district.
+
+    Workers are apportioned by the first balanced quantity (population by
+    default); the summary gains ``staffing`` and ``offices``, the district
+    polygons ``workers``, ``office`` and ``office_distance_m``.
+
+    Parameters
+    ----------
+    result
+        A districting result (:func:`gis.districting.draw_districts`).
+    grids_metric
+        Its grids in a metric CRS.
+    options
+        How many workers and the apportionment method.
+    pois, buildings
+        Candidate office sites and the residents' locations (see :func:`propose_offices`).
+    """
+    summary = dict(result.summary)
+    load_key = next(iter(summary["quantities"]))
+    loads = {row["district"]: float(row.get(load_key) or 0.0) for row in summary["districts"]}
+    staff = apportion(loads, options.workers, method=options.method)
+    offices = propose_offices(grids_metric, result.assignment, pois=pois, buildings=buildings)
+    summary["staffing"] = {
+        "workers": options.workers,
+        "method": options.method,
+        "by_district": staff,
+    }
+    summary["offices"] = offices
+    by = {o["district"]: o for o in offices}
+    districts = result.districts.copy()
+    districts["workers"] = districts["district"].map(staff)
+    districts["office"] = districts["district"].map(
+        lambda d: by[d]["name"] or by[d]["kind"] or by[d]["grid"]
+    )
+    districts["office_distance_m"] = districts["district"].map(lambda d: by[d]["mean_distance_m"])
+    return replace(result, summary=summary, districts=districts)
 
 
 def propose_offices(
@@ -241,7 +295,7 @@ def _poi_candidates(
 def _to_wgs84(xy: np.ndarray, crs: Any) -> tuple[float, float]:
     from pyproj import Transformer
 
-    t = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    t = Transformer.from_crs(crs, WGS84, always_xy=True)
     lon, lat = t.transform(float(xy[0]), float(xy[1]))
     return float(lon), float(lat)
 

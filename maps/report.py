@@ -160,31 +160,31 @@ def write_report(
     Path
         The report's path.
     """
-    from gis.outputs import write_text
+    from gis.outputs import BuildFolder, write_text
 
     data = load(folder, tolerance=tolerance, language=language)
     page = render(data)
-    target = Path(folder) / "report.html"
+    target = BuildFolder(folder).file("report")
     write_text(target, page)
     return target
 
 
 def load(folder: str | Path, *, tolerance: float, language: str | None) -> ReportData:
     """Read what the report needs from ``folder`` and tally each district."""
-    from gis.outputs import read_layer, read_meta
+    from gis.outputs import BuildFolder
 
-    folder = Path(folder)
-    meta = read_meta(folder)
-    grids = read_layer(folder, "grids")
+    build = BuildFolder(folder)
+    meta = build.meta()
+    grids = build.layer("grids")
     grids["code"] = grids["code"].astype(str)
-    plan_path = folder / "plan.csv"
+    plan_path = build.file("plan")
     if plan_path.exists():
         plan = pd.read_csv(plan_path, dtype={"grid": str})
         grids = grids.merge(plan.rename(columns={"grid": "code"}), on="code", how="left")
     if "district" not in grids:
         grids["district"] = 1
     grids["district"] = grids["district"].fillna(0).astype(int)
-    buildings = read_layer(folder, "buildings", required=False)
+    buildings = build.read("buildings", required=False)
     if buildings is not None:
         buildings["grid"] = buildings["grid"].astype(str)
         buildings = buildings.merge(
@@ -193,17 +193,14 @@ def load(folder: str | Path, *, tolerance: float, language: str | None) -> Repor
         if "walk_s" not in buildings:
             buildings["walk_s"] = None
     layers = {
-        name: read_layer(folder, name, required=False)
-        for name in ("streets", "communities", "pois")
+        name: build.read(name, required=False)
+        for name in ("streets", "communities", "pois", "isochrones", "gaps", "sites")
     }
-    for name in ("isochrones", "gaps", "sites"):
-        layers[name] = _read_optional_geojson(folder / f"{name}.geojson")
-    coverage_path = folder / "coverage.json"
-    coverage = json.loads(coverage_path.read_text("utf-8")) if coverage_path.exists() else {}
-    extra = _read_optional_geojson(folder / "districts.geojson")
+    coverage = build.coverage()
+    extra = build.read("districts", required=False)
     lang = language or meta.get("language") or "zh"
     return ReportData(
-        name=str(meta.get("name") or folder.name),
+        name=str(meta.get("name") or build.path.name),
         language=lang if lang in TEXT else "en",
         grids=grids,
         districts=tally_districts(grids, None if extra is None else extra.drop(columns="geometry")),
@@ -213,15 +210,6 @@ def load(folder: str | Path, *, tolerance: float, language: str | None) -> Repor
         tolerance=tolerance,
         colours=grid_colours(grids),
     )
-
-
-def _read_optional_geojson(path: Path) -> Any | None:
-    import geopandas as gpd
-
-    if not path.exists():
-        return None
-    gdf = gpd.read_file(path, engine="pyogrio")
-    return gdf.set_crs("EPSG:4326") if gdf.crs is None else gdf.to_crs("EPSG:4326")
 
 
 def tally_districts(grids: pd.DataFrame, extra: pd.DataFrame | None = None) -> pd.DataFrame:

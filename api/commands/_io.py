@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -10,7 +9,9 @@ import click
 
 def emit_json(payload: Any) -> None:
     """Write ``payload`` as pretty JSON on stdout (the machine-readable result)."""
-    click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+    from gis.outputs import dump_json
+
+    click.echo(dump_json(payload))
 
 
 def say(message: str) -> None:

@@ -1,4 +1,7 @@
-"""`gridplan build SOURCE --out DIR`: grids, buildings and communities from an area."""
+"""`gridplan build SOURCE --out DIR`: grids, buildings and communities from an area.
+
+The flow is :func:`gis.pipeline.build`; this module parses and prints.
+"""
 
 from __future__ import annotations
 

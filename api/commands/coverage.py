@@ -3,6 +3,7 @@
 Adds ``walk_s`` / ``walk2_s`` (seconds, null where unreachable) to
 ``DIR/buildings.geojson`` and the GeoPackage, and writes ``DIR/coverage.json``,
 ``DIR/isochrones.geojson``, ``DIR/gaps.geojson`` and ``DIR/sites.geojson``.
+The flow is :func:`gis.pipeline.measure_coverage`; this module parses and prints.
 """
 
 from __future__ import annotations
@@ -50,50 +51,21 @@ def command(
     n_sites: int,
 ) -> None:
     """Walking coverage of service points, per building, for the area in FOLDER."""
-    import geopandas as gpd
-    import pandas as pd
+    from gis.options import CoverageOptions
+    from gis.pipeline import measure_coverage
 
-    from gis import outputs
-    from gis._errors import UnreadableFileError
-    from gis.coverage import compute_coverage, default_services
-    from gis.pipeline import write_coverage
-
-    buildings = outputs.read_layer(folder, "buildings")
-    streets = outputs.read_layer(folder, "streets")
-    pois = outputs.read_layer(folder, "pois", required=False)
-    meta = outputs.read_meta(folder)
-    if services is not None:
-        try:
-            svc = gpd.read_file(services, engine="pyogrio")
-        except Exception as exc:  # pyogrio raises several unrelated types
-            raise UnreadableFileError(f"cannot read {services}: {exc}") from exc
-        if svc.crs is None:
-            svc = svc.set_crs("EPSG:4326")
-        source = {"file": str(services)}
-    else:
-        svc, kinds = default_services(pois)
-        source = {"pois": kinds}
+    options = CoverageOptions(
+        minutes=_minutes(minutes), services=services, speed=speed, standard=standard, sites=n_sites
+    )
+    result = measure_coverage(folder, options)
+    figures = result.figures
+    kinds = figures["services"]["source"].get("pois")
+    if kinds is not None:
         say(
             "service points: "
             + ", ".join(f"{n} {k}" for k, n in kinds.items())
             + " from the area's POIs (pass --services FILE to use others)"
         )
-    plan_path = folder / "plan.csv"
-    plan = pd.read_csv(plan_path, dtype=str) if plan_path.exists() else None
-    profiles = [speed] + [p for p in ("adult", "elderly") if p != speed]
-    result = compute_coverage(
-        buildings,
-        streets,
-        svc,
-        minutes=_minutes(minutes),
-        profiles=profiles,
-        mode="standard" if standard else "time",
-        plan=plan,
-        crs=meta.get("crs"),
-        pois=pois,
-        n_sites=n_sites,
-    )
-    figures = write_coverage(folder, result, source=source)
     for warning in result.warnings:
         say(f"warning: {warning}")
     first = next(iter(figures["profiles"]))

@@ -1,16 +1,11 @@
-"""`gridplan districts`: group the grids of DIR into k balanced districts."""
+"""`gridplan districts`: group the grids of DIR into k balanced districts.
+
+The flow is :func:`gis.pipeline.draw_plan`; this module parses and prints.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
-
 import click
-
-if TYPE_CHECKING:  # only for annotations: the engine loads inside the command
-    import geopandas as gpd
-
-    from gis.districting import DistrictingResult
 
 
 def parse_balance(text: str | None, tolerance: float) -> dict[str, float]:
@@ -93,67 +88,20 @@ def command(
     districts are kept where balance allows, split or merged when K changes.
     """
     from api.commands._io import emit_json, say
-    from gis.districting import draw_districts
-    from gis.outputs import read_layer, read_meta
-    from gis.pipeline import write_plan
-    from gis.plan import read_plan, to_metric
+    from gis.options import PlanOptions, StaffOptions
+    from gis.pipeline import draw_plan
 
-    out = Path(folder)
-    grids = read_layer(out, "grids")
-    meta = read_meta(out)
-    gm = to_metric(grids, crs=meta.get("crs"))
-    old = None
-    if from_plan:
-        old, notes = read_plan(from_plan, gm)
-        for note in notes:
-            say(f"warning: {note}")
-    result = draw_districts(
-        gm,
-        k,
+    options = PlanOptions(
+        k=k,
         tolerance=tolerance,
         nest=nest,
-        from_plan=old,
+        from_plan=from_plan,
         balance=parse_balance(balance, tolerance),
         seed=seed,
-        progress=say,
         time_limit=time_limit,
+        staffing=None if workers is None else StaffOptions(workers=workers, method=method),
     )
+    result = draw_plan(folder, options, progress=say)
     for note in result.warnings:
         say(f"warning: {note}")
-    if workers is not None:
-        _staff(result, gm, out, workers, method)
-    write_plan(out, result)
     emit_json(result.summary)
-
-
-def _staff(
-    result: DistrictingResult,
-    grids_metric: gpd.GeoDataFrame,
-    folder: Path,
-    workers: int,
-    method: str,
-) -> None:
-    """Add workers per district and proposed offices to the result (summary and polygons)."""
-    from gis.outputs import read_layer
-    from gis.staffing import apportion, propose_offices
-
-    load_key = next(iter(result.summary["quantities"]))
-    col = "population" if load_key == "population" else load_key
-    loads = {row["district"]: float(row.get(col) or 0.0) for row in result.summary["districts"]}
-    staff = apportion(loads, workers, method=method)
-    offices = propose_offices(
-        grids_metric,
-        result.assignment,
-        pois=read_layer(folder, "pois", required=False),
-        buildings=read_layer(folder, "buildings", required=False),
-    )
-    result.summary["staffing"] = {"workers": workers, "method": method, "by_district": staff}
-    result.summary["offices"] = offices
-    by = {o["district"]: o for o in offices}
-    result.districts["workers"] = result.districts["district"].map(staff)
-    result.districts["office"] = result.districts["district"].map(
-        lambda d: by[d]["name"] or by[d]["kind"] or by[d]["grid"]
-    )
-    result.districts["office_distance_m"] = result.districts["district"].map(
-        lambda d: by[d]["mean_distance_m"]
-    )

@@ -1,4 +1,7 @@
-"""`gridplan report DIR`: a self-contained HTML report for officials."""
+"""`gridplan report DIR`: a self-contained HTML report for officials.
+
+The flow is :func:`maps.report.write_report`.
+"""
 
 from __future__ import annotations
 

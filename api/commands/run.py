@@ -1,4 +1,7 @@
-"""`gridplan run [SOURCE]`: the main job, from area files to a served web map."""
+"""`gridplan run [SOURCE]`: the main job, from area files to a served web map.
+
+The flow is :func:`gis.pipeline.run_all`, then `gridplan serve`.
+"""
 
 from __future__ import annotations
 

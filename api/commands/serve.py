@@ -14,14 +14,10 @@ DEFAULT_DIR = ROOT / "runs" / "default"
 
 def _prepare_default(folder: Path) -> None:
     """Build the default area into ``folder`` (build → districts → coverage)."""
-    from gis import pipeline
+    from gis.pipeline import run_all
 
     click.echo(f"gridplan: building the default area into {folder} (first start only)", err=True)
-    run_all = getattr(pipeline, "run_all", None)
-    if run_all is not None:
-        run_all(DEFAULT_AREA, folder)
-    else:
-        pipeline.build(DEFAULT_AREA, folder)
+    run_all(DEFAULT_AREA, folder)
 
 
 @click.command(name="serve")

@@ -1,8 +1,9 @@
-"""`gridplan suggest`: ranked rebalancing moves for a plan of DIR."""
+"""`gridplan suggest`: ranked rebalancing moves for a plan of DIR.
+
+The flow is :func:`gis.pipeline.suggest_plan`; this module parses and prints.
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import click
 
@@ -39,33 +40,11 @@ def command(
     minimal-change rebalance and the resulting plan figures instead.
     """
     from api.commands._io import emit_json, say
-    from gis._errors import UnreadableFileError
-    from gis.outputs import read_layer, read_meta
-    from gis.plan import PlanState, read_plan, repair_contiguity, to_metric
-    from gis.rebalance import minimal_rebalance, plan_state, suggest_moves
+    from gis.options import SuggestOptions
+    from gis.pipeline import suggest_plan
 
-    out = Path(folder)
-    grids = to_metric(read_layer(out, "grids"), crs=read_meta(out).get("crs"))
-    path = Path(plan_path) if plan_path else out / "plan.csv"
-    if not path.exists():
-        raise UnreadableFileError(f"{path} does not exist: give --plan or run gridplan districts")
-    assignment, notes = read_plan(path, grids)
-    state = plan_state(grids, assignment)
-    notes += repair_contiguity(state)
-    for note in notes:
+    options = SuggestOptions(plan=plan_path, tolerance=tolerance, limit=limit, minimal=minimal)
+    report = suggest_plan(folder, options)
+    for note in report.warnings:
         say(f"warning: {note}")
-    if minimal:
-        new, moves = minimal_rebalance(None, None, state=state, tolerance=tolerance)
-        after = PlanState.from_assignment(state.graph, new).evaluate(tolerance=tolerance)
-        emit_json(
-            {
-                "moves": moves,
-                "moved_grids": len({m["grid"] for m in moves}),
-                "moved_population": sum(m["population"] or 0 for m in moves),
-                "max_deviation": after["max_deviation"],
-                "contiguous": after["contiguous"],
-                "cut_edges": after["cut_edges"],
-            }
-        )
-        return
-    emit_json(suggest_moves(None, None, state=state, tolerance=tolerance, limit=limit))
+    emit_json(report.summary)

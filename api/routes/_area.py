@@ -24,21 +24,22 @@ import pandas as pd
 import shapely
 
 from gis._errors import UnknownIdError
-from gis.outputs import LAYER_FILES, read_layer, read_meta
+from gis.crs import WGS84
+from gis.outputs import FILES, BuildFolder, json_safe, read_meta
 
 #: Every layer the API can serve, by collection id → (file name, title, id column).
 LAYERS: dict[str, tuple[str, str, str | None]] = {
-    "grids": (LAYER_FILES["grids"], "Grids (网格)", "code"),
-    "buildings": (LAYER_FILES["buildings"], "Buildings", "id"),
-    "communities": (LAYER_FILES["communities"], "Communities (社区)", "code"),
-    "districts": ("districts.geojson", "Districts (片区) of a plan", "district"),
-    "streets": (LAYER_FILES["streets"], "Streets", "id"),
-    "pois": (LAYER_FILES["pois"], "Points of interest", "id"),
-    "boundary": (LAYER_FILES["boundary"], "Study area boundary", None),
-    "services": ("services.geojson", "Service points", "id"),
-    "isochrones": ("isochrones.geojson", "Walking isochrones", None),
-    "gaps": ("gaps.geojson", "Coverage gaps", None),
-    "sites": ("sites.geojson", "Suggested service sites", None),
+    "grids": (FILES["grids"], "Grids (网格)", "code"),
+    "buildings": (FILES["buildings"], "Buildings", "id"),
+    "communities": (FILES["communities"], "Communities (社区)", "code"),
+    "districts": (FILES["districts"], "Districts (片区) of a plan", "district"),
+    "streets": (FILES["streets"], "Streets", "id"),
+    "pois": (FILES["pois"], "Points of interest", "id"),
+    "boundary": (FILES["boundary"], "Study area boundary", None),
+    "services": (FILES["services"], "Service points", "id"),
+    "isochrones": (FILES["isochrones"], "Walking isochrones", None),
+    "gaps": (FILES["gaps"], "Coverage gaps", None),
+    "sites": (FILES["sites"], "Suggested service sites", None),
 }
 #: Layers listed even when their file is missing (empty until built).
 ALWAYS_LISTED = ("grids", "buildings", "communities", "districts")
@@ -81,18 +82,6 @@ class LRU:
         return value
 
 
-def _clean(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return _clean(value.item())
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
-
-
 @dataclass
 class FeatureIndex:
     """A layer ready to serve: ids, bounds, properties and feature bytes."""
@@ -115,10 +104,10 @@ class FeatureIndex:
         geoms = gdf.geometry.values
         attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
         records = [
-            {k: _clean(v) for k, v in row.items()} for row in attrs.to_dict(orient="records")
+            {k: json_safe(v) for k, v in row.items()} for row in attrs.to_dict(orient="records")
         ]
         if id_column and id_column in attrs.columns:
-            ids = [_clean(v) for v in attrs[id_column].tolist()]
+            ids = [json_safe(v) for v in attrs[id_column].tolist()]
         else:
             ids = list(range(len(gdf)))
         geometry_json = [
@@ -230,20 +219,9 @@ class Area:
             return self._indexes[name]
 
     def _read(self, name: str) -> gpd.GeoDataFrame:
-        filename = LAYERS[name][0]
-        path = self.data_dir / filename
-        if not path.exists():
-            return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs="EPSG:4326")
-        if name in LAYER_FILES:
-            gdf = read_layer(self.data_dir, name, required=False)
-        else:
-            gdf = gpd.read_file(path, engine="pyogrio")
+        gdf = BuildFolder(self.data_dir).read(name, required=False)
         if gdf is None:
-            return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs="EPSG:4326")
-        if gdf.crs is None:
-            gdf = gdf.set_crs("EPSG:4326")
-        elif not gdf.crs.equals("EPSG:4326"):
-            gdf = gdf.to_crs("EPSG:4326")
+            return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=WGS84)
         for column in ("code", "grid", "community", "id"):
             if column in gdf.columns and gdf[column].dtype != object:
                 gdf[column] = gdf[column].map(_as_id)

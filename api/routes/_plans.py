@@ -13,7 +13,9 @@ from api.routes import _engine
 from api.routes._area import Area, FeatureIndex
 from api.schemas import Link, PlanPublic, VersionPublic
 from api.store import PlanRow, Store, VersionRow
+from gis.crs import WGS84
 from gis.exports import district_layer
+from gis.outputs import json_safe
 
 DEFAULT_PLAN = "current"
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
@@ -106,7 +108,7 @@ def district_index(area: Area, store: Store, plan_id: str, version: int | None) 
             layer = gpd.GeoDataFrame(
                 [props for _d, props, _g in stored],
                 geometry=shapely.from_geojson([g for _d, _p, g in stored]),
-                crs="EPSG:4326",
+                crs=WGS84,
             )
         return FeatureIndex.from_frame("districts", layer, "district")
 
@@ -132,17 +134,9 @@ def _shape_rows(layer: gpd.GeoDataFrame) -> list[tuple[int, dict[str, Any], str]
     attrs = layer.drop(columns=layer.geometry.name).to_dict(orient="records")
     geoms = shapely.to_geojson(layer.geometry.values)
     return [
-        (int(a["district"]), {k: _plain(v) for k, v in a.items()}, str(g))
+        (int(a["district"]), {k: json_safe(v) for k, v in a.items()}, str(g))
         for a, g in zip(attrs, geoms, strict=True)
     ]
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
 
 
 def apply_moves(

@@ -79,7 +79,7 @@ class DistrictingResult:
     state: PlanState | None = None
 
 
-def draw_districts(
+def draw_districts(  # noqa: C901, PLR0915  (the districting engineer splits it, issue 12)
     grids: gpd.GeoDataFrame,
     k: int,
     *,

@@ -136,7 +136,7 @@ def _with_communities(area: AreaInput, path: PathLike | None) -> AreaInput:
     return replace(area, communities=read_vector(path, what="community boundaries"))
 
 
-def make_area_grids(
+def make_area_grids(  # noqa: PLR0915  (the grids engineer splits it, issue 11)
     area: AreaInput, *, options: BuildOptions = BuildOptions(), progress: Progress | None = None
 ) -> BuildResult:
     """Grids, buildings and communities for an area already read (no file written).

@@ -244,15 +244,19 @@ def _layout(
     rows.append(_rows(footways, highway=["footway"] * len(footways), name=[None] * len(footways)))
 
     # 5. drop the lots that the cuts and footways cross
-    tree = shapely.STRtree(boxes)
     clear = [shapely.buffer(g, half) for g, half, *_ in cuts]
     clear.extend(shapely.buffer(footways, 2.0))
-    hit = tree.query(np.asarray(clear, dtype=object), predicate="intersects")[1]
-    keep = np.ones(len(boxes), bool)
-    keep[hit] = False
     streets = pd.concat(rows, ignore_index=True)
     streets.insert(0, "id", [f"w{i + 1}" for i in range(len(streets))])
-    return streets, boxes[keep], bounds
+    return streets, _clear_of(boxes, clear), bounds
+
+
+def _clear_of(boxes: NDArray[np.object_], clear: list[shapely.Geometry]) -> NDArray[np.object_]:
+    """The ``boxes`` that none of the ``clear`` areas touches."""
+    hit = shapely.STRtree(boxes).query(np.asarray(clear, dtype=object), predicate="intersects")[1]
+    keep = np.ones(len(boxes), bool)
+    keep[hit] = False
+    return boxes[keep]
 
 
 def _rows(geoms: NDArray[np.object_], **columns: object) -> pd.DataFrame:

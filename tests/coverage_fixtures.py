@@ -37,54 +37,62 @@ def read_osm(path: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDat
     fp = osmium.FileProcessor(str(path)).with_locations()
     for obj in fp:
         if obj.is_node():
-            amenity = obj.tags.get("amenity")
-            if amenity and obj.location.valid():
-                pois.append(
-                    {
-                        "id": f"n{obj.id}",
-                        "amenity": amenity,
-                        "geometry": shapely.Point(obj.location.lon, obj.location.lat),
-                    }
-                )
-            continue
-        if not obj.is_way():
-            continue
-        runs: list[list[tuple[int, float, float]]] = [[]]
-        for nd in obj.nodes:
-            if nd.location.valid():
-                runs[-1].append((nd.ref, nd.location.lon, nd.location.lat))
-            elif runs[-1]:
-                runs.append([])
-        tags = {k: obj.tags.get(k) for k in _TAGS}
-        if tags["highway"]:
-            for run in runs:
-                if len(run) >= 2:
-                    streets.append(
-                        {
-                            "id": f"w{obj.id}",
-                            **tags,
-                            "nodes": [r[0] for r in run],
-                            "geometry": shapely.LineString([(r[1], r[2]) for r in run]),
-                        }
-                    )
-        elif obj.tags.get("building") and len(runs) == 1 and len(runs[0]) >= 4:
-            ring = [(r[1], r[2]) for r in runs[0]]
-            if ring[0] == ring[-1]:
-                poly = shapely.Polygon(ring)
-                if poly.is_valid and poly.area > 0:
-                    buildings.append(
-                        {
-                            "id": f"w{obj.id}",
-                            "building": obj.tags.get("building"),
-                            "geometry": poly,
-                        }
-                    )
+            pois.extend(_amenity(obj))
+        elif obj.is_way():
+            runs = _located_runs(obj)
+            tags = {k: obj.tags.get(k) for k in _TAGS}
+            if tags["highway"]:
+                streets.extend(_street_rows(obj.id, tags, runs))
+            elif obj.tags.get("building") and len(runs) == 1 and len(runs[0]) >= 4:
+                buildings.extend(_building(obj.id, obj.tags.get("building"), runs[0]))
     crs = "EPSG:4326"
     return (
         gpd.GeoDataFrame(streets, geometry="geometry", crs=crs),
         gpd.GeoDataFrame(buildings, geometry="geometry", crs=crs),
         gpd.GeoDataFrame(pois, geometry="geometry", crs=crs),
     )
+
+
+def _amenity(node) -> list[dict]:
+    amenity = node.tags.get("amenity")
+    if not amenity or not node.location.valid():
+        return []
+    point = shapely.Point(node.location.lon, node.location.lat)
+    return [{"id": f"n{node.id}", "amenity": amenity, "geometry": point}]
+
+
+def _located_runs(way) -> list[list[tuple[int, float, float]]]:
+    """The way's nodes as runs of located nodes, cut where a location is missing."""
+    runs: list[list[tuple[int, float, float]]] = [[]]
+    for nd in way.nodes:
+        if nd.location.valid():
+            runs[-1].append((nd.ref, nd.location.lon, nd.location.lat))
+        elif runs[-1]:
+            runs.append([])
+    return runs
+
+
+def _street_rows(way_id: int, tags: dict, runs: list[list[tuple[int, float, float]]]) -> list:
+    return [
+        {
+            "id": f"w{way_id}",
+            **tags,
+            "nodes": [r[0] for r in run],
+            "geometry": shapely.LineString([(r[1], r[2]) for r in run]),
+        }
+        for run in runs
+        if len(run) >= 2
+    ]
+
+
+def _building(way_id: int, kind: str, run: list[tuple[int, float, float]]) -> list[dict]:
+    ring = [(r[1], r[2]) for r in run]
+    if ring[0] != ring[-1]:
+        return []
+    poly = shapely.Polygon(ring)
+    if not poly.is_valid or poly.area <= 0:
+        return []
+    return [{"id": f"w{way_id}", "building": kind, "geometry": poly}]
 
 
 def grid_streets(

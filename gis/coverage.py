@@ -29,6 +29,7 @@ import pandas as pd
 import shapely
 
 from gis._errors import InputError, ServiceError
+from gis._types import CRSLike
 from gis.crs import metric_crs, require_crs
 from gis.isochrones import DEFAULT_WIDTH_M, isochrones
 from gis.network import (
@@ -102,7 +103,7 @@ def compute_coverage(  # noqa: PLR0915  (the coverage engineer splits it, issue 
     profiles: Sequence[str | float] = ("adult", "elderly"),
     mode: str = "time",
     plan: pd.DataFrame | None = None,
-    crs: Any = None,
+    crs: CRSLike | None = None,
     pois: gpd.GeoDataFrame | None = None,
     n_sites: int = 10,
     isochrone_width_m: float = DEFAULT_WIDTH_M,
@@ -466,7 +467,13 @@ def _gaps(
 ) -> gpd.GeoDataFrame:
     """Areas of uncovered buildings: their footprints grown by ``merge_m`` and merged."""
     uncovered = ~(d1 <= radii[minutes])
-    columns = {"minutes": [], "buildings": [], "population": [], "households": [], "area_m2": []}
+    columns: dict[str, list[float]] = {
+        "minutes": [],
+        "buildings": [],
+        "population": [],
+        "households": [],
+        "area_m2": [],
+    }
     if not uncovered.any():
         return gpd.GeoDataFrame(columns, geometry=[], crs=b_metric.crs)
     geoms = b_metric.geometry.values[uncovered]

@@ -11,12 +11,13 @@ import geopandas as gpd
 from pyproj import CRS
 
 from gis._errors import CRSError
+from gis._types import CRSLike
 
 #: WGS 84 longitude/latitude: the CRS of every file gridplan exchanges (RFC 7946).
 WGS84 = "EPSG:4326"
 
 
-def metric_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, preferred: str | None = None) -> CRS:
+def metric_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, preferred: CRSLike | None = None) -> CRS:
     """Choose the projected metric CRS to compute ``gdf`` in.
 
     Parameters

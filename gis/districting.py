@@ -186,6 +186,7 @@ def draw_districts(  # noqa: C901, PLR0915  (the districting engineer splits it,
             best = state
         if ok or time.monotonic() > deadline:
             break
+    assert best is not None  # the loop runs at least once
     state = best
     if worst_scale(state, tol) > 1.0 and len(tol) > 1:  # quantities pulling apart: joint moves
         say("balancing the quantities together")
@@ -461,7 +462,7 @@ def partition(matrix: sparse.csr_matrix, weights: np.ndarray, k: int, *, seed: i
     for contig in (1, -1):
         opts = pymetis.Options(seed=seed, ufactor=1, contig=contig, niter=20, ncuts=2)
         try:
-            _, parts = pymetis.part_graph(
+            _, raw = pymetis.part_graph(
                 k,
                 adjacency=pymetis.CSRAdjacency(xadj, adjncy),
                 vweights=weights,
@@ -470,7 +471,7 @@ def partition(matrix: sparse.csr_matrix, weights: np.ndarray, k: int, *, seed: i
             )
         except (RuntimeError, ValueError):  # METIS refuses contig on odd graphs: retry
             continue
-        parts = np.asarray(parts, dtype=np.int64)
+        parts = np.asarray(raw, dtype=np.int64)
         if len(np.unique(parts)) == k:
             return parts
     # METIS left parts empty (tiny graphs): fall back to BFS slices of equal weight

@@ -296,9 +296,9 @@ def merge_regions(
     pop = np.array([buildings.population[m].sum() for m in members], dtype=float)
     area = np.array([p.area for p in polygons], dtype=float)
     neighbours: list[dict[int, float]] = [{} for _ in range(n)]
-    for (i, j), length in shared_lengths(polygons).items():
-        neighbours[i][j] = length
-        neighbours[j][i] = length
+    for (p, q), length in shared_lengths(polygons).items():
+        neighbours[p][q] = length
+        neighbours[q][p] = length
     group: list[list[int]] = [[i] for i in range(n)]
     alive = np.ones(n, dtype=bool)
 

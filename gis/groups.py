@@ -38,7 +38,7 @@ class Groups:
 
     def crossing(self, i: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Whether moving grids ``i`` into districts ``b`` leaves the grids' groups."""
-        if not self.known:
+        if self.grid is None or self.district is None:
             return np.zeros(np.shape(i), dtype=bool)
         return self.grid[i] != self.district[b]
 

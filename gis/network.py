@@ -35,6 +35,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from gis._errors import InputError, NetworkError
+from gis._types import CRSLike
 
 #: Walking (and riding) speeds in m/s.  adult: 4.5 km/h as in the OSMnx examples;
 #: elderly: 0.97 m/s, the mean of people over 65 (TRR 1538); bicycle: ~15 km/h.
@@ -122,7 +123,7 @@ class WalkNetwork:
     v: np.ndarray
     length: np.ndarray
     graph: sparse.csr_matrix
-    crs: Any
+    crs: CRSLike
     report: dict[str, Any]
     segments: np.ndarray = field(repr=False)
     tree: shapely.STRtree = field(repr=False)
@@ -180,7 +181,7 @@ class NodeDistances:
 # --------------------------------------------------------------------------- building
 
 
-def build_walk_network(streets: gpd.GeoDataFrame, *, crs: Any) -> WalkNetwork:
+def build_walk_network(streets: gpd.GeoDataFrame, *, crs: CRSLike) -> WalkNetwork:
     """Build the walk network from street lines.
 
     Parameters

@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import shapely
+from pyproj import CRS
 
 from gis import outputs
 from gis._errors import EmptyLayerError, InfeasibleError, UnreadableFileError
-from gis._types import PathLike, Progress
+from gis._types import CRSLike, PathLike, Progress
 from gis.area import AreaInput, load_area
 from gis.blocks import BLOCK_HIGHWAYS, MAJOR_HIGHWAYS, barrier_lines
 from gis.communities import derive_communities, fit_communities
@@ -279,11 +280,11 @@ def make_area_grids(  # noqa: PLR0915  (the grids engineer splits it, issue 11)
 
 def _communities(
     area: AreaInput,
-    boundary: Any,
+    boundary: shapely.Geometry,
     streets: gpd.GeoDataFrame,
     barriers: gpd.GeoDataFrame,
     arrays: Buildings,
-    crs: Any,
+    crs: CRSLike,
 ) -> tuple[list[Any], list[str | None], bool, list[str]]:
     if area.communities is not None:
         given = area.communities.to_crs(crs)
@@ -333,14 +334,14 @@ def _repair_buildings(
     return out, {"repaired": int(invalid.sum() - empty[invalid].sum()), "dropped": dropped}
 
 
-def _polygons_only(geom: Any) -> Any:
+def _polygons_only(geom: shapely.Geometry) -> shapely.Geometry:
     parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
     return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
 def _summary(
     area: AreaInput,
-    crs: Any,
+    crs: CRS,
     grids: gpd.GeoDataFrame,
     communities: gpd.GeoDataFrame,
     buildings: gpd.GeoDataFrame,

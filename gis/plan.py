@@ -300,8 +300,9 @@ class PlanState:
         self.perimeter[a] += 2.0 * s_a - g.perimeter[i]
         self.perimeter[d] += g.perimeter[i] - 2.0 * s_d
         self.cut_edges += n_a - n_d
-        if self._comm_counts is not None and g.community[i] >= 0:
-            row = self._comm_counts[g.community[i]]
+        community = g.community
+        if self._comm_counts is not None and community is not None and community[i] >= 0:
+            row = self._comm_counts[community[i]]
             before = (row > 0).sum() > 1
             row[a] -= 1
             row[d] += 1
@@ -694,7 +695,7 @@ def repair_contiguity(state: PlanState) -> list[str]:
             detached = members[comp[members] != main]
             moved = 0
             for i in detached:
-                nb = {}
+                nb: dict[int, float] = {}
                 for j, s in zip(state._nbrs[i], state._shared[i], strict=True):
                     if lab[j] != d:
                         nb[int(lab[j])] = nb.get(int(lab[j]), 0.0) + s

@@ -853,7 +853,7 @@ def _read_table(table: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
         raise UnreadableFileError(f"cannot read household table {path} as CSV: {exc}") from exc
 
 
-def _choose_key(df: pd.DataFrame, key: str | None) -> str:
+def _choose_key(df: pd.DataFrame, key: str | None) -> Literal["building_id", "address"]:
     has_id = "building_id" in df.columns
     has_addr = any(c in df.columns for c in _STREET_COLUMNS) and any(
         c in df.columns for c in _NUMBER_COLUMNS
@@ -874,7 +874,7 @@ def _choose_key(df: pd.DataFrame, key: str | None) -> str:
             "building_id (or addr:street + addr:housenumber), households and optionally "
             f"population; found {', '.join(map(str, df.columns)) or 'none'}"
         )
-    return key
+    return "building_id" if key == "building_id" else "address"
 
 
 def _first_column(df: pd.DataFrame, names: tuple[str, ...], what: str) -> str:

@@ -370,9 +370,9 @@ def _peel(
         return int((nb == a).sum() - (nb == b).sum())
 
     heap: list[tuple[int, int, int]] = []
-    for i in np.flatnonzero((lab == a) & ~used):
-        if (lab[ix[ip[i] : ip[i + 1]]] == b).any():
-            heap.append((dcut(int(i)), len(heap), int(i)))
+    for g in np.flatnonzero((lab == a) & ~used):
+        if (lab[ix[ip[g] : ip[g + 1]]] == b).any():
+            heap.append((dcut(int(g)), len(heap), int(g)))
     heapq.heapify(heap)
     seq = len(heap)
     moved = 0.0
@@ -566,8 +566,8 @@ def _net_moves(state: PlanState, start: np.ndarray, log: list[int]) -> list[dict
         if changed[i]:
             rows.append(_move_row(state, i, int(start[i]), int(state.labels[i])))
             changed[i] = False
-    for i in np.flatnonzero(changed):  # not logged (should not happen): still reported
-        rows.append(_move_row(state, int(i), int(start[i]), int(state.labels[i])))
+    for j in np.flatnonzero(changed):  # not logged (should not happen): still reported
+        rows.append(_move_row(state, int(j), int(start[j]), int(state.labels[j])))
     return rows
 
 

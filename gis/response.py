@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gis._errors import InputError, ServiceError
+from gis._types import CRSLike
 from gis.crs import metric_crs, require_crs
 from gis.network import (
     build_walk_network,
@@ -43,7 +44,7 @@ def check_1310(
     mode: str = "walk",
     minutes: Sequence[float] = (3, 10),
     speed: float | None = None,
-    crs: Any = None,
+    crs: CRSLike | None = None,
     max_listed: int = 500,
     plan: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
@@ -152,7 +153,7 @@ def spacing(
     *,
     spacings_m: Sequence[float] = (200.0, 80.0),
     streets: gpd.GeoDataFrame | None = None,
-    crs: Any = None,
+    crs: CRSLike | None = None,
 ) -> dict[str, Any]:
     """Distance from each building to the nearest point, and shares within spacings.
 

@@ -210,7 +210,8 @@ def greedy_max_coverage(
     heap = [(-g, int(i)) for i, g in enumerate(gains0) if g > 0]
     heapq.heapify(heap)
     covered = np.zeros(cover.shape[1], dtype=bool)
-    chosen, gains = [], []
+    chosen: list[int] = []
+    gains: list[float] = []
     indptr, indices = cover.indptr, cover.indices
     while heap and len(chosen) < k:
         _, i = heapq.heappop(heap)

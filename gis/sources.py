@@ -146,11 +146,11 @@ def read_osm(path: str | os.PathLike[str]) -> OsmLayers:
             osmium.FileProcessor(osmium.io.File(str(path), fmt)).with_locations().with_areas()
         )
         for obj in processor:
-            if obj.is_node():
+            if isinstance(obj, osmium.osm.Node):
                 _take_node(obj, factory, rows, wkb)
-            elif obj.is_way():
+            elif isinstance(obj, osmium.osm.Way):
                 _take_way(obj, factory, rows, wkb)
-            elif obj.is_area():
+            elif isinstance(obj, osmium.osm.Area):
                 _take_area(obj, factory, rows, wkb)
     except RuntimeError as exc:
         raise UnreadableFileError(f"cannot read {path} as OSM {fmt.upper()}: {exc}") from exc

@@ -24,6 +24,7 @@ import pandas as pd
 import shapely
 
 from gis._errors import InputError
+from gis._types import CRSLike
 from gis.crs import WGS84
 from gis.options import StaffOptions
 
@@ -269,7 +270,7 @@ def _residents(
 
 def _poi_candidates(
     pois: gpd.GeoDataFrame | None,
-    crs: Any,
+    crs: CRSLike,
     kinds: Sequence[str],
     grids_metric: gpd.GeoDataFrame,
     district_of: np.ndarray,
@@ -292,7 +293,7 @@ def _poi_candidates(
     return p.sort_values(["_rank"], kind="stable").drop(columns="_rank")
 
 
-def _to_wgs84(xy: np.ndarray, crs: Any) -> tuple[float, float]:
+def _to_wgs84(xy: np.ndarray, crs: CRSLike) -> tuple[float, float]:
     from pyproj import Transformer
 
     t = Transformer.from_crs(crs, WGS84, always_xy=True)

@@ -174,7 +174,7 @@ def _layout(
     ]
 
     # 2. a diagonal avenue, a bent street, a river and a railway
-    cuts = [
+    cuts: list[tuple[shapely.LineString, float, str | None, str | None, str | None]] = [
         (shapely.LineString([(xs[0], ys[0]), (xs[-1], ys[-1])]), 10.0, "secondary", None, None),
         (
             shapely.LineString(
@@ -213,8 +213,8 @@ def _layout(
         )  # fmt: skip
 
     # 3. lots inside the blocks, a rectangle on each
-    bi, bj = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
-    bi, bj = bi.ravel(), bj.ravel()
+    mi, mj = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+    bi, bj = mi.ravel(), mj.ravel()
     bx0, bx1 = xs[bi] + _SETBACK_M, xs[bi + 1] - _SETBACK_M
     by0, by1 = ys[bj] + _SETBACK_M, ys[bj + 1] - _SETBACK_M
     kx = np.maximum(1, ((bx1 - bx0) // _LOT_M).astype(int))
@@ -278,7 +278,8 @@ def _tag_buildings(boxes: NDArray[np.object_], rng: np.random.Generator) -> pd.D
         np.where(kind == "house", rng.integers(1, 4, n), rng.integers(1, 7, n)),
     )
     tagged = rng.random(n) < LEVELS_SHARE
-    levels = np.where(tagged, floors.astype(str), None).astype(object)
+    levels = floors.astype(str).astype(object)
+    levels[~tagged] = None
     ids = [f"w{_BUILDING_WAY_BASE + i + 1}" for i in range(n)]
     return pd.DataFrame(
         {

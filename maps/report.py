@@ -292,7 +292,7 @@ def _block(text: str) -> Any:
     """A figure child that appends ``text`` to the page body when rendered."""
     import branca.element as be
 
-    block = be.MacroElement()
+    block: Any = be.MacroElement()
     block._template = be.Template("{% macro html(this, kwargs) %}{{ this.text }}{% endmacro %}")
     block.text = text
     return block
@@ -468,6 +468,7 @@ def _coverage_map(data: ReportData) -> Any:
                 },
                 interactive=False,
             ).add_to(m)
+    assert data.buildings is not None  # the coverage map is drawn only with buildings
     b = data.buildings.copy()
     b["walk_min"] = (b["walk_s"].astype(float) / 60).round(1)
     folium.GeoJson(
@@ -523,7 +524,7 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-_FONTS = {"font.family": ["Noto Sans CJK SC", "Noto Sans CJK JP", "DejaVu Sans"]}
+_FONTS: Any = {"font.family": ["Noto Sans CJK SC", "Noto Sans CJK JP", "DejaVu Sans"]}
 
 
 def balance_chart(data: ReportData) -> bytes:
@@ -555,6 +556,7 @@ def coverage_chart(data: ReportData) -> bytes:
 
     t = TEXT[data.language]
     b = data.buildings
+    assert b is not None  # the chart is drawn only with buildings
     walk = b["walk_s"].astype(float)
     bounds = [300.0, 600.0, 900.0]
     classes = np.select(

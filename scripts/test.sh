@@ -8,4 +8,5 @@ source scripts/postgis.sh
 start_postgis
 trap stop_postgis EXIT
 .venv/bin/python -m ruff check .
+.venv/bin/python -m mypy
 .venv/bin/python -m pytest "$@"

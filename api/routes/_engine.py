@@ -10,12 +10,17 @@ per served area and kept in its cache.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
 
 from gis.outputs import json_safe
+
+if TYPE_CHECKING:  # the engine loads inside the functions
+    from api.routes._area import LRU, Area
+    from gis.plan import PlanState
+    from gis.siting import SiteState
 
 Assignment = dict[str, int]
 Progress = Callable[[float, str], None]
@@ -69,7 +74,7 @@ def draw(
     return normalise(result.assignment), [str(w) for w in result.warnings or []]
 
 
-def _plan_state(grids: gpd.GeoDataFrame, assignment: Assignment, cache: Any) -> Any:
+def _plan_state(grids: gpd.GeoDataFrame, assignment: Assignment, cache: LRU | None) -> PlanState:
     """The engine's ``PlanState`` over the area's grid graph (built once, cached)."""
     from gis.plan import PlanState, grid_graph
 
@@ -82,7 +87,11 @@ def _plan_state(grids: gpd.GeoDataFrame, assignment: Assignment, cache: Any) -> 
 
 
 def evaluate(
-    grids: gpd.GeoDataFrame, assignment: Assignment, *, tolerance: float, cache: Any = None
+    grids: gpd.GeoDataFrame,
+    assignment: Assignment,
+    *,
+    tolerance: float,
+    cache: LRU | None = None,
 ) -> dict[str, Any]:
     """Metrics of a plan: ``max_deviation``, contiguity, compactness, per district."""
     state = _plan_state(grids, assignment, cache)
@@ -95,7 +104,7 @@ def suggest(
     *,
     tolerance: float,
     limit: int,
-    cache: Any = None,
+    cache: LRU | None = None,
 ) -> list[dict[str, Any]]:
     """Ranked rebalancing moves, each ``{rank, grids, from, to, before, after, reason}``."""
     from gis.rebalance import suggest_moves
@@ -115,7 +124,7 @@ def _normalise_move(i: int, move: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def warm(area: Any) -> None:
+def warm(area: Area) -> None:
     """Build the cached grid graph and walking state of ``area`` ahead of requests."""
     grids = area.grids
     if len(grids):
@@ -123,7 +132,7 @@ def warm(area: Any) -> None:
     _site_state(area)
 
 
-def what_if(area: Any, lon: float, lat: float) -> dict[str, Any] | None:
+def what_if(area: Area, lon: float, lat: float) -> dict[str, Any] | None:
     """What adding a service site at ``lon, lat`` changes, or None without streets.
 
     The walking state (network, snapped buildings, current distances) is made
@@ -137,7 +146,7 @@ def what_if(area: Any, lon: float, lat: float) -> dict[str, Any] | None:
     return json_safe(engine_what_if(state, lon, lat))
 
 
-def _site_state(area: Any) -> Any:
+def _site_state(area: Area) -> SiteState | None:
     """The walking state for what-if (cached per area), or None without streets."""
     if "streets" not in area.available():
         return None
@@ -159,7 +168,7 @@ def _site_state(area: Any) -> Any:
     return area.derived.get_or_make("site_state", make_state)
 
 
-def check_1310(area: Any, *, mode: str = "walk") -> dict[str, Any] | None:
+def check_1310(area: Area, *, mode: str = "walk") -> dict[str, Any] | None:
     """The "1310" response check from the service points as worker bases (cached).
 
     None without streets.  The per-building ``response_s`` table is left out
@@ -186,7 +195,7 @@ def check_1310(area: Any, *, mode: str = "walk") -> dict[str, Any] | None:
     return area.derived.get_or_make(("1310", mode), make)
 
 
-def _services(area: Any) -> gpd.GeoDataFrame:
+def _services(area: Area) -> gpd.GeoDataFrame:
     """The service points: the ``services`` layer, else those chosen from the POIs."""
     from gis.coverage import default_services
 

@@ -42,12 +42,13 @@ def if_match(header: str | None) -> int:
 
 def metrics(area: Area, plan: PlanRow, version: VersionRow) -> dict[str, Any]:
     """The metrics of one plan version (cached per version)."""
-    assert version.assignment is not None
+    assignment = version.assignment
+    assert assignment is not None
     key = ("metrics", plan.id, version.version, version.created_at, plan.tolerance)
     return area.derived.get_or_make(
         key,
         lambda: _engine.evaluate(
-            area.grids, version.assignment, tolerance=plan.tolerance, cache=area.derived
+            area.grids, assignment, tolerance=plan.tolerance, cache=area.derived
         ),
     )
 

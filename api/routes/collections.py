@@ -11,8 +11,9 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from api.deps import AreaDep, Reader, SettingsDep, StoreDep, caller_role
 from api.routes import _plans
-from api.routes._area import LAYERS, TILE_LAYERS, FeatureIndex, encode_tile, tagged
+from api.routes._area import LAYERS, TILE_LAYERS, Area, FeatureIndex, encode_tile, tagged
 from api.schemas import InfoPublic
+from api.store import Store
 
 router = APIRouter(tags=["layers"])
 
@@ -89,7 +90,7 @@ def info(request: Request, area: AreaDep, store: StoreDep, settings: SettingsDep
     )
 
 
-def _collection(request: Request, area: Any, name: str) -> dict[str, Any]:
+def _collection(request: Request, area: Area, name: str) -> dict[str, Any]:
     base = str(request.base_url).rstrip("/")
     bbox = area.bbox() if name == "districts" else area.index(name).bbox
     out: dict[str, Any] = {
@@ -128,7 +129,7 @@ def list_collections(request: Request, area: AreaDep, _role: Reader) -> dict[str
 CollectionId = Annotated[str, Path(max_length=40)]
 
 
-def _check_collection(area: Any, name: str) -> None:
+def _check_collection(area: Area, name: str) -> None:
     if name not in LAYERS or name not in area.available():
         raise HTTPException(
             404,
@@ -163,7 +164,7 @@ def parse_bbox(bbox: str | None) -> list[float] | None:
 
 
 def _layer_index(
-    area: Any, store: Any, name: str, plan: str | None, version: int | None
+    area: Area, store: Store, name: str, plan: str | None, version: int | None
 ) -> FeatureIndex:
     if name == "districts":
         return _plans.district_index(area, store, plan or _plans.DEFAULT_PLAN, version)

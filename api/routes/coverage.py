@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import AreaDep, Planner, Reader
 from api.routes import _engine
+from api.routes._area import Area
 from api.schemas import Problem, WhatIf
 
 router = APIRouter(prefix="/coverage", tags=["coverage"])
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/coverage", tags=["coverage"])
 NOT_RUN = "coverage has not been computed for this area: run `gridplan coverage DIR` first"
 
 
-def _figures(area: Any) -> dict[str, Any]:
+def _figures(area: Area) -> dict[str, Any]:
     path = area.data_dir / "coverage.json"
     if not path.exists():
         raise HTTPException(404, NOT_RUN)

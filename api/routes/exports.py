@@ -9,7 +9,8 @@ from fastapi.responses import Response
 
 from api.deps import AreaDep, Reader, StoreDep
 from api.routes import _plans
-from api.routes._area import LAYERS
+from api.routes._area import LAYERS, Area
+from api.store import Store
 from gis import exports
 
 router = APIRouter(prefix="/exports", tags=["exports"])
@@ -67,7 +68,7 @@ def export_layer(
 
 
 def plan_download(
-    area: Any, store: Any, plan_id: str, version: int | None, *, fmt: str, crs: str
+    area: Area, store: Store, plan_id: str, version: int | None, *, fmt: str, crs: str
 ) -> Response:
     """A plan version as districts GeoJSON, a GeoPackage (districts, grids) or a CSV table."""
     row = store.get_version(plan_id, version)

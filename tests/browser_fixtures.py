@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.waiting import wait_until
+
 #: South-west corner of the synthetic town (Xinjiekou, Nanjing), degrees.
 ORIGIN = (118.770, 32.030)
 ADMIN = "320102"  # Xuanwu district, Nanjing
@@ -408,7 +410,6 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         import threading
-        import time
 
         import uvicorn
 
@@ -420,11 +421,10 @@ class LiveServer:
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + 20
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the gridplan server did not start")
-            time.sleep(0.05)
+        server, thread = self._server, self._thread
+        wait_until(lambda: server.started or not thread.is_alive(), what="the gridplan server")
+        if not server.started:
+            raise RuntimeError("the gridplan server did not start")
         return self
 
     def __exit__(self, *_exc: object) -> None:

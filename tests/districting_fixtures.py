@@ -10,6 +10,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from gis.outputs import write_geojson
@@ -101,3 +102,18 @@ def write_grids(gdf: gpd.GeoDataFrame, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     write_geojson(gdf, folder / "grids.geojson")
     return folder
+
+
+def recount_moved(old: pd.Series, new: pd.Series, population: pd.Series) -> tuple[int, float]:
+    """Grids and people that moved, recounted from the definition, for a redraw old → new.
+
+    A grid moved when its new district draws most of its people from another
+    old district than the grid's own (``gis.districting.moved_grids``).
+    All three are indexed by grid code.
+    """
+    frame = pd.DataFrame({"new": new, "old": old.reindex(new.index)}).join(population)
+    by_pair = frame.groupby(["new", "old"])["population"].sum().reset_index()
+    by_pair = by_pair.sort_values(["new", "population", "old"], ascending=[True, False, True])
+    major = by_pair.drop_duplicates("new").set_index("new")["old"]
+    moved = (frame["new"].map(major) != frame["old"]).to_numpy()
+    return int(moved.sum()), float((frame["population"].to_numpy() * moved).sum())

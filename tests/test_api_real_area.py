@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import mapbox_vector_tile
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.settings import Settings
 from tests.api_fixtures import PLANNER, PLANNER_HEADERS
+from tests.waiting import wait_for_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 AREA = Path(__file__).resolve().parent.parent / "data" / "boundaries" / "nanjing_xinjiekou"
@@ -42,12 +42,7 @@ def test_real_area_end_to_end(nanjing: Path) -> None:
         assert grids["numberMatched"] == len(grids["features"]) > 20
         assert all(len(f["id"]) == 15 for f in grids["features"])
         r = c.post("/plans", json={"name": "ten", "k": 10}, headers=PLANNER_HEADERS)
-        job = r.headers["location"]
-        for _ in range(600):
-            status = c.get(job).json()
-            if status["status"] in ("done", "failed"):
-                break
-            time.sleep(0.1)
+        status = wait_for_job(c, r.headers["location"])
         assert status["status"] == "done", status
         plan_id = status["result"]["plan"]
         plan = c.get(f"/plans/{plan_id}")

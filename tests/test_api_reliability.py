@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ from tests.api_fixtures import (  # noqa: F401
     make_build_dir,
     settings,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 ROOT = Path(__file__).resolve().parent.parent
@@ -209,15 +209,14 @@ def server(build: Path, url: str | None) -> Iterator[tuple[str, subprocess.Popen
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(proc.stderr.read().decode())
+        return httpx.get(f"{base}/conformance", timeout=1).status_code == 200
+
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/conformance", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode())
+        wait_until(up, what="the server to answer", ignoring=(httpx.TransportError,))
         yield base, proc
     finally:
         if proc.poll() is None:
@@ -282,9 +281,9 @@ def test_killed_server_keeps_every_acknowledged_edit(build_dir: Path, database_u
 
         t = threading.Thread(target=writer)
         t.start()
-        deadline = time.monotonic() + 20
-        while len(acked) < 15 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(
+            lambda: len(acked) >= 15 or not t.is_alive(), what="15 acknowledged edits", every=0.02
+        )
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         stop.set()

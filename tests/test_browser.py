@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser_fixtures import CHROMIUM, CHROMIUM_ARGS, LiveServer, make_build_dir
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -91,6 +92,12 @@ def _api(server: LiveServer, path: str, **kwargs: Any) -> Any:
 def _assignment(server: LiveServer) -> tuple[int, dict[str, str]]:
     data = _api(server, "/plans/current/assignment").json()
     return data["version"], {g: str(d) for g, d in data["assignment"].items()}
+
+
+def _wait_settled(page: Any) -> None:
+    """Wait until the page has handled the last input: two frames drawn, nothing left to save."""
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    page.wait_for_function("() => !window.gridplan.saving && window.gridplan.queue.length === 0")
 
 
 def _grid_point(page: Any, code: str) -> tuple[float, float]:
@@ -253,7 +260,8 @@ def test_locked_district_refuses_paint(page: Any, server: LiveServer) -> None:
     page.locator('#district-list tr[data-district="1"] button.lock').click()
     page.locator('#district-list tr[data-district="2"] .swatch').click()
     page.mouse.click(*_grid_point(page, code))
-    page.wait_for_timeout(300)
+    page.wait_for_function("document.querySelector('#status').className === 'error'")
+    _wait_settled(page)
     assert page.evaluate("(c) => window.gridplan.model.districtOf(c)", code) == "1"
     assert _assignment(server)[0] == version
     assert "1" in page.locator("#status").inner_text()
@@ -359,7 +367,7 @@ def test_read_only_without_token(browser: Any, server: LiveServer) -> None:
     version, _ = _assignment(server)
     code = _border_grid(server, pg, "2", "1")
     pg.mouse.click(*_grid_point(pg, code))
-    pg.wait_for_timeout(300)
+    _wait_settled(pg)
     assert pg.evaluate("(c) => window.gridplan.model.districtOf(c)", code) == "2"
     assert _assignment(server)[0] == version
     context.close()
@@ -544,12 +552,8 @@ def test_gridplan_serve_prints_an_address_that_opens_the_page(browser: Any, tmp_
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         pg = context.new_page()
         pg.on("request", lambda r: REQUESTS.append(r.url))
-        for _ in range(100):  # the address is printed just before uvicorn listens
-            try:
-                pg.goto(address)
-                break
-            except PlaywrightError:  # connection refused until uvicorn listens
-                time.sleep(0.1)
+        # the address is printed just before uvicorn listens: connection refused until then
+        wait_until(lambda: pg.goto(address), what="the served page", ignoring=(PlaywrightError,))
         pg.wait_for_function("document.body.dataset.ready === '1'", timeout=30_000)
         version = pg.evaluate("window.gridplan.version")
         code = pg.evaluate(

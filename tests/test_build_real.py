@@ -13,6 +13,7 @@ from api.cli import main
 from gis.area import load_area
 from gis.pipeline import make_area_grids
 from tests.conftest import AREAS, TEST_DATA
+from tests.districting_fixtures import recount_moved
 from tests.grid_invariants import check_grid_invariants
 
 REAL = {
@@ -105,8 +106,6 @@ def test_real_area_25_districts_reach_tolerance_or_the_proven_best(real_build):
 
 
 def test_real_area_11_to_25_keeps_most_old_boundaries(real_build):
-    import pandas as pd
-
     from gis.districting import draw_districts
 
     name, _, result, _ = real_build
@@ -116,14 +115,7 @@ def test_real_area_11_to_25_keeps_most_old_boundaries(real_build):
     s = new.summary
     assert s["contiguous"] and s["from_k"] == 11, name
     # "moved" recounted from its definition: the new district draws most people elsewhere
-    frame = pd.DataFrame({"new": new.assignment, "old": old.reindex(new.assignment.index)}).join(
-        grids.set_index("code")["population"]
-    )
-    by_pair = frame.groupby(["new", "old"])["population"].sum().reset_index()
-    by_pair = by_pair.sort_values(["new", "population", "old"], ascending=[True, False, True])
-    major = by_pair.drop_duplicates("new").set_index("new")["old"]
-    moved = (frame["new"].map(major) != frame["old"]).to_numpy()
-    pop = frame["population"].to_numpy()
-    assert s["moved_grids"] == int(moved.sum()), name
-    assert s["moved_population"] == pytest.approx(float((pop * moved).sum()), abs=1.0), name
+    moved, people = recount_moved(old, new.assignment, grids.set_index("code")["population"])
+    assert s["moved_grids"] == moved, name
+    assert s["moved_population"] == pytest.approx(people, abs=1.0), name
     assert s["moved_share"] < 0.5, f"{name}: {s['moved_share']:.0%} of grids changed district"

@@ -100,14 +100,13 @@ def build(
         An area folder, a bare OSM file or a GeoPackage (see :mod:`gis.area`).
     out_dir
         The folder to write; replaced as a whole only when the build succeeds.
-    options
-        Targets and optional office data.
-    progress
-        Called with the name of each step as it starts.
+    options, progress
+        As for :func:`make_area_grids`.
 
     Returns
     -------
     BuildResult
+        With ``folder`` holding the layers as written, and the manifest's ``defaults``.
     """
     step = progress or _quiet
     started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Small helpers shared by the command modules: JSON to stdout."""
+"""Small helpers shared by the command modules: JSON to stdout, shared options."""
 
 from __future__ import annotations
 
@@ -17,3 +17,13 @@ def emit_json(payload: Any) -> None:
 def say(message: str) -> None:
     """Write a human message on stderr."""
     click.echo(message, err=True)
+
+
+#: ``--tolerance``, as ``districts`` and ``suggest`` take it.
+tolerance_option = click.option(
+    "--tolerance",
+    type=float,
+    default=0.02,
+    show_default=True,
+    help="Allowed deviation from the ideal, as a fraction (0.02 = ±2%).",
+)

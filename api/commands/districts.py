@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import click
 
+from api.commands._io import emit_json, say, tolerance_option
+
 
 def parse_balance(text: str | None, tolerance: float) -> dict[str, float]:
     """``"population,households:0.05"`` → ``{"population": tol, "households": 0.05}``."""
@@ -33,13 +35,7 @@ def parse_balance(text: str | None, tolerance: float) -> dict[str, float]:
     type=click.Path(exists=True, dir_okay=False),
     help="Existing plan to start from: CSV (grid, district) or GeoJSON of district polygons.",
 )
-@click.option(
-    "--tolerance",
-    type=float,
-    default=0.02,
-    show_default=True,
-    help="Allowed deviation from the ideal, as a fraction (0.02 = ±2%).",
-)
+@tolerance_option
 @click.option(
     "--nest",
     type=click.Choice(["communities"]),
@@ -87,7 +83,6 @@ def command(
     moved_population, best_bound, per-district figures).  With --from, the old
     districts are kept where balance allows, split or merged when K changes.
     """
-    from api.commands._io import emit_json, say
     from gis.options import PlanOptions, StaffOptions
     from gis.pipeline import draw_plan
 

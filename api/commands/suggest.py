@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import click
 
+from api.commands._io import emit_json, say, tolerance_option
+
 
 @click.command(name="suggest")
 @click.argument("folder", metavar="DIR", type=click.Path(exists=True, file_okay=False))
@@ -17,13 +19,7 @@ import click
     default=None,
     help="Plan CSV (grid, district) or GeoJSON of district polygons [default: DIR/plan.csv].",
 )
-@click.option(
-    "--tolerance",
-    type=float,
-    default=0.02,
-    show_default=True,
-    help="Allowed deviation from the ideal, as a fraction (0.02 = ±2%).",
-)
+@tolerance_option
 @click.option("--limit", type=int, default=20, show_default=True, help="Most moves to list.")
 @click.option(
     "--minimal",
@@ -39,7 +35,6 @@ def command(
     the two districts it touches.  With --minimal, prints the moves of the
     minimal-change rebalance and the resulting plan figures instead.
     """
-    from api.commands._io import emit_json, say
     from gis.options import SuggestOptions
     from gis.pipeline import suggest_plan
 

@@ -1,8 +1,10 @@
 """The ``gridplan`` command.
 
-Each sub-command lives in its own module under :mod:`api.commands`; those
-modules import only :mod:`click` at the top and load the engine inside the
-command body, so ``gridplan --help`` answers at once.
+Each sub-command lives in its own module under :mod:`api.commands`; it parses
+its options into one options object (:mod:`gis.options`), calls one flow of
+:mod:`gis.pipeline` and prints.  Those modules import only :mod:`click` at the
+top and load the engine inside the command body, so ``gridplan --help``
+answers at once.
 
 JSON results go to stdout; progress bars and messages go to stderr.  Errors
 from the engine (:mod:`gis._errors`) become a one-line message and exit code 2.

@@ -251,10 +251,23 @@ class BuildFolder:
         self._held_meta = json.loads(dump_json(meta))
 
     def write_plan(self, plan: pd.DataFrame, districts: gpd.GeoDataFrame) -> None:
-        """Write ``plan.csv`` and ``districts.geojson`` together: both new, or both old."""
-        with atomic_paths(self.file("plan"), self.file("districts")) as (plan_tmp, districts_tmp):
-            plan.to_csv(plan_tmp, index=False)
-            to_geojson_file(districts, districts_tmp, layer="districts")
+        """Write ``plan.csv`` and ``districts.geojson`` together: both new, or both old.
+
+        Raises
+        ------
+        OutputError
+            Either file cannot be written; both are then left as they were.
+        """
+        targets = self.file("plan"), self.file("districts")
+        try:
+            with atomic_paths(*targets) as (plan_tmp, districts_tmp):
+                plan.to_csv(plan_tmp, index=False)
+                to_geojson_file(districts, districts_tmp, layer="districts")
+        except (OSError, RuntimeError) as exc:  # the file system's, or GDAL's (pyogrio)
+            raise OutputError(
+                f"cannot write {targets[0]} and {targets[1].name}: {exc} "
+                "(both are as they were: free space or fix permissions, then run again)"
+            ) from exc
         self._held.pop("districts", None)
 
     def write_coverage(self, layers: Mapping[str, gpd.GeoDataFrame], figures: Any) -> None:

@@ -167,3 +167,22 @@ def test_real_default_area_end_to_end(tmp_path, capsys) -> None:
     assert len(redrawn["offices"]) == 25
     code, moves, _ = run(capsys, "suggest", str(folder), "--plan", str(folder / "plan.csv"))
     assert code == 0 and isinstance(moves, list)
+
+
+def test_a_failed_write_keeps_the_old_plan_and_districts_together(folder, capsys, monkeypatch):
+    assert run(capsys, "districts", str(folder), "--k", "4")[0] == 0
+    old_plan = (folder / "plan.csv").read_bytes()
+    old_districts = (folder / "districts.geojson").read_bytes()
+
+    def to_file_then_fail(self: gpd.GeoDataFrame, path: object, *args: object, **kw: object):
+        Path(str(path)).write_bytes(b'{"type": "FeatureCollection", "feat')
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(gpd.GeoDataFrame, "to_file", to_file_then_fail)
+    code, _, err = run(capsys, "districts", str(folder), "--k", "6")
+    monkeypatch.undo()
+    assert code == 2 and "cannot write" in err and "No space left" in err
+    # plan.csv was complete before districts.geojson failed: neither is replaced
+    assert (folder / "plan.csv").read_bytes() == old_plan
+    assert (folder / "districts.geojson").read_bytes() == old_districts
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary files

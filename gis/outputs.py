@@ -45,6 +45,7 @@ LAYER_FILES = {
     "streets": "streets.geojson",
     "pois": "pois.geojson",
     "boundary": "boundary.geojson",
+    "subdistricts": "subdistricts.geojson",  # city folders only (gis.city)
 }
 #: GeoJSON layers later steps add: the plan's districts, the coverage's layers,
 #: the office's own service points (uploaded).

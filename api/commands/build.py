@@ -59,6 +59,23 @@ from api.commands._io import emit_json, say
     help="Known total population to calibrate the estimate to.",
 )
 @click.option("--crs", default=None, help="Metric CRS to compute in, e.g. EPSG:32650.")
+@click.option(
+    "--subdistricts",
+    default=None,
+    help="Build a whole city: sub-district polygons (file with code and name), or 'osm' "
+    "(or osm:LEVEL) for the extract's administrative boundaries.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --subdistricts: build on a local dask cluster of N processes.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    help="With --subdistricts: use a running dask scheduler, e.g. tcp://10.0.0.5:8786.",
+)
 def command(
     source: Path,
     out_dir: Path,
@@ -69,6 +86,9 @@ def command(
     communities: Path | None,
     population_total: float | None,
     crs: str | None,
+    subdistricts: str | None,
+    workers: int | None,
+    scheduler: str | None,
 ) -> None:
     """Build unit grids for SOURCE and write them to DIR.
 
@@ -79,6 +99,10 @@ def command(
     Writes DIR/grids.geojson, buildings.geojson, communities.geojson,
     streets.geojson, pois.geojson, boundary.geojson, area.gpkg and build.json,
     and prints the build summary as JSON.
+
+    With --subdistricts, each sub-district is built as one area (its code in
+    digits 7-9 of every grid code), on dask with --workers or --scheduler, and
+    DIR holds the merged city plus subdistricts.geojson.
     """
     from api.commands._progress import steps
     from gis.pipeline import BuildOptions, build
@@ -92,8 +116,17 @@ def command(
         population_total=population_total,
         crs=crs,
     )
-    with steps(8, desc="build") as advance:
-        result = build(source, out_dir, options=options, progress=advance)
+    if subdistricts is None and (workers is not None or scheduler is not None):
+        raise click.UsageError("--workers and --scheduler need --subdistricts")
+    if subdistricts is not None:
+        from api.commands._city import build_city_with_progress
+
+        result = build_city_with_progress(
+            source, out_dir, subdistricts, options=options, workers=workers, scheduler=scheduler
+        )
+    else:
+        with steps(8, desc="build") as advance:
+            result = build(source, out_dir, options=options, progress=advance)
     summary = result.summary
     for warning in summary.get("warnings", []):
         say(f"note: {warning}")

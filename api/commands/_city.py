@@ -1,0 +1,63 @@
+"""Progress on stderr for a city build: steps, then sub-districts done."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def build_city_with_progress(
+    source: Path,
+    out_dir: Path,
+    subdistricts: str,
+    *,
+    options: Any,
+    workers: int | None,
+    scheduler: str | None,
+) -> Any:
+    """Run :func:`gis.city.build_city` with a step bar and a bar of sub-districts done.
+
+    Parameters
+    ----------
+    source, out_dir, subdistricts
+        As for ``gridplan build SOURCE --subdistricts FILE --out DIR``.
+    options
+        A :class:`gis.pipeline.BuildOptions`.
+    workers, scheduler
+        Where to run (see :func:`gis.city.build_city`).
+
+    Returns
+    -------
+    BuildResult
+    """
+    from tqdm import tqdm
+
+    from api.commands._io import say
+    from gis.city import build_city
+
+    bar: Any = None
+
+    def step(name: str) -> None:
+        say(f"build: {name}")
+
+    def done(finished: int, total: int, code: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc="sub-districts", unit="sub-district", leave=False)
+        bar.set_postfix_str(code)
+        bar.update(finished - bar.n)
+
+    try:
+        return build_city(
+            source,
+            out_dir,
+            subdistricts=subdistricts,
+            options=options,
+            workers=workers,
+            scheduler=scheduler,
+            progress=step,
+            on_part=done,
+        )
+    finally:
+        if bar is not None:
+            bar.close()

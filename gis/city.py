@@ -1,0 +1,560 @@
+"""A whole city in one build: sub-districts split, built on dask.distributed, merged.
+
+:func:`build_city` is the flow of ``gridplan build SOURCE --subdistricts FILE``:
+it reads the sub-district polygons, splits the extract by sub-district in one
+streaming pass (:mod:`gis.split`), builds each sub-district as today's one area
+(:func:`gis.pipeline.make_area_grids`, its code in digits 7–9 of every grid
+code) in this process or on a dask cluster, and merges the parts into one
+build folder with ``subdistricts.geojson``.  Each worker reads only its part,
+so memory per worker is bounded by the largest sub-district.  The result does
+not depend on the number of workers: parts are merged in sub-district order.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from gis._errors import EmptyLayerError, InputError, ManifestError, UnreadableFileError
+from gis.pipeline import BuildOptions, BuildResult, Progress, make_area_grids, write_build
+from gis.subdistricts import Subdistrict
+
+WGS84 = "EPSG:4326"
+#: Compressed OSM XML, read by pyosmium as it is.
+_COMPRESSED = (".osm.gz", ".xml.gz", ".osm.bz2", ".xml.bz2")
+#: How a part's summary says its communities were derived (one city-level note instead).
+_DERIVED_NOTE = "no community boundaries were given"
+#: Called as sub-districts finish: (done, total, code).
+PartProgress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class CityInput:
+    """A city source: its extract, study area, manifest fields and sub-districts."""
+
+    name: str
+    osm: Path
+    study_area: BaseGeometry | None
+    subdistricts: list[Subdistrict]
+    admin_code: str = "000000"
+    crs: str | None = None
+    language: str = "en"
+    defaults: dict[str, Any] = field(default_factory=dict)
+    communities: gpd.GeoDataFrame | None = None
+    households: pd.DataFrame | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class PartTask:
+    """What a worker needs to build one sub-district (small: the features are in ``part``)."""
+
+    index: int
+    part: Path
+    subdistrict: Subdistrict
+    boundary: BaseGeometry
+    city: CityInput
+    options: BuildOptions
+
+
+@dataclass
+class PartResult:
+    """One built sub-district: its build and the streets and POIs it kept."""
+
+    index: int
+    code: str
+    build: BuildResult
+    streets: gpd.GeoDataFrame
+    pois: gpd.GeoDataFrame
+
+
+def build_city(
+    source: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    subdistricts: str | os.PathLike[str],
+    options: BuildOptions | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+    on_part: PartProgress | None = None,
+) -> BuildResult:
+    """Build every sub-district of SOURCE and write one merged city folder ``out_dir``.
+
+    Parameters
+    ----------
+    source
+        An area folder (``area.toml`` naming an OSM file) or a bare OSM file.
+    out_dir
+        The city folder to write (replaced as a whole when the build succeeds).
+    subdistricts
+        A polygon file with ``code`` and ``name``, or ``"osm"`` (optionally
+        ``"osm:LEVEL"``) for the extract's administrative boundaries.
+    options
+        Grid targets and office data, as for one area.
+    workers
+        Run on a dask LocalCluster of this many processes (None: in this process).
+    scheduler
+        Address of an existing dask scheduler (``tcp://HOST:PORT``); overrides ``workers``.
+    progress
+        Called with the name of each step as it starts.
+    on_part
+        Called as each sub-district finishes.
+
+    Returns
+    -------
+    BuildResult
+        The merged city, with ``subdistricts`` set.
+    """
+    step = progress or (lambda _name: None)
+    started = time.perf_counter()
+    options = options or BuildOptions()
+    step("reading sub-districts")
+    city = read_city(source, subdistricts)
+    if options.communities is not None:
+        from gis.sources import read_vector
+
+        given = read_vector(options.communities, what="community boundaries")
+        city = replace(city, communities=given)
+    with _work_folder(out_dir) as work:
+        step("splitting the extract by sub-district")
+        tasks = split_city(city, options, work)
+        step("building sub-districts")
+        parts = run_parts(tasks, workers=workers, scheduler=scheduler, on_part=on_part)
+    step("merging sub-districts")
+    merged, area = merge_parts(city, tasks, parts)
+    step("writing files")
+    write_build(merged, area, out_dir)
+    merged.summary["seconds"] = round(time.perf_counter() - started, 3)
+    return merged
+
+
+def read_city(source: str | os.PathLike[str], subdistricts: str | os.PathLike[str]) -> CityInput:
+    """Read a city source (area folder or OSM file) and its sub-district polygons.
+
+    Parameters
+    ----------
+    source
+        An area folder with ``area.toml`` or a bare OSM file.
+    subdistricts
+        A polygon file, or ``"osm"``/``"osm:LEVEL"``.
+
+    Returns
+    -------
+    CityInput
+    """
+    from gis.area import _read_table, _union_polygon
+    from gis.sources import is_osm_file, read_vector
+
+    path = Path(source)
+    manifest: dict[str, Any] = {}
+    folder = path.parent
+    if path.is_dir():
+        if not (path / "area.toml").is_file():
+            raise ManifestError(f"{path} has no area.toml: give an area folder or an OSM file")
+        manifest = tomllib.loads((path / "area.toml").read_text(encoding="utf-8"))
+        if "osm" not in manifest:
+            raise ManifestError(
+                f"{path / 'area.toml'} names no OSM file: a city build splits one OSM "
+                'extract by sub-district, so add `osm = "city.osm.pbf"`'
+            )
+        folder, osm = path, path / manifest["osm"]
+    elif is_osm_file(path) or path.name.lower().endswith(_COMPRESSED):
+        osm = path
+    else:
+        raise UnreadableFileError(
+            f"{path} is neither an area folder nor an OSM file (.osm, .osm.pbf, .osm.gz): a "
+            "city build splits one OSM extract by sub-district"
+        )
+    if not osm.is_file():
+        raise UnreadableFileError(f"the OSM extract {osm} does not exist")
+    study = None
+    if "study_area" in manifest:
+        study = _union_polygon(
+            read_vector(folder / manifest["study_area"], what="study area"), "study area"
+        )
+    parts = _subdistricts(subdistricts, osm)
+    communities = None
+    if "communities" in manifest:
+        communities = read_vector(folder / manifest["communities"], what="community boundaries")
+    households = _read_table(folder / manifest["households"]) if "households" in manifest else None
+    return CityInput(
+        name=str(manifest.get("name", osm.name.split(".")[0])),
+        osm=osm,
+        study_area=study,
+        subdistricts=parts,
+        admin_code=str(manifest.get("admin_code", "000000")),
+        crs=manifest.get("crs"),
+        language=str(manifest.get("language", "en")),
+        defaults=dict(manifest.get("defaults", {})),
+        communities=communities,
+        households=households,
+        source=str(path),
+    )
+
+
+def _subdistricts(spec: str | os.PathLike[str], osm: Path) -> list[Subdistrict]:
+    text = str(spec)
+    if text == "osm" or text.startswith("osm:"):
+        from gis.admin import osm_subdistricts
+
+        level = text.partition(":")[2]
+        if level and not level.isdigit():
+            raise InputError(f"--subdistricts {text}: give osm or osm:LEVEL, e.g. osm:8")
+        return osm_subdistricts(osm, level=int(level) if level else None)
+    from gis.subdistricts import read_subdistricts
+
+    return read_subdistricts(spec)
+
+
+def split_city(city: CityInput, options: BuildOptions, work: Path) -> list[PartTask]:
+    """Clip each sub-district to the study area and split the extract into one part each.
+
+    Parameters
+    ----------
+    city
+        The city, from :func:`read_city`.
+    options
+        The build options (the CRS is fixed here for every part).
+    work
+        A scratch folder for the part files.
+
+    Returns
+    -------
+    list of PartTask
+        One per sub-district with territory in the study area, in code order.
+    """
+    from gis.area import STREET_MARGIN_M
+    from gis.crs import metric_crs
+    from gis.split import split_osm
+
+    subs = sorted(city.subdistricts, key=lambda s: (s.admin_code or city.admin_code, s.code))
+    boundaries = [_clip(s.polygon, city.study_area) for s in subs]
+    kept = [(s, b) for s, b in zip(subs, boundaries, strict=True) if not b.is_empty]
+    if not kept:
+        raise EmptyLayerError(
+            f"no sub-district of {city.name} lies in its study area: check the sub-district "
+            "file's CRS and extent against the extract"
+        )
+    union = gpd.GeoSeries([shapely.union_all([b for _, b in kept])], crs=WGS84)
+    crs = metric_crs(union, preferred=options.crs or city.crs).to_string()
+    margin = [_degrees(STREET_MARGIN_M * 1.05, b) for _, b in kept]
+    split = split_osm(city.osm, [b for _, b in kept], work, margin_deg=margin)
+    part_options = replace(options, crs=crs, communities=None, population_total=None)
+    return [
+        PartTask(
+            index=i, part=split.parts[i], subdistrict=s, boundary=b, city=city, options=part_options
+        )
+        for i, (s, b) in enumerate(kept)
+    ]
+
+
+def _clip(polygon: BaseGeometry, study: BaseGeometry | None) -> BaseGeometry:
+    if study is None:
+        return polygon
+    return shapely.intersection(polygon, study)
+
+
+def _degrees(metres: float, polygon: BaseGeometry) -> float:
+    """A buffer in degrees at least ``metres`` wide everywhere in ``polygon``."""
+    import math
+
+    lat = max(abs(polygon.bounds[1]), abs(polygon.bounds[3]))
+    return metres / (111_320.0 * max(math.cos(math.radians(lat)), 0.05))
+
+
+def build_part(task: PartTask) -> PartResult:
+    """Build one sub-district from its part file (runs on a worker).
+
+    Parameters
+    ----------
+    task
+        From :func:`split_city`.
+
+    Returns
+    -------
+    PartResult
+    """
+    from gis.area import AreaInput, _clip_layers
+    from gis.split import read_part
+
+    sub, city = task.subdistrict, task.city
+    layers = _clip_layers(read_part(task.part), task.boundary)
+    area = AreaInput(
+        name=sub.name,
+        boundary=task.boundary,
+        study_area_source="sub-district",
+        layers=layers,
+        admin_code=sub.admin_code or city.admin_code,
+        subdistrict_code=sub.code,
+        crs=task.options.crs,
+        language=city.language,
+        communities=_communities_in(city.communities, task.boundary),
+        households=city.households,
+        defaults=city.defaults,
+        source=f"{city.source}#{sub.code}",
+    )
+    built = make_area_grids(area, options=task.options)
+    return PartResult(
+        index=task.index, code=sub.code, build=built, streets=layers.streets, pois=layers.pois
+    )
+
+
+def _communities_in(
+    communities: gpd.GeoDataFrame | None, boundary: BaseGeometry
+) -> gpd.GeoDataFrame | None:
+    if communities is None:
+        return None
+    inside = communities[communities.intersects(boundary)]
+    return inside if len(inside) else None
+
+
+def run_parts(
+    tasks: list[PartTask],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    on_part: PartProgress | None = None,
+) -> list[PartResult]:
+    """Build every part, here or on dask; results in task order whatever finished first.
+
+    Parameters
+    ----------
+    tasks
+        From :func:`split_city`.
+    workers
+        Processes of a LocalCluster (None with no ``scheduler``: in this process).
+    scheduler
+        Address of a running dask scheduler.
+    on_part
+        Called as each part finishes.
+
+    Returns
+    -------
+    list of PartResult
+    """
+    done = on_part or (lambda _d, _n, _c: None)
+    order = sorted(tasks, key=lambda t: -t.part.stat().st_size)  # largest first: even load
+    results: dict[int, PartResult] = {}
+    if workers is None and scheduler is None:
+        for task in order:
+            results[task.index] = build_part(task)
+            done(len(results), len(tasks), task.subdistrict.code)
+        return [results[t.index] for t in tasks]
+    from dask.distributed import as_completed
+
+    with _client(workers, scheduler) as client:
+        futures = [
+            client.submit(
+                build_part, task, key=f"gridplan-part-{task.index}-{os.getpid()}", pure=False
+            )
+            for task in order
+        ]
+        try:
+            for future in as_completed(futures):
+                part: PartResult = future.result()
+                results[part.index] = part
+                done(len(results), len(tasks), part.code)
+        finally:
+            client.cancel(futures)
+    return [results[t.index] for t in tasks]
+
+
+@contextmanager
+def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """A dask client on the given scheduler, or on a LocalCluster of ``workers`` processes."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise InputError(
+                f"cannot reach the dask scheduler at {scheduler}: start it with "
+                "`dask scheduler` and workers with `dask worker ADDRESS`, then try again"
+            ) from exc
+        with client:
+            yield client
+        return
+    if workers is None or workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            memory_limit=0,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def merge_parts(
+    city: CityInput, tasks: list[PartTask], parts: list[PartResult]
+) -> tuple[BuildResult, Any]:
+    """One city build from its sub-district builds (all in the city's metric CRS).
+
+    Parameters
+    ----------
+    city
+        The city.
+    tasks
+        The tasks the parts were built from (same order).
+    parts
+        The built parts.
+
+    Returns
+    -------
+    (BuildResult, AreaInput)
+        The merged build (``subdistricts`` set) and the area to write it with.
+    """
+    from gis.area import AreaInput
+    from gis.sources import OsmLayers
+
+    crs = tasks[0].options.crs
+
+    def cat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+        return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+
+    grids = cat([p.build.grids for p in parts])
+    buildings = cat([p.build.buildings for p in parts])
+    communities = cat([p.build.communities for p in parts])
+    streets = cat([p.streets for p in parts]).drop_duplicates("id").reset_index(drop=True)
+    pois = cat([p.pois for p in parts]).drop_duplicates("id").reset_index(drop=True)
+    subdistricts = gpd.GeoDataFrame(
+        [_subdistrict_row(t, p) for t, p in zip(tasks, parts, strict=True)],
+        geometry="geometry",
+        crs=WGS84,
+    ).to_crs(crs)
+    subdistricts["area_m2"] = subdistricts.geometry.area.round(2)
+    boundary = shapely.union_all([t.boundary for t in tasks])
+    summary = _city_summary(city, crs, tasks, parts, grids, buildings, communities)
+    merged = BuildResult(
+        grids=grids,
+        buildings=buildings,
+        communities=communities,
+        summary=summary,
+        subdistricts=subdistricts,
+    )
+    area = AreaInput(
+        name=city.name,
+        boundary=boundary,
+        study_area_source="sub-districts",
+        layers=OsmLayers(
+            buildings=buildings.iloc[:0], streets=streets, barriers=streets.iloc[:0], pois=pois
+        ),
+        admin_code=city.admin_code,
+        crs=crs,
+        language=city.language,
+        source=city.source,
+    )
+    return merged, area
+
+
+def _subdistrict_row(task: PartTask, part: PartResult) -> dict[str, Any]:
+    sub, summary = task.subdistrict, part.build.summary
+    admin = sub.admin_code or task.city.admin_code
+    return {
+        "code": f"{admin}{sub.code}",
+        "subdistrict": sub.code,
+        "name": sub.name,
+        "communities": summary["communities"],
+        "grids": summary["grids"],
+        "buildings": summary["buildings"],
+        "households": summary["households"],
+        "population": summary["population"],
+        "geometry": task.boundary,
+    }
+
+
+def _city_summary(
+    city: CityInput,
+    crs: str | None,
+    tasks: list[PartTask],
+    parts: list[PartResult],
+    grids: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+) -> dict[str, Any]:
+    first = parts[0].build.summary
+    hh = grids["households"]
+    bounds = gpd.GeoSeries([t.boundary for t in tasks], crs=WGS84).total_bounds
+    warnings = [f"{p.code}: {w}" for p in parts for w in p.build.summary.get("warnings", [])]
+    return {
+        "name": city.name,
+        "source": city.source,
+        "study_area": "sub-districts",
+        "crs": crs,
+        "admin_code": city.admin_code,
+        "language": city.language,
+        "bbox": [round(float(v), 7) for v in bounds],
+        "subdistricts": len(parts),
+        "communities": len(communities),
+        "communities_derived": any(p.build.summary["communities_derived"] for p in parts),
+        "grids": len(grids),
+        "buildings": len(buildings),
+        "households": round(float(hh.sum()), 1),
+        "population": round(float(grids["population"].sum()), 1),
+        "area_m2": round(float(grids["area_m2"].sum()), 1),
+        "targets": first["targets"],
+        "grids_in_range": sum(p.build.summary["grids_in_range"] for p in parts),
+        "grids_over_max": sum(p.build.summary["grids_over_max"] for p in parts),
+        "grids_under_min": sum(p.build.summary["grids_under_min"] for p in parts),
+        "grids_without_households": sum(p.build.summary["grids_without_households"] for p in parts),
+        "median_households": round(float(hh[hh > 0].median()), 1) if (hh > 0).any() else 0.0,
+        "geometry_repaired": sum(p.build.summary["geometry_repaired"] for p in parts),
+        "geometry_dropped": sum(p.build.summary["geometry_dropped"] for p in parts),
+        "per_subdistrict": [
+            {
+                "code": p.code,
+                "name": t.subdistrict.name,
+                **{
+                    k: p.build.summary[k]
+                    for k in ("communities", "grids", "buildings", "households", "population")
+                },
+            }
+            for t, p in zip(tasks, parts, strict=True)
+        ],
+        "warnings": warnings,
+    }
+
+
+@contextmanager
+def _work_folder(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
+    """A scratch folder beside ``out_dir`` for the part files, removed afterwards."""
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.parts-", dir=out.parent))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+__all__ = [
+    "CityInput",
+    "PartResult",
+    "PartTask",
+    "build_city",
+    "build_part",
+    "merge_parts",
+    "read_city",
+    "run_parts",
+    "split_city",
+]

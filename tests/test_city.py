@@ -1,0 +1,222 @@
+"""Whole cities: a real extract split into sub-districts, built in process and on dask.
+
+The real extract is Berlin-Adlershof as users download it (gzip-compressed OSM
+XML from the shared data folder), split into six sub-districts.  The same city
+is built in this process, on a one-worker and on a two-worker LocalCluster: the
+files must be byte for byte the same, the grids must nest in their sub-district
+and carry its code, the grid invariants must hold on the merged city, and
+walking coverage on the merged city must equal a computation over the whole
+extract's network (walks cross sub-district lines).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from api.cli import main
+from gis._errors import InputError, ManifestError
+from gis.city import build_city
+from gis.outputs import read_layer
+from gis.pipeline import measure_coverage
+from tests.conftest import ROOT
+from tests.grid_invariants import check_grid_invariants
+
+pytestmark = pytest.mark.slow
+
+LAYERS = ("grids", "buildings", "communities", "streets", "pois", "boundary", "subdistricts")
+
+
+def shared_data() -> Path:
+    """The shared real extracts (``../shared/data`` from the project, or from its worktree)."""
+    for base in (ROOT.parent, ROOT.parent.parent):
+        if (base / "shared" / "data").is_dir():
+            return base / "shared" / "data"
+    pytest.fail("the shared real extracts (../shared/data) are missing: copy them beside the repo")
+
+
+ADLERSHOF = "berlin_adlershof/adlershof.osm.xml.gz"
+
+
+def box_subdistricts(
+    bounds: tuple[float, float, float, float], nx: int, ny: int
+) -> gpd.GeoDataFrame:
+    """``nx`` × ``ny`` rectangles over ``bounds``, coded 001… west → east, north → south."""
+    w, s, e, n = bounds
+    xs, ys = np.linspace(w, e, nx + 1), np.linspace(n, s, ny + 1)
+    rows = [
+        {
+            "code": f"{j * nx + i + 1:03d}",
+            "name": f"Teil {j * nx + i + 1}",
+            "geometry": shapely.box(xs[i], ys[j + 1], xs[i + 1], ys[j]),
+        }
+        for j in range(ny)
+        for i in range(nx)
+    ]
+    return gpd.GeoDataFrame(rows, crs="EPSG:4326")
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Adlershof in six sub-districts, built in process, on 1 and on 2 dask workers."""
+    base = tmp_path_factory.mktemp("city")
+    subs = base / "subdistricts.geojson"
+    box_subdistricts((13.5114, 52.4223, 13.5588, 52.4379), 3, 2).to_file(subs, driver="GeoJSON")
+    source = shared_data() / ADLERSHOF
+    out = {}
+    for label, workers in (("process", None), ("one", 1), ("two", 2)):
+        out[label] = base / label
+        out[f"{label}_result"] = build_city(source, out[label], subdistricts=subs, workers=workers)
+    out["subdistricts"] = subs
+    out["source"] = source
+    return out
+
+
+def test_the_same_city_whatever_the_number_of_workers(city: dict[str, Any]) -> None:
+    for name in LAYERS:
+        reference = (city["process"] / f"{name}.geojson").read_bytes()
+        for label in ("one", "two"):
+            assert (city[label] / f"{name}.geojson").read_bytes() == reference, (label, name)
+    grids = read_layer(city["two"], "grids")
+    assert len(grids) > 20  # a real build, not an empty one
+
+
+def test_grids_nest_in_their_subdistrict_and_carry_its_code(city: dict[str, Any]) -> None:
+    grids = read_layer(city["process"], "grids").to_crs(32633)
+    subs = read_layer(city["process"], "subdistricts").to_crs(32633)
+    assert sorted(subs["subdistrict"]) == [f"{i:03d}" for i in range(1, 7)]
+    by_code = subs.set_index("subdistrict").geometry
+    owner = by_code.loc[grids["code"].str[6:9]].values
+    # GeoJSON keeps 7 decimals (about 1 cm): a grid may stick out of its sub-district by that
+    outside = shapely.area(shapely.difference(grids.geometry.values, shapely.buffer(owner, 0.05)))
+    assert (outside <= 1e-3).all()
+    # each sub-district is tiled by its own grids
+    for code, poly in by_code.items():
+        mine = grids[grids["code"].str[6:9] == code]
+        assert abs(mine.geometry.area.sum() - poly.area) <= 1e-5 * poly.area
+    # sub-district totals are the sums of their grids
+    totals = grids.groupby(grids["code"].str[6:9])[["households", "population"]].sum()
+    listed = subs.set_index("subdistrict")[["households", "population"]]
+    assert np.allclose(totals.loc[listed.index].to_numpy(), listed.to_numpy(), atol=0.2)
+
+
+def test_grid_invariants_hold_on_the_merged_city(city: dict[str, Any]) -> None:
+    folder, result = city["process"], city["process_result"]
+    assert result.grids.crs == result.subdistricts.crs  # one metric CRS for the whole city
+    boundary = shapely.union_all(result.subdistricts.geometry.values)
+    check_grid_invariants(result.grids, result.buildings, result.communities, boundary)
+    assert result.buildings["id"].is_unique
+    meta = json.loads((folder / "build.json").read_text())
+    assert meta["subdistricts"] == 6
+    assert meta["buildings"] == len(read_layer(folder, "buildings"))
+
+
+def test_walks_across_subdistrict_lines_match_the_whole_network(city: dict[str, Any]) -> None:
+    from gis.area import _clip_layers
+    from gis.coverage import compute_coverage, default_services
+    from gis.split import read_part, split_osm
+
+    folder = city["process"]
+    measure_coverage(folder)
+    merged = read_layer(folder, "buildings").set_index("id")
+    # the whole extract's network, as one build of the city's territory would keep it
+    boundary = shapely.union_all(read_layer(folder, "subdistricts").geometry.values)
+    work = folder.parent / "whole"
+    whole = read_part(split_osm(city["source"], [boundary], work, margin_deg=[0.0]).parts[0])
+    layers = _clip_layers(whole, boundary)
+    services, _ = default_services(read_layer(folder, "pois"))
+    truth = compute_coverage(
+        read_layer(folder, "buildings").drop(columns=["walk_s", "walk2_s"]),
+        layers.streets,
+        services,
+        crs="EPSG:32633",
+    ).buildings.set_index("id")
+    ours = merged["walk_s"].astype(float)
+    expected = truth.loc[merged.index, "walk_s"].astype(float)
+    assert np.allclose(ours.fillna(-1), expected.fillna(-1), atol=0.05)
+    # and the lines matter: some buildings' nearest service is in another sub-district
+    sub_of_service = _subdistrict_of(services, read_layer(folder, "subdistricts"))
+    nearest_elsewhere = _nearest_service_elsewhere(merged, services, sub_of_service, layers)
+    assert nearest_elsewhere > 0
+
+
+def _subdistrict_of(points: gpd.GeoDataFrame, subs: gpd.GeoDataFrame) -> pd.Series:
+    joined = gpd.sjoin(points[["geometry"]], subs[["subdistrict", "geometry"]], how="left")
+    return joined.groupby(level=0)["subdistrict"].first()
+
+
+def _nearest_service_elsewhere(
+    buildings: gpd.GeoDataFrame, services: gpd.GeoDataFrame, sub_of: pd.Series, layers: object
+) -> int:
+    """How many buildings get a shorter walk from a service of another sub-district."""
+    from gis.coverage import compute_coverage
+
+    count = 0
+    for code in sorted(sub_of.dropna().unique()):
+        own = services[sub_of.reindex(services.index).to_numpy() == code]
+        mine = buildings[buildings["grid"].str[6:9] == code]
+        if own.empty or mine.empty:
+            continue
+        alone = compute_coverage(
+            mine.reset_index().drop(columns=["walk_s", "walk2_s"]),
+            layers.streets,  # type: ignore[attr-defined]
+            own,
+            crs="EPSG:32633",
+        ).buildings.set_index("id")["walk_s"]
+        walk = mine["walk_s"].astype(float)
+        count += int((walk < alone.loc[mine.index].astype(float).fillna(np.inf) - 1).sum())
+    return count
+
+
+def test_the_command_builds_a_city_on_two_workers(
+    city: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cli"
+    code = main(
+        ["build", str(city["source"]), "--subdistricts", str(city["subdistricts"]),
+         "--workers", "2", "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["subdistricts"] == 6
+    assert (out / "grids.geojson").read_bytes() == (city["process"] / "grids.geojson").read_bytes()
+
+
+def test_bad_subdistricts_are_refused_with_a_clear_error(tmp_path: Path) -> None:
+    source = shared_data() / ADLERSHOF
+    subs = box_subdistricts((13.5114, 52.4223, 13.5588, 52.4379), 2, 1)
+    overlapping = subs.copy()
+    overlapping.loc[1, "geometry"] = shapely.box(13.52, 52.4223, 13.5588, 52.4379)
+    overlapping.to_file(tmp_path / "overlap.geojson", driver="GeoJSON")
+    with pytest.raises(InputError, match="overlap"):
+        build_city(source, tmp_path / "o", subdistricts=tmp_path / "overlap.geojson")
+    bad = subs.assign(code=["01", "002"])
+    bad.to_file(tmp_path / "bad.geojson", driver="GeoJSON")
+    with pytest.raises(ManifestError, match="3 or 9 digits"):
+        build_city(source, tmp_path / "b", subdistricts=tmp_path / "bad.geojson")
+    twice = subs.assign(code=["320104005", "005"])
+    twice.to_file(tmp_path / "twice.geojson", driver="GeoJSON")
+    with pytest.raises(ManifestError, match="repeats"):
+        build_city(source, tmp_path / "t", subdistricts=tmp_path / "twice.geojson")
+    assert not any(p.name.startswith((".o", ".b", ".t")) for p in tmp_path.iterdir())
+    assert main(["build", str(source), "--workers", "2", "--out", str(tmp_path / "w")]) == 2
+    assert not (tmp_path / "w").exists()
+
+
+def test_nine_digit_codes_set_the_admin_part(tmp_path: Path) -> None:
+    source = shared_data() / ADLERSHOF
+    subs = box_subdistricts((13.5114, 52.4223, 13.5588, 52.4379), 2, 1)
+    subs["code"] = ["110105007", "110105012"]
+    subs.to_file(tmp_path / "subs.geojson", driver="GeoJSON")
+    result = build_city(source, tmp_path / "out", subdistricts=tmp_path / "subs.geojson")
+    prefixes = set(result.grids["code"].str[:9])
+    assert prefixes == {"110105007", "110105012"}
+    assert os.path.exists(tmp_path / "out" / "subdistricts.geojson")

@@ -16,7 +16,17 @@ import sys
 
 import click
 
-from api.commands import build, coverage, districts, report, respond, run, serve, suggest
+from api.commands import (
+    build,
+    coverage,
+    districts,
+    fetch,
+    report,
+    respond,
+    run,
+    serve,
+    suggest,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,7 +45,7 @@ def cli() -> None:
     """
 
 
-for _module in (build, districts, suggest, coverage, respond, serve, report, run):
+for _module in (fetch, build, districts, suggest, coverage, respond, serve, report, run):
     cli.add_command(_module.command)
 
 

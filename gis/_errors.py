@@ -63,5 +63,9 @@ class ConflictError(GridplanError, RuntimeError):
         self.current = current
 
 
+class FetchError(GridplanError, ConnectionError):
+    """OpenStreetMap's servers cannot be reached, refuse, or have nothing for the place."""
+
+
 class OutputError(GridplanError, OSError):
     """An output folder or file cannot be written."""

@@ -29,7 +29,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis._errors import EmptyLayerError, InputError, ManifestError, UnreadableFileError
-from gis.pipeline import BuildOptions, BuildResult, Progress, make_area_grids, write_build
+from gis.cityfolder import write_city_folder, write_part_layers
+from gis.pipeline import BuildOptions, Progress, _output_layers, make_area_grids
 from gis.subdistricts import Subdistrict
 
 WGS84 = "EPSG:4326"
@@ -72,13 +73,34 @@ class PartTask:
 
 @dataclass
 class PartResult:
-    """One built sub-district: its build and the streets and POIs it kept."""
+    """One built sub-district: its files, small layers and summary (buildings stay on disk)."""
 
     index: int
     code: str
-    build: BuildResult
+    folder: Path
+    grids: gpd.GeoDataFrame
+    communities: gpd.GeoDataFrame
     streets: gpd.GeoDataFrame
     pois: gpd.GeoDataFrame
+    summary: dict[str, Any]
+
+
+@dataclass
+class CityResult:
+    """What :func:`build_city` made (the buildings are in the folder's files).
+
+    Attributes
+    ----------
+    grids, communities, subdistricts
+        The merged layers, in the city's metric CRS.
+    summary
+        What ``build.json`` holds.
+    """
+
+    grids: gpd.GeoDataFrame
+    communities: gpd.GeoDataFrame
+    subdistricts: gpd.GeoDataFrame
+    summary: dict[str, Any]
 
 
 def build_city(
@@ -91,7 +113,7 @@ def build_city(
     scheduler: str | None = None,
     progress: Progress | None = None,
     on_part: PartProgress | None = None,
-) -> BuildResult:
+) -> CityResult:
     """Build every sub-district of SOURCE and write one merged city folder ``out_dir``.
 
     Parameters
@@ -116,8 +138,7 @@ def build_city(
 
     Returns
     -------
-    BuildResult
-        The merged city, with ``subdistricts`` set.
+    CityResult
     """
     step = progress or (lambda _name: None)
     started = time.perf_counter()
@@ -134,11 +155,11 @@ def build_city(
         tasks = split_city(city, options, work)
         step("building sub-districts")
         parts = run_parts(tasks, workers=workers, scheduler=scheduler, on_part=on_part)
-    step("merging sub-districts")
-    merged, area = merge_parts(city, tasks, parts)
-    step("writing files")
-    write_build(merged, area, out_dir)
-    merged.summary["seconds"] = round(time.perf_counter() - started, 3)
+        step("merging sub-districts")
+        merged, layers = merge_parts(city, tasks, parts)
+        step("writing files")
+        merged.summary["seconds"] = round(time.perf_counter() - started, 3)
+        write_city_folder(out_dir, [p.folder for p in parts], layers, merged.summary)
     return merged
 
 
@@ -308,8 +329,17 @@ def build_part(task: PartTask) -> PartResult:
         source=f"{city.source}#{sub.code}",
     )
     built = make_area_grids(area, options=task.options)
+    folder = task.part.with_suffix("")
+    write_part_layers(_output_layers(built, area), folder)
     return PartResult(
-        index=task.index, code=sub.code, build=built, streets=layers.streets, pois=layers.pois
+        index=task.index,
+        code=sub.code,
+        folder=folder,
+        grids=built.grids,
+        communities=built.communities,
+        streets=layers.streets,
+        pois=layers.pois,
+        summary=built.summary,
     )
 
 
@@ -407,8 +437,8 @@ def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
 
 def merge_parts(
     city: CityInput, tasks: list[PartTask], parts: list[PartResult]
-) -> tuple[BuildResult, Any]:
-    """One city build from its sub-district builds (all in the city's metric CRS).
+) -> tuple[CityResult, dict[str, gpd.GeoDataFrame]]:
+    """The city's merged grids, communities and summary, and its city-wide layers.
 
     Parameters
     ----------
@@ -421,54 +451,38 @@ def merge_parts(
 
     Returns
     -------
-    (BuildResult, AreaInput)
-        The merged build (``subdistricts`` set) and the area to write it with.
+    (CityResult, dict)
+        The merged city and its streets, POIs, boundary and sub-districts by layer name.
     """
-    from gis.area import AreaInput
-    from gis.sources import OsmLayers
-
     crs = tasks[0].options.crs
 
     def cat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
         return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
 
-    grids = cat([p.build.grids for p in parts])
-    buildings = cat([p.build.buildings for p in parts])
-    communities = cat([p.build.communities for p in parts])
-    streets = cat([p.streets for p in parts]).drop_duplicates("id").reset_index(drop=True)
-    pois = cat([p.pois for p in parts]).drop_duplicates("id").reset_index(drop=True)
+    grids = cat([p.grids for p in parts])
+    communities = cat([p.communities for p in parts])
     subdistricts = gpd.GeoDataFrame(
         [_subdistrict_row(t, p) for t, p in zip(tasks, parts, strict=True)],
         geometry="geometry",
         crs=WGS84,
     ).to_crs(crs)
     subdistricts["area_m2"] = subdistricts.geometry.area.round(2)
+    summary = _city_summary(city, crs, tasks, parts, grids, communities)
     boundary = shapely.union_all([t.boundary for t in tasks])
-    summary = _city_summary(city, crs, tasks, parts, grids, buildings, communities)
-    merged = BuildResult(
-        grids=grids,
-        buildings=buildings,
-        communities=communities,
-        summary=summary,
-        subdistricts=subdistricts,
+    layers = {
+        "streets": cat([p.streets for p in parts]).drop_duplicates("id").reset_index(drop=True),
+        "pois": cat([p.pois for p in parts]).drop_duplicates("id").reset_index(drop=True),
+        "boundary": gpd.GeoDataFrame({"name": [city.name]}, geometry=[boundary], crs=WGS84),
+        "subdistricts": subdistricts,
+    }
+    merged = CityResult(
+        grids=grids, communities=communities, subdistricts=subdistricts, summary=summary
     )
-    area = AreaInput(
-        name=city.name,
-        boundary=boundary,
-        study_area_source="sub-districts",
-        layers=OsmLayers(
-            buildings=buildings.iloc[:0], streets=streets, barriers=streets.iloc[:0], pois=pois
-        ),
-        admin_code=city.admin_code,
-        crs=crs,
-        language=city.language,
-        source=city.source,
-    )
-    return merged, area
+    return merged, layers
 
 
 def _subdistrict_row(task: PartTask, part: PartResult) -> dict[str, Any]:
-    sub, summary = task.subdistrict, part.build.summary
+    sub, summary = task.subdistrict, part.summary
     admin = sub.admin_code or task.city.admin_code
     return {
         "code": f"{admin}{sub.code}",
@@ -489,13 +503,12 @@ def _city_summary(
     tasks: list[PartTask],
     parts: list[PartResult],
     grids: gpd.GeoDataFrame,
-    buildings: gpd.GeoDataFrame,
     communities: gpd.GeoDataFrame,
 ) -> dict[str, Any]:
-    first = parts[0].build.summary
+    first = parts[0].summary
     hh = grids["households"]
     bounds = gpd.GeoSeries([t.boundary for t in tasks], crs=WGS84).total_bounds
-    warnings = [f"{p.code}: {w}" for p in parts for w in p.build.summary.get("warnings", [])]
+    warnings = [f"{p.code}: {w}" for p in parts for w in p.summary.get("warnings", [])]
     return {
         "name": city.name,
         "source": city.source,
@@ -506,26 +519,26 @@ def _city_summary(
         "bbox": [round(float(v), 7) for v in bounds],
         "subdistricts": len(parts),
         "communities": len(communities),
-        "communities_derived": any(p.build.summary["communities_derived"] for p in parts),
+        "communities_derived": any(p.summary["communities_derived"] for p in parts),
         "grids": len(grids),
-        "buildings": len(buildings),
+        "buildings": sum(p.summary["buildings"] for p in parts),
         "households": round(float(hh.sum()), 1),
         "population": round(float(grids["population"].sum()), 1),
         "area_m2": round(float(grids["area_m2"].sum()), 1),
         "targets": first["targets"],
-        "grids_in_range": sum(p.build.summary["grids_in_range"] for p in parts),
-        "grids_over_max": sum(p.build.summary["grids_over_max"] for p in parts),
-        "grids_under_min": sum(p.build.summary["grids_under_min"] for p in parts),
-        "grids_without_households": sum(p.build.summary["grids_without_households"] for p in parts),
+        "grids_in_range": sum(p.summary["grids_in_range"] for p in parts),
+        "grids_over_max": sum(p.summary["grids_over_max"] for p in parts),
+        "grids_under_min": sum(p.summary["grids_under_min"] for p in parts),
+        "grids_without_households": sum(p.summary["grids_without_households"] for p in parts),
         "median_households": round(float(hh[hh > 0].median()), 1) if (hh > 0).any() else 0.0,
-        "geometry_repaired": sum(p.build.summary["geometry_repaired"] for p in parts),
-        "geometry_dropped": sum(p.build.summary["geometry_dropped"] for p in parts),
+        "geometry_repaired": sum(p.summary["geometry_repaired"] for p in parts),
+        "geometry_dropped": sum(p.summary["geometry_dropped"] for p in parts),
         "per_subdistrict": [
             {
                 "code": p.code,
                 "name": t.subdistrict.name,
                 **{
-                    k: p.build.summary[k]
+                    k: p.summary[k]
                     for k in ("communities", "grids", "buildings", "households", "population")
                 },
             }
@@ -549,6 +562,7 @@ def _work_folder(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
 
 __all__ = [
     "CityInput",
+    "CityResult",
     "PartResult",
     "PartTask",
     "build_city",

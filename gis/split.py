@@ -111,7 +111,12 @@ def _batches(path: Path) -> Iterator[tuple[Rows, Blobs]]:
     rows: dict[str, list[dict[str, Any]]] = {k: [] for k in _KINDS}
     wkb: dict[str, list[bytes]] = {k: [] for k in _KINDS}
     try:
-        processor = osmium.FileProcessor(osmium.io.File(str(path))).with_locations().with_areas()
+        processor = (
+            osmium.FileProcessor(osmium.io.File(str(path)))
+            .with_locations()
+            .with_areas()
+            .with_filter(osmium.filter.EmptyTagFilter())  # untagged nodes: locations only
+        )
         for n, obj in enumerate(processor):
             if obj.is_node():
                 sources._take_node(obj, factory, rows, wkb)

@@ -1,0 +1,170 @@
+"""A whole city: sub-districts on dask (1 and 2 workers) beside today's single build.
+
+Generates a synthetic city (:func:`gis.synthetic.synthetic_town`, default
+1,000,000 buildings), writes it as one OSM PBF and as an area folder, cuts its
+extent into ``--columns`` × ``--rows`` rectangular sub-districts (default 8 × 5
+= 40), then runs, each in a subprocess, end to end:
+
+* ``gridplan build city.osm.pbf --subdistricts subs.geojson --workers N`` for
+  each N of ``--workers`` (reading the PBF once, splitting it, building the
+  sub-districts on a dask LocalCluster, merging, writing the city folder);
+* today's single build, ``gridplan build AREA --out DIR``, of the same
+  buildings (``--skip-single`` leaves it out).
+
+It records wall time and the peak resident memory of every process in the
+run's process tree (the command, and for dask the nannies and workers),
+sampled every 0.2 s with psutil.  Figures are medians over ``--repeats`` runs.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_city.py                       # 1,000,000 buildings
+    .venv/bin/python benchmarks/bench_city.py --buildings 100000 --columns 4 --rows 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+GRIDPLAN = Path(sys.executable).parent / "gridplan"
+
+
+def make_city(folder: Path, n: int, columns: int, rows: int, seed: int) -> dict[str, Path]:
+    """Write the city as an area folder, a PBF and a sub-district file."""
+    import geopandas as gpd
+    import numpy as np
+    import osmium
+    import shapely
+
+    from gis.synthetic import synthetic_town, write_area
+
+    town = synthetic_town(n, seed=seed)
+    area = write_area(town, folder / "area", name=f"Synthetic city ({n:,} buildings)")
+    pbf = folder / "city.osm.pbf"
+    with osmium.SimpleWriter(str(pbf), overwrite=True) as writer:
+        for obj in osmium.FileProcessor(str(area / "town.osm")):
+            writer.add(obj)
+    w, s, e, nn = gpd.GeoSeries([town.boundary], crs=town.crs).to_crs(4326).total_bounds
+    xs, ys = np.linspace(w, e, columns + 1), np.linspace(nn, s, rows + 1)
+    subs = gpd.GeoDataFrame(
+        [
+            {
+                "code": f"{j * columns + i + 1:03d}",
+                "name": f"Sub-district {j * columns + i + 1}",
+                "geometry": shapely.box(xs[i], ys[j + 1], xs[i + 1], ys[j]),
+            }
+            for j in range(rows)
+            for i in range(columns)
+        ],
+        crs=4326,
+    )
+    subs.to_file(folder / "subdistricts.geojson", driver="GeoJSON")
+    return {"area": area, "pbf": pbf, "subdistricts": folder / "subdistricts.geojson"}
+
+
+def run(cmd: list[str]) -> dict[str, Any]:
+    """Run ``cmd``; wall time and the peak RSS of each process of its tree (MB)."""
+    import psutil
+
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    root = psutil.Process(proc.pid)
+    peaks: dict[int, tuple[str, float]] = {}
+    while proc.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            break
+        for p in tree:
+            try:
+                rss = p.memory_info().rss / 2**20
+                role = _role(p, root.pid)
+            except psutil.Error:
+                continue
+            if rss > peaks.get(p.pid, ("", 0.0))[1]:
+                peaks[p.pid] = (role, rss)
+        time.sleep(0.2)
+    out = proc.communicate()[0]
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed with {proc.returncode}")
+    summary = json.loads(out)
+    by_role: dict[str, float] = {}
+    for role, rss in peaks.values():
+        by_role[role] = max(by_role.get(role, 0.0), rss)
+    return {"wall_s": wall, "peak_mb": by_role, "grids": summary["grids"],
+            "buildings": summary["buildings"]}  # fmt: skip
+
+
+def _role(p: Any, root: int) -> str:
+    if p.pid == root:
+        return "command"
+    line = " ".join(p.cmdline())
+    if "resource_tracker" in line:
+        return "other"
+    return "dask worker" if "spawn_main" in line else "other"
+
+
+def main() -> None:
+    """Parse arguments, generate the city, run every variant, print a JSON summary."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--buildings", type=int, default=1_000_000)
+    parser.add_argument("--columns", type=int, default=8)
+    parser.add_argument("--rows", type=int, default=5)
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--skip-single", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work", type=Path, default=None, help="keep files here")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench_city."))
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    paths = make_city(work, args.buildings, args.columns, args.rows, args.seed)
+    made = time.perf_counter() - t0
+    print(f"city of {args.buildings:,} buildings written in {made:.1f} s", file=sys.stderr)
+    variants: dict[str, list[str]] = {}
+    for n in [int(w) for w in args.workers.split(",") if w]:
+        variants[f"city, {n} worker(s)"] = [
+            str(GRIDPLAN), "build", str(paths["pbf"]), "--subdistricts",
+            str(paths["subdistricts"]), "--workers", str(n), "--out", str(work / f"city{n}"),
+        ]  # fmt: skip
+    if not args.skip_single:
+        variants["single build (today)"] = [
+            str(GRIDPLAN), "build", str(paths["area"]), "--out", str(work / "single")
+        ]  # fmt: skip
+    results: dict[str, Any] = {}
+    for name, cmd in variants.items():
+        runs = []
+        for _ in range(args.repeats):
+            runs.append(run(cmd))
+            print(f"{name}: {runs[-1]}", file=sys.stderr)
+        results[name] = {
+            "wall_s": statistics.median(r["wall_s"] for r in runs),
+            "runs_s": [round(r["wall_s"], 1) for r in runs],
+            "peak_mb": {
+                role: statistics.median(r["peak_mb"].get(role, 0.0) for r in runs)
+                for role in runs[0]["peak_mb"]
+            },
+            "grids": runs[0]["grids"],
+            "buildings": runs[0]["buildings"],
+        }
+    report = {"buildings": args.buildings, "subdistricts": args.columns * args.rows,
+              "generate_s": round(made, 1), "results": results}  # fmt: skip
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -508,7 +508,20 @@ def _city_summary(
     first = parts[0].summary
     hh = grids["households"]
     bounds = gpd.GeoSeries([t.boundary for t in tasks], crs=WGS84).total_bounds
-    warnings = [f"{p.code}: {w}" for p in parts for w in p.summary.get("warnings", [])]
+    derived = [p.code for p in parts if p.summary["communities_derived"]]
+    warnings = [
+        f"{p.code}: {w}"
+        for p in parts
+        for w in p.summary.get("warnings", [])
+        if not w.startswith(_DERIVED_NOTE)
+    ]
+    if derived:
+        warnings.insert(
+            0,
+            f"{_DERIVED_NOTE}: the communities of {len(derived)} of {len(parts)} sub-districts "
+            "were derived from blocks enclosed by major roads, railways and rivers "
+            "(give your own with --communities)",
+        )
     return {
         "name": city.name,
         "source": city.source,

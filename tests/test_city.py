@@ -221,3 +221,26 @@ def test_nine_digit_codes_set_the_admin_part(tmp_path: Path) -> None:
     prefixes = set(result.grids["code"].str[:9])
     assert prefixes == {"110105007", "110105012"}
     assert os.path.exists(tmp_path / "out" / "subdistricts.geojson")
+
+
+def test_districts_per_subdistrict_stay_inside_it(city: dict[str, Any], tmp_path: Path) -> None:
+    folder = city["one"]
+    assert main(["districts", str(folder), "--k", "2", "--per", "subdistrict"]) == 0
+    plan = pd.read_csv(folder / "plan.csv", dtype=str)
+    grids = read_layer(folder, "grids")
+    assert set(plan["grid"]) == set(grids["code"])  # every grid in the plan, once
+    assert plan["grid"].is_unique
+    subs_of = plan.groupby("district")["grid"].agg(lambda g: set(g.str[6:9]))
+    assert (subs_of.map(len) == 1).all()  # no district crosses a sub-district line
+    per_sub = plan.assign(sub=plan["grid"].str[6:9]).groupby("sub")["district"].nunique()
+    assert (per_sub == 2).all()
+    assert sorted(plan["district"].astype(int).unique()) == list(range(1, 13))
+    # a k per sub-district from a CSV
+    table = tmp_path / "k.csv"
+    table.write_text("subdistrict,k\n001,1\n002,3\n003,2\n004,1\n005,2\n006,1\n")
+    assert main(["districts", str(folder), "--k", str(table), "--per", "subdistrict"]) == 0
+    plan = pd.read_csv(folder / "plan.csv", dtype=str)
+    per_sub = plan.assign(sub=plan["grid"].str[6:9]).groupby("sub")["district"].nunique()
+    assert per_sub.to_dict() == {"001": 1, "002": 3, "003": 2, "004": 1, "005": 2, "006": 1}
+    table.write_text("subdistrict,k\n001,1\n")
+    assert main(["districts", str(folder), "--k", str(table), "--per", "subdistrict"]) == 2

@@ -61,3 +61,46 @@ def build_city_with_progress(
     finally:
         if bar is not None:
             bar.close()
+
+
+def districts_per_subdistrict(folder: str, k: str, **options: Any) -> dict[str, Any]:
+    """Districts inside each sub-district of a city folder; writes plan.csv and districts.geojson.
+
+    Parameters
+    ----------
+    folder
+        The city folder.
+    k
+        ``"25"`` or the path of a CSV with columns ``subdistrict`` and ``k``.
+    **options
+        Passed to :func:`gis.districting.draw_districts`.
+
+    Returns
+    -------
+    dict
+        The plan's summary.
+    """
+    import click
+
+    from api.commands._io import say
+    from gis.cityplan import draw_per_subdistrict, read_k_table
+    from gis.districting import plan_frame
+    from gis.outputs import BuildFolder
+    from gis.plan import to_metric
+
+    wanted: int | dict[str, int]
+    if k.strip().isdigit():
+        wanted = int(k)
+    elif Path(k).is_file():
+        wanted = read_k_table(k)
+    else:
+        raise click.BadParameter(
+            f"{k!r} is neither a whole number nor a CSV file of subdistrict,k", param_hint="--k"
+        )
+    city = BuildFolder(folder)
+    grids = to_metric(city.layer("grids"), crs=city.crs)
+    result = draw_per_subdistrict(grids, wanted, progress=say, **options)
+    for note in result.warnings:
+        say(f"warning: {note}")
+    city.write_plan(plan_frame(result.assignment), result.districts)
+    return result.summary

@@ -28,7 +28,19 @@ def parse_balance(text: str | None, tolerance: float) -> dict[str, float]:
 
 @click.command(name="districts")
 @click.argument("folder", metavar="DIR", type=click.Path(exists=True, file_okay=False))
-@click.option("--k", "k", type=int, required=True, help="Number of districts.")
+@click.option(
+    "--k",
+    "k",
+    required=True,
+    help="Number of districts; with --per subdistrict, per sub-district, or a CSV of "
+    "subdistrict,k rows.",
+)
+@click.option(
+    "--per",
+    type=click.Choice(["subdistrict"]),
+    default=None,
+    help="In a city folder: draw districts inside each sub-district (numbers run on).",
+)
 @click.option(
     "--from",
     "from_plan",
@@ -66,7 +78,8 @@ def parse_balance(text: str | None, tolerance: float) -> dict[str, float]:
 )
 def command(
     folder: str,
-    k: int,
+    k: str,
+    per: str | None,
     from_plan: str | None,
     tolerance: float,
     nest: str | None,
@@ -86,8 +99,21 @@ def command(
     from gis.options import PlanOptions, StaffOptions
     from gis.pipeline import draw_plan
 
+    if per is not None:
+        from api.commands._city import districts_per_subdistrict
+
+        if from_plan or workers is not None:
+            raise click.UsageError("--from and --workers do not combine with --per subdistrict yet")
+        summary = districts_per_subdistrict(
+            folder, k, tolerance=tolerance, nest=nest, balance=parse_balance(balance, tolerance),
+            seed=seed, time_limit=time_limit,
+        )  # fmt: skip
+        emit_json(summary)
+        return
+    if not k.strip().isdigit():
+        raise click.BadParameter(f"{k!r} is not a whole number", param_hint="--k")
     options = PlanOptions(
-        k=k,
+        k=int(k),
         tolerance=tolerance,
         nest=nest,
         from_plan=from_plan,

@@ -1,0 +1,154 @@
+"""Districts per sub-district in a city folder (``gridplan districts DIR --per subdistrict``).
+
+A city's sub-district offices each balance their own districts: every
+sub-district (digits 7–9 of the grid codes) is districted on its own by
+:func:`gis.districting.draw_districts`, with one k for all or a k per
+sub-district from a CSV, and the plans are joined with district numbers running
+on from one sub-district to the next (1…k₁, k₁+1…), so ``plan.csv`` stays one
+plan of integer districts that every later command reads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from gis._errors import InfeasibleError, PlanError, UnreadableFileError
+from gis.districting import DistrictingResult, draw_districts
+
+
+def draw_per_subdistrict(
+    grids: gpd.GeoDataFrame,
+    k: int | Mapping[str, int],
+    *,
+    progress: Callable[[str], None] | None = None,
+    **options: Any,
+) -> DistrictingResult:
+    """Draw districts inside each sub-district and join them into one plan.
+
+    Parameters
+    ----------
+    grids
+        A city's grids (metric CRS) with 15-digit ``code``.
+    k
+        Districts per sub-district: one number for all, or sub-district code
+        (3 digits) → k.
+    progress
+        Called with a message per sub-district.
+    **options
+        Passed to :func:`gis.districting.draw_districts` (tolerance, balance, seed, …).
+
+    Returns
+    -------
+    DistrictingResult
+        One plan; ``summary["per_subdistrict"]`` holds each sub-district's figures.
+    """
+    say = progress or (lambda _m: None)
+    codes = grids["code"].astype(str).str[6:9]
+    subdistricts = sorted(codes.unique())
+    wanted = _k_per_subdistrict(k, subdistricts)
+    assignments, frames, rows, warnings = [], [], [], []
+    offset = 0
+    for sub in subdistricts:
+        mine = grids[(codes == sub).to_numpy()]
+        k_sub = min(wanted[sub], len(mine))
+        say(f"sub-district {sub}: {k_sub} districts over {len(mine)} grids")
+        result = draw_districts(mine, k_sub, **options)
+        number = {d: str(offset + i) for i, d in enumerate(_natural(result.assignment), start=1)}
+        assignments.append(result.assignment.map(number))
+        districts = result.districts.assign(district=result.districts["district"].map(number))
+        frames.append(districts.assign(subdistrict=sub))
+        rows.append(_figures(sub, result, number))
+        warnings.extend(f"{sub}: {w}" for w in result.warnings)
+        offset += len(number)
+    summary = _summary(rows, warnings)
+    return DistrictingResult(
+        assignment=pd.concat(assignments),
+        summary=summary,
+        districts=gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs),
+        warnings=warnings,
+    )
+
+
+def read_k_table(path: str | os.PathLike[str]) -> dict[str, int]:
+    """A CSV of districts per sub-district: columns ``subdistrict`` (3 or 9 digits) and ``k``.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+
+    Returns
+    -------
+    dict
+        Sub-district code (3 digits) → k.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UnreadableFileError(f"the table of k per sub-district {path} does not exist")
+    table = pd.read_csv(path, dtype=str)
+    if not {"subdistrict", "k"} <= set(table.columns):
+        raise PlanError(
+            f"{path} needs the columns subdistrict and k (one row per sub-district), "
+            f"it has {list(table.columns)}"
+        )
+    out: dict[str, int] = {}
+    for sub, k in zip(table["subdistrict"].str.strip(), table["k"], strict=True):
+        if not (sub.isdigit() and len(sub) in (3, 9)) or not str(k).strip().isdigit():
+            raise PlanError(f"{path}: row ({sub}, {k}) needs a 3- or 9-digit code and a whole k")
+        out[sub[-3:]] = int(k)
+    return out
+
+
+def _k_per_subdistrict(k: int | Mapping[str, int], subdistricts: list[str]) -> dict[str, int]:
+    if isinstance(k, int):
+        return dict.fromkeys(subdistricts, k)
+    missing = [s for s in subdistricts if s not in k]
+    if missing:
+        raise PlanError(
+            f"the table of k per sub-district has no row for {missing}: add one per sub-district"
+        )
+    bad = [s for s in subdistricts if k[s] < 1]
+    if bad:
+        raise InfeasibleError(f"k must be at least 1 in every sub-district, not in {bad}")
+    return {s: int(k[s]) for s in subdistricts}
+
+
+def _natural(assignment: pd.Series) -> list[str]:
+    from gis.plan import sort_ids
+
+    return [str(d) for d in sort_ids(assignment.unique())]
+
+
+def _figures(sub: str, result: DistrictingResult, number: dict[str, str]) -> dict[str, Any]:
+    s = result.summary
+    return {
+        "subdistrict": sub,
+        "k": s["k"],
+        "districts": [int(v) for v in number.values()],
+        "grids": s["grids"],
+        "max_deviation": s["max_deviation"],
+        "contiguous": s["contiguous"],
+        "cut_edges": s["cut_edges"],
+        "within_tolerance": s["within_tolerance"],
+        "best_bound": s["best_bound"],
+    }
+
+
+def _summary(rows: list[dict[str, Any]], warnings: list[str]) -> dict[str, Any]:
+    return {
+        "per": "subdistrict",
+        "k": sum(r["k"] for r in rows),
+        "grids": sum(r["grids"] for r in rows),
+        "max_deviation": max(r["max_deviation"] for r in rows),
+        "contiguous": all(r["contiguous"] for r in rows),
+        "within_tolerance": all(r["within_tolerance"] for r in rows),
+        "cut_edges": sum(r["cut_edges"] for r in rows),
+        "per_subdistrict": rows,
+        "warnings": warnings,
+    }

@@ -410,7 +410,7 @@ def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
 
     if scheduler is not None:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout="10s")
         except OSError as exc:
             raise InputError(
                 f"cannot reach the dask scheduler at {scheduler}: start it with "

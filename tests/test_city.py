@@ -244,3 +244,25 @@ def test_districts_per_subdistrict_stay_inside_it(city: dict[str, Any], tmp_path
     assert per_sub.to_dict() == {"001": 1, "002": 3, "003": 2, "004": 1, "005": 2, "006": 1}
     table.write_text("subdistrict,k\n001,1\n")
     assert main(["districts", str(folder), "--k", str(table), "--per", "subdistrict"]) == 2
+
+
+def test_an_unreachable_scheduler_is_said_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    subs = tmp_path / "subs.geojson"
+    box_subdistricts((13.5114, 52.4223, 13.5588, 52.4379), 2, 1).to_file(subs, driver="GeoJSON")
+    source = str(shared_data() / ADLERSHOF)
+    address = f"tcp://127.0.0.1:{port}"
+    out = str(tmp_path / "out")
+    code = main(
+        ["build", source, "--subdistricts", str(subs), "--scheduler", address, "--out", out]
+    )
+    assert code == 2
+    assert "cannot reach the dask scheduler" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["subs.geojson"]  # no part files left

@@ -125,11 +125,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=None, help="keep files here")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--reuse", action="store_true", help="reuse the city already in --work")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_city."))
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    paths = make_city(work, args.buildings, args.columns, args.rows, args.seed)
+    if args.reuse and (work / "city.osm.pbf").is_file():
+        paths = {"area": work / "area", "pbf": work / "city.osm.pbf",
+                 "subdistricts": work / "subdistricts.geojson"}  # fmt: skip
+    else:
+        paths = make_city(work, args.buildings, args.columns, args.rows, args.seed)
     made = time.perf_counter() - t0
     print(f"city of {args.buildings:,} buildings written in {made:.1f} s", file=sys.stderr)
     variants: dict[str, list[str]] = {}

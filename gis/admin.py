@@ -86,7 +86,8 @@ def _read_boundaries(
     import osmium
 
     relations: dict[int, dict[str, Any]] = {}
-    for rel in osmium.FileProcessor(osmium.io.File(str(path)), osmium.osm.RELATION):
+    relation_reader: Any = osmium.FileProcessor(osmium.io.File(str(path)), osmium.osm.RELATION)
+    for rel in relation_reader:
         if rel.tags.get("boundary") == "administrative" and rel.tags.get("admin_level"):
             relations[rel.id] = {
                 "level": rel.tags.get("admin_level"),
@@ -97,7 +98,7 @@ def _read_boundaries(
     wanted = {w for r in relations.values() for w in r["ways"]}
     lines: dict[int, BaseGeometry] = {}
     factory = osmium.geom.WKBFactory()
-    processor = (
+    processor: Any = (
         osmium.FileProcessor(osmium.io.File(str(path)))
         .with_locations()
         .with_areas(osmium.filter.TagFilter(("boundary", "administrative")))

@@ -52,7 +52,10 @@ def draw_per_subdistrict(
     codes = grids["code"].astype(str).str[6:9]
     subdistricts = sorted(codes.unique())
     wanted = _k_per_subdistrict(k, subdistricts)
-    assignments, frames, rows, warnings = [], [], [], []
+    assignments: list[pd.Series] = []
+    frames: list[gpd.GeoDataFrame] = []
+    rows: list[dict[str, Any]] = []
+    warnings: list[str] = []
     offset = 0
     for sub in subdistricts:
         mine = grids[(codes == sub).to_numpy()]

@@ -111,7 +111,7 @@ def _batches(path: Path) -> Iterator[tuple[Rows, Blobs]]:
     rows: dict[str, list[dict[str, Any]]] = {k: [] for k in _KINDS}
     wkb: dict[str, list[bytes]] = {k: [] for k in _KINDS}
     try:
-        processor = (
+        processor: Any = (
             osmium.FileProcessor(osmium.io.File(str(path)))
             .with_locations()
             .with_areas()
@@ -138,7 +138,7 @@ def _route(
     wkb: dict[str, list[bytes]],
     inner_tree: shapely.STRtree,
     wide_tree: shapely.STRtree,
-    files: list[BinaryIO],
+    files: Sequence[BinaryIO],
     counts: list[dict[str, int]],
 ) -> int:
     """Append one batch to the part files; returns the buildings outside every part."""

@@ -143,6 +143,11 @@ def build_city(
     step = progress or (lambda _name: None)
     started = time.perf_counter()
     options = options or BuildOptions()
+    if options.population_total is not None:
+        raise InputError(
+            "--population-total calibrates one area, not a city of sub-districts: give each "
+            "sub-district's households with --households, or build the sub-districts one by one"
+        )
     step("reading sub-districts")
     city = read_city(source, subdistricts)
     if options.communities is not None:
@@ -546,6 +551,7 @@ def _city_summary(
         "median_households": round(float(hh[hh > 0].median()), 1) if (hh > 0).any() else 0.0,
         "geometry_repaired": sum(p.summary["geometry_repaired"] for p in parts),
         "geometry_dropped": sum(p.summary["geometry_dropped"] for p in parts),
+        "household_table": _household_report(parts),
         "per_subdistrict": [
             {
                 "code": p.code,
@@ -559,6 +565,17 @@ def _city_summary(
         ],
         "warnings": warnings,
     }
+
+
+def _household_report(parts: list[PartResult]) -> dict[str, Any] | None:
+    """The household table's matches over the city (each part matched its own buildings)."""
+    reports = [p.summary.get("household_table") for p in parts]
+    reports = [r for r in reports if r]
+    if not reports:
+        return None
+    rows = int(reports[0]["rows"])
+    matched = sum(int(r["matched_rows"]) for r in reports)
+    return {"rows": rows, "matched_rows": matched, "unmatched_rows": rows - matched}
 
 
 @contextmanager

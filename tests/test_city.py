@@ -217,7 +217,26 @@ def test_nine_digit_codes_set_the_admin_part(tmp_path: Path) -> None:
     subs = box_subdistricts((13.5114, 52.4223, 13.5588, 52.4379), 2, 1)
     subs["code"] = ["110105007", "110105012"]
     subs.to_file(tmp_path / "subs.geojson", driver="GeoJSON")
-    result = build_city(source, tmp_path / "out", subdistricts=tmp_path / "subs.geojson")
+    from gis.pipeline import BuildOptions
+    from gis.split import read_part, split_osm
+
+    whole = split_osm(source, [shapely.box(13.5, 52.4, 13.6, 52.5)], tmp_path / "w", margin_deg=[0])
+    ids = read_part(whole.parts[0]).buildings["id"].head(400).tolist()[::40]  # ten buildings
+    table = tmp_path / "households.csv"
+    pd.DataFrame({"building_id": ids, "households": [7] * len(ids)}).to_csv(table, index=False)
+    options = BuildOptions(households=table)
+    result = build_city(
+        source, tmp_path / "out", subdistricts=tmp_path / "subs.geojson", options=options
+    )
+    report = result.summary["household_table"]
+    assert report["rows"] == len(ids) and report["matched_rows"] <= len(ids)
+    built = read_layer(tmp_path / "out", "buildings").set_index("id")
+    hits = [i for i in ids if i in built.index]
+    assert report["matched_rows"] == len(hits) > 0
+    assert (built.loc[hits, "households"] == 7).all()
+    with pytest.raises(InputError, match="calibrates one area"):
+        build_city(source, tmp_path / "p", subdistricts=tmp_path / "subs.geojson",
+                   options=BuildOptions(population_total=1000.0))  # fmt: skip
     prefixes = set(result.grids["code"].str[:9])
     assert prefixes == {"110105007", "110105012"}
     assert os.path.exists(tmp_path / "out" / "subdistricts.geojson")

@@ -30,7 +30,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gis._errors import EmptyLayerError, InputError, ManifestError, UnreadableFileError
 from gis.cityfolder import write_city_folder, write_part_layers
-from gis.pipeline import BuildOptions, Progress, _output_layers, make_area_grids
+from gis.pipeline import BuildOptions, Progress, build_layers, make_area_grids
 from gis.subdistricts import Subdistrict
 
 WGS84 = "EPSG:4326"
@@ -335,7 +335,7 @@ def build_part(task: PartTask) -> PartResult:
     )
     built = make_area_grids(area, options=task.options)
     folder = task.part.with_suffix("")
-    write_part_layers(_output_layers(built, area), folder)
+    write_part_layers(build_layers(built, area), folder)
     return PartResult(
         index=task.index,
         code=sub.code,
@@ -569,8 +569,9 @@ def _city_summary(
 
 def _household_report(parts: list[PartResult]) -> dict[str, Any] | None:
     """The household table's matches over the city (each part matched its own buildings)."""
-    reports = [p.summary.get("household_table") for p in parts]
-    reports = [r for r in reports if r]
+    reports: list[dict[str, Any]] = [
+        r for r in (p.summary.get("household_table") for p in parts) if r
+    ]
     if not reports:
         return None
     rows = int(reports[0]["rows"])

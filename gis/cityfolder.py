@@ -45,7 +45,7 @@ def write_part_layers(layers: Mapping[str, gpd.GeoDataFrame], folder: Path) -> N
         outputs.write_geojson(layers[name], folder / outputs.LAYER_FILES[name])
     outputs.write_gpkg_layers(
         {name: layers[name].to_crs(outputs.WGS84) for name in PART_LAYERS},
-        folder / outputs.GPKG_NAME,
+        folder / outputs.FILES["gpkg"],
     )
 
 
@@ -82,11 +82,11 @@ def write_city_folder(
             )
         for name, gdf in layers.items():
             outputs.write_geojson(gdf, staging / outputs.LAYER_FILES[name])
-        gpkg = staging / outputs.GPKG_NAME
+        gpkg = staging / outputs.FILES["gpkg"]
         outputs.write_gpkg_layers({n: g.to_crs(outputs.WGS84) for n, g in layers.items()}, gpkg)
         for name in PART_LAYERS:
-            append_gpkg_layer([p / outputs.GPKG_NAME for p in parts], gpkg, name)
-        outputs.write_json(staging / outputs.META_NAME, summary)
+            append_gpkg_layer([p / outputs.FILES["gpkg"] for p in parts], gpkg, name)
+        outputs.write_json(staging / outputs.FILES["meta"], summary)
         _replace_folder(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -58,6 +58,8 @@ FEATURE_TAGS: dict[str, dict[str, bool | str | list[str]]] = {
     "administrative boundaries": {"admin_level": ["7", "8", "9", "10", "11"]},
 }
 Progress = Callable[[str], None]
+#: A PLACE ending so is a polygon file, not a name to geocode.
+_POLYGON_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb")
 
 
 @dataclass(frozen=True)
@@ -144,10 +146,10 @@ def resolve_place(place: str | os.PathLike[str]) -> tuple[str, BaseGeometry]:
     -------
     (str, Polygon or MultiPolygon)
     """
-    from gis.sources import VECTOR_SUFFIXES, read_vector
+    from gis.sources import read_vector
 
     path = Path(place)
-    if path.suffix.lower() in VECTOR_SUFFIXES or path.exists():
+    if path.suffix.lower() in _POLYGON_SUFFIXES or path.exists():
         frame = read_vector(path, what="place polygon")
         polygon = _polygonal(frame.geometry.values, str(path))
         return path.name.split(".")[0], polygon

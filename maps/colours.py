@@ -11,7 +11,7 @@ test runs both on the same graphs): districts in number order each keep the
 colour they want (the one they had, else their "home" colour, number − 1
 modulo the palette size) unless a neighbour earlier in the order already holds
 it; a district that must change takes the first colour free among its
-neighbours that no later neighbour wants.  So a fresh colouring depends only
+neighbours that the fewest later neighbours want.  So a fresh colouring depends only
 on the plan (the page and the report agree), and after an edit a district
 keeps its colour unless a clash forces it to change.  Should a district find
 no free colour (neighbours holding all eight), one of its neighbours moves to
@@ -110,12 +110,16 @@ def colour_districts(
             colour[d] = wanted(d)
             continue
         free = [c for c in range(n_colours) if c not in taken]
-        reserved = {wanted(m) for m in neighbours[d] if m not in colour}
         if free:
-            colour[d] = next((c for c in free if c not in reserved), free[0])
+            colour[d] = _least_wanted(free, [wanted(m) for m in neighbours[d] if m not in colour])
         elif not _hand_over(d, neighbours, colour, n_colours, wanted):
             return dsatur(neighbours, n_colours=n_colours)
     return colour
+
+
+def _least_wanted(free: list[int], wants: list[int]) -> int:
+    """The free colour fewest later neighbours want (ties: the lower index)."""
+    return min(free, key=lambda c: (wants.count(c), c))
 
 
 def _hand_over(
@@ -129,9 +133,12 @@ def _hand_over(
 
     The first colour held by a single neighbour that has a colour of its own
     to move to goes to ``d``; that neighbour takes its first free colour
-    (one no later neighbour wants, when it can).  False when none can move.
+    (the one fewest later neighbours want).  Colours no later neighbour
+    wants are tried first, so the hand-over forces no further change.  False
+    when no neighbour can move.
     """
-    for c in range(n_colours):
+    later = {wanted(m) for m in neighbours[d] if m not in colour}
+    for c in sorted(range(n_colours), key=lambda c: (c in later, c)):
         holders = [m for m in neighbours[d] if colour.get(m) == c]
         if len(holders) != 1:
             continue
@@ -139,8 +146,7 @@ def _hand_over(
         used = {colour[q] for q in neighbours[m] if q in colour and q != d} | {c}
         free = [x for x in range(n_colours) if x not in used]
         if free:
-            reserved = {wanted(q) for q in neighbours[m] if q not in colour}
-            colour[m] = next((x for x in free if x not in reserved), free[0])
+            colour[m] = _least_wanted(free, [wanted(q) for q in neighbours[m] if q not in colour])
             colour[d] = c
             return True
     return False

@@ -57,17 +57,26 @@ export function colourDistricts(neighbours, previous, n) {
     }
     const free = [];
     for (let c = 0; c < n; c++) if (!taken.has(c)) free.push(c);
-    const reserved = new Set();
-    for (const m of neighbours.get(d)) if (!colour.has(m)) reserved.add(wanted(m));
-    if (free.length) colour.set(d, free.find((c) => !reserved.has(c)) ?? free[0]);
+    const wants = [...neighbours.get(d)].filter((m) => !colour.has(m)).map(wanted);
+    if (free.length) colour.set(d, leastWanted(free, wants));
     else if (!handOver(d, neighbours, colour, n, wanted)) return dsatur(neighbours, n);
   }
   return colour;
 }
 
+/** The free colour fewest later neighbours want (ties: the lower index), as maps/colours.py. */
+function leastWanted(free, wants) {
+  const count = (c) => wants.filter((w) => w === c).length;
+  return free.reduce((best, c) => (count(c) < count(best) ? c : best));
+}
+
 /** Colour `d`, ringed by every colour, by moving one neighbour on (as maps/colours.py `_hand_over`). */
 function handOver(d, neighbours, colour, n, wanted) {
-  for (let c = 0; c < n; c++) {
+  // Colours no later neighbour wants first: the hand-over then forces no further change.
+  const later = new Set();
+  for (const m of neighbours.get(d)) if (!colour.has(m)) later.add(wanted(m));
+  const order = [...Array(n).keys()].sort((a, b) => later.has(a) - later.has(b) || a - b);
+  for (const c of order) {
     const holders = [...neighbours.get(d)].filter((m) => colour.get(m) === c);
     if (holders.length !== 1) continue;
     const m = holders[0];
@@ -76,9 +85,7 @@ function handOver(d, neighbours, colour, n, wanted) {
     const free = [];
     for (let x = 0; x < n; x++) if (!used.has(x)) free.push(x);
     if (!free.length) continue;
-    const reserved = new Set();
-    for (const q of neighbours.get(m)) if (!colour.has(q)) reserved.add(wanted(q));
-    colour.set(m, free.find((x) => !reserved.has(x)) ?? free[0]);
+    colour.set(m, leastWanted(free, [...neighbours.get(m)].filter((q) => !colour.has(q)).map(wanted)));
     colour.set(d, c);
     return true;
   }

@@ -1,4 +1,4 @@
-"""Request dependencies: the store, the served area, the caller's role."""
+"""Request dependencies: the store, the served area, the caller's role, the links' base URL."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request, status
 
+from api.area import Area
 from api.jobs import JobRunner
-from api.routes._area import Area
 from api.settings import Settings
 from api.store import Store
 
@@ -26,8 +26,15 @@ def get_store(request: Request) -> Store:
 
 
 def get_area(request: Request) -> Area:
-    """The build folder being served."""
-    return request.app.state.area
+    """The served build folder as it is now (its new layers once it was rebuilt)."""
+    area: Area = request.app.state.folder.current()
+    return area
+
+
+def base_url(request: Request) -> str:
+    """Where links point: the configured ``GRIDPLAN_BASE_URL``, else the request's own."""
+    configured = request.app.state.settings.base_url
+    return (configured or str(request.base_url)).rstrip("/")
 
 
 def get_jobs(request: Request) -> JobRunner:
@@ -105,5 +112,6 @@ StoreDep = Annotated[Store, Depends(get_store)]
 AreaDep = Annotated[Area, Depends(get_area)]
 JobsDep = Annotated[JobRunner, Depends(get_jobs)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+BaseUrl = Annotated[str, Depends(base_url)]
 Reader = Annotated[Role | None, Depends(require_reader)]
 Planner = Annotated[Role, Depends(require_planner)]

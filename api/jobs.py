@@ -1,8 +1,10 @@
-"""Long computations (districting) run as jobs in a worker thread.
+"""Long computations (districting, rebuilds) run as jobs in a worker thread.
 
 A job's status and progress live in the store, so ``GET /jobs/{id}`` answers
 from any process; jobs left unfinished by a killed server are marked failed
-when the next one starts.
+when the next one starts.  At most ``max_queued`` jobs wait or run at once:
+one more is refused with :class:`gis._errors.BusyError` (HTTP 429 with
+``Retry-After``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.store import JobRow, Store
-from gis._errors import GridplanError
+from gis._errors import BusyError, GridplanError
 
 log = logging.getLogger("gridplan.jobs")
 
@@ -35,23 +37,52 @@ class JobRunner:
         Where job rows live.
     workers
         Number of jobs that run at once.
+    max_queued
+        Jobs waiting or running at once; one more is refused (:class:`BusyError`).
     """
 
-    def __init__(self, store: Store, *, workers: int = 1) -> None:
+    def __init__(self, store: Store, *, workers: int = 1, max_queued: int = 8) -> None:
         self.store = store
+        self.max_queued = max_queued
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gridplan-job")
+        self._pending = 0
+        self._lock = threading.Lock()
 
     def submit(self, kind: str, work: Work) -> JobRow:
-        """Queue ``work`` (called with a progress callback); returns the queued job."""
-        job = self.store.create_job(f"j-{uuid.uuid4().hex[:12]}", kind)
-        self._pool.submit(self._run, job.id, work)
+        """Queue ``work`` (called with a progress callback); returns the queued job.
+
+        Raises
+        ------
+        BusyError
+            ``max_queued`` jobs are already waiting or running.
+        """
+        with self._lock:
+            if self._pending >= self.max_queued:
+                raise BusyError(
+                    f"{self._pending} jobs are already queued or running (the limit is "
+                    f"{self.max_queued}): wait for one to finish (GET /jobs/{{id}}) and retry",
+                    retry_after=10,
+                )
+            self._pending += 1
+        try:
+            job = self.store.create_job(f"j-{uuid.uuid4().hex[:12]}", kind)
+            self._pool.submit(self._run, job.id, work)
+        except BaseException:
+            self._done()
+            raise
         return job
+
+    def _done(self) -> None:
+        with self._lock:
+            self._pending -= 1
 
     def _run(self, job_id: str, work: Work) -> None:
         try:
             self._run_recorded(job_id, work)
         except SQLAlchemyError:  # the database went away (server stopping): nothing to record
             log.warning("job %s could not record its state", job_id, exc_info=True)
+        finally:
+            self._done()
 
     def _run_recorded(self, job_id: str, work: Work) -> None:
         self.store.update_job(job_id, status="running", progress=0.0)

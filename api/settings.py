@@ -27,9 +27,21 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRIDPLAN_", extra="ignore")
 
     data_dir: Path = Field(description="build folder DIR served by the API")
+    state_dir: Path | None = Field(
+        default=None,
+        description="what planners make (plans database, uploads), kept across rebuilds "
+        "of DIR; default: DIR.state beside DIR",
+    )
     database_url: str | None = Field(
         default=None,
-        description="SQLAlchemy URL; PostgreSQL+PostGIS when given, else DIR/gridplan.db (SQLite)",
+        description="SQLAlchemy URL; PostgreSQL+PostGIS when given, else "
+        "STATE/gridplan.db (SQLite)",
+    )
+    base_url: str | None = Field(
+        default=None,
+        max_length=500,
+        pattern=r"^https?://[^\s]+$",
+        description="public address for links (e.g. behind a proxy); default: the request's",
     )
     planner_tokens: str = Field(default="", description="comma-separated planner tokens")
     viewer_tokens: str = Field(default="", description="comma-separated viewer tokens")
@@ -37,6 +49,11 @@ class Settings(BaseSettings):
     cors_origins: str = Field(default="", description="comma-separated allowed origins")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     max_body_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    max_unzipped_bytes: int = Field(
+        default=200 * 1024 * 1024, gt=0, description="decompressed size of a zipped upload"
+    )
+    max_upload_features: int = Field(default=200_000, gt=0, description="features of an upload")
+    max_queued_jobs: int = Field(default=8, ge=1, description="jobs waiting or running at once")
     tolerance: float = Field(default=0.02, gt=0, lt=1)
     static_dir: Path | None = Field(default=None, description="folder of the planner page")
     job_workers: int = Field(default=1, ge=1, le=8)
@@ -78,8 +95,17 @@ class Settings(BaseSettings):
         return _split(self.cors_origins)
 
     @property
+    def state_folder(self) -> Path:
+        """Where plans, versions, jobs and uploads live (kept across rebuilds of DIR)."""
+        from api.state import default_state_dir
+
+        return Path(self.state_dir) if self.state_dir else default_state_dir(self.data_dir)
+
+    @property
     def sqlalchemy_url(self) -> str:
         """The database URL actually used."""
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(Path(self.data_dir) / 'gridplan.db').resolve()}"
+        from api.state import DATABASE_NAME
+
+        return f"sqlite:///{(self.state_folder / DATABASE_NAME).resolve()}"

@@ -14,7 +14,7 @@ with the current version, even across processes.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,6 +149,43 @@ class JobRow:
     updated_at: str
 
 
+@dataclass(frozen=True)
+class Change:
+    """A new version of a plan, as a plan change (edit, undo, redo, suggestion) makes it.
+
+    ``redo`` is the plan's redo stack after the change (None: cleared, as any
+    new edit does); ``content_of`` the version whose content this one repeats
+    (None: this version itself); ``name`` renames the plan when given.
+    """
+
+    kind: str
+    assignment: Mapping[str, int]
+    message: str = ""
+    moved: int = 0
+    content_of: int | None = None
+    redo: list[int] | None = None
+    name: str | None = None
+
+
+#: A version of the plan being changed, read in the change's own transaction.
+VersionLookup = Callable[[int], "VersionRow"]
+#: Makes the change from the plan's head row and head version (and a lookup of older versions).
+MakeChange = Callable[[PlanRow, "VersionRow", VersionLookup], Change]
+
+
+def stale_error(plan_id: str, current: int, expected: int) -> ConflictError:
+    """The one error of a write based on a version that is no longer the head (HTTP 412)."""
+    return ConflictError(
+        f"plan {plan_id!r} is at version {current}, not {expected}: reload it, "
+        f'apply your change again and send it with If-Match: "{current}"',
+        current=current,
+    )
+
+
+def _no_plan(plan_id: str) -> UnknownIdError:
+    return UnknownIdError(f"no plan {plan_id!r}: GET /plans lists the plans")
+
+
 def _plan(row: Any) -> PlanRow:
     m = row._mapping
     return PlanRow(
@@ -165,7 +202,10 @@ def _plan(row: Any) -> PlanRow:
 
 
 def _version(row: Any, *, with_assignment: bool) -> VersionRow:
-    m = row._mapping
+    return _version_from(row._mapping, with_assignment=with_assignment)
+
+
+def _version_from(m: Mapping[str, Any], *, with_assignment: bool) -> VersionRow:
     return VersionRow(
         plan_id=m["plan_id"],
         version=m["version"],
@@ -189,6 +229,41 @@ def _job(row: Any) -> JobRow:
         result=orjson.loads(m["result"]) if m["result"] else None,
         created_at=m["created_at"],
         updated_at=m["updated_at"],
+    )
+
+
+def _plan_in(conn: Connection, plan_id: str, *, for_update: bool = False) -> PlanRow:
+    query = sa.select(plans).where(plans.c.id == plan_id)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
+    if row is None:
+        raise _no_plan(plan_id)
+    return _plan(row)
+
+
+def _version_in(conn: Connection, plan_id: str, version: int) -> VersionRow:
+    row = conn.execute(
+        sa.select(versions).where(versions.c.plan_id == plan_id, versions.c.version == version)
+    ).first()
+    if row is None:
+        _plan_in(conn, plan_id)  # unknown plan → its own message
+        raise UnknownIdError(f"plan {plan_id!r} has no version {version}")
+    return _version(row, with_assignment=True)
+
+
+def _insert_version(
+    conn: Connection, plan_id: str, version: int, change: Change, now: str
+) -> None:
+    conn.execute(
+        versions.insert().values(
+            plan_id=plan_id,
+            version=version,
+            kind=change.kind,
+            content_of=version if change.content_of is None else change.content_of,
+            message=change.message,
+            moved=change.moved,
+            assignment=orjson.dumps(dict(change.assignment)).decode(),
+            created_at=now,
+        )
     )
 
 
@@ -294,29 +369,15 @@ class Store:
                         updated_at=now,
                     )
                 )
-                conn.execute(
-                    versions.insert().values(
-                        plan_id=plan_id,
-                        version=1,
-                        kind="create",
-                        content_of=1,
-                        message=message,
-                        moved=0,
-                        assignment=orjson.dumps(dict(assignment)).decode(),
-                        created_at=now,
-                    )
-                )
+                _insert_version(conn, plan_id, 1, Change("create", assignment, message), now)
+                return _plan_in(conn, plan_id)
         except sa.exc.IntegrityError as exc:
             raise ConflictError(f"plan {plan_id!r} already exists", current=None) from exc
-        return self.get_plan(plan_id)
 
     def get_plan(self, plan_id: str) -> PlanRow:
         """The plan's head row."""
         with self._reading() as conn:
-            row = conn.execute(sa.select(plans).where(plans.c.id == plan_id)).first()
-        if row is None:
-            raise UnknownIdError(f"no plan {plan_id!r}: GET /plans lists the plans")
-        return _plan(row)
+            return _plan_in(conn, plan_id)
 
     def list_plans(self) -> list[PlanRow]:
         """Every plan, oldest first."""
@@ -324,30 +385,90 @@ class Store:
             rows = conn.execute(sa.select(plans).order_by(plans.c.created_at, plans.c.id)).all()
         return [_plan(r) for r in rows]
 
+    def list_heads(self) -> list[tuple[PlanRow, VersionRow]]:
+        """Every plan with its head version (and assignment), oldest first, in one read."""
+        query = (
+            sa.select(plans, *[c.label(f"v_{c.name}") for c in versions.c])
+            .join(
+                versions,
+                sa.and_(versions.c.plan_id == plans.c.id, versions.c.version == plans.c.version),
+            )
+            .order_by(plans.c.created_at, plans.c.id)
+        )
+        with self._reading() as conn:
+            rows = conn.execute(query).all()
+        out = []
+        for row in rows:
+            m = row._mapping
+            head = {c.name: m[f"v_{c.name}"] for c in versions.c}
+            out.append((_plan(row), _version_from(head, with_assignment=True)))
+        return out
+
     def get_version(self, plan_id: str, version: int | None = None) -> VersionRow:
         """One version with its assignment (the head when ``version`` is None)."""
-        if version is None:
-            version = self.get_plan(plan_id).version
         with self._reading() as conn:
-            row = conn.execute(
-                sa.select(versions).where(
-                    versions.c.plan_id == plan_id, versions.c.version == version
-                )
-            ).first()
-        if row is None:
-            self.get_plan(plan_id)  # unknown plan → its own message
-            raise UnknownIdError(f"plan {plan_id!r} has no version {version}")
-        return _version(row, with_assignment=True)
+            if version is None:
+                version = _plan_in(conn, plan_id).version
+            return _version_in(conn, plan_id, version)
+
+    def get_head(self, plan_id: str) -> tuple[PlanRow, VersionRow]:
+        """The plan and its head version, read together."""
+        with self._reading() as conn:
+            plan = _plan_in(conn, plan_id)
+            return plan, _version_in(conn, plan_id, plan.version)
 
     def list_versions(self, plan_id: str) -> list[VersionRow]:
         """The history of a plan, oldest first, without assignments."""
-        self.get_plan(plan_id)
         cols = [c for c in versions.c if c.name != "assignment"]
         with self._reading() as conn:
+            _plan_in(conn, plan_id)
             rows = conn.execute(
                 sa.select(*cols).where(versions.c.plan_id == plan_id).order_by(versions.c.version)
             ).all()
         return [_version(r, with_assignment=False) for r in rows]
+
+    def change_plan(
+        self, plan_id: str, *, expected: int | None, make: MakeChange
+    ) -> tuple[PlanRow, VersionRow]:
+        """Make and store version ``expected + 1`` in one write transaction.
+
+        The transaction reads the plan's head (refusing a stale ``expected``;
+        None accepts any head, as ``If-Match: *`` does), calls ``make`` with it,
+        stores the change and reads the new head back.
+
+        Raises
+        ------
+        ConflictError
+            The plan moved on; ``.current`` holds its version.
+        UnknownIdError
+            No such plan (or version, from the lookup).
+        """
+        now = _now()
+        with self._write.begin() as conn:
+            plan = _plan_in(conn, plan_id, for_update=self.backend == "postgresql")
+            if expected is None:
+                expected = plan.version
+            if plan.version != expected:
+                raise stale_error(plan_id, plan.version, expected)
+            head = _version_in(conn, plan_id, plan.version)
+            change = make(plan, head, lambda v: _version_in(conn, plan_id, v))
+            new = expected + 1
+            values: dict[str, Any] = {
+                "version": new,
+                "redo": orjson.dumps(change.redo or []).decode(),
+                "updated_at": now,
+            }
+            if change.name is not None:
+                values["name"] = change.name
+            result = conn.execute(
+                plans.update()
+                .where(plans.c.id == plan_id, plans.c.version == expected)
+                .values(**values)
+            )
+            if result.rowcount != 1:  # pragma: no cover - the head was read in this transaction
+                raise stale_error(plan_id, _plan_in(conn, plan_id).version, expected)
+            _insert_version(conn, plan_id, new, change, now)
+            return _plan_in(conn, plan_id), _version_in(conn, plan_id, new)
 
     def commit_version(
         self,
@@ -362,7 +483,7 @@ class Store:
         moved: int = 0,
         name: str | None = None,
     ) -> PlanRow:
-        """Add version ``expected + 1`` if the plan is still at ``expected``.
+        """Add version ``expected + 1`` holding ``assignment`` if the plan is still at ``expected``.
 
         Raises
         ------
@@ -371,64 +492,16 @@ class Store:
         UnknownIdError
             No such plan.
         """
-        new = expected + 1
-        now = _now()
-        values: dict[str, Any] = {
-            "version": new,
-            "redo": orjson.dumps(redo or []).decode(),
-            "updated_at": now,
-        }
-        if name is not None:
-            values["name"] = name
-        with self._write.begin() as conn:
-            result = conn.execute(
-                plans.update()
-                .where(plans.c.id == plan_id, plans.c.version == expected)
-                .values(**values)
-            )
-            if result.rowcount != 1:
-                current = conn.execute(
-                    sa.select(plans.c.version).where(plans.c.id == plan_id)
-                ).scalar()
-                if current is None:
-                    raise UnknownIdError(f"no plan {plan_id!r}: GET /plans lists the plans")
-                raise ConflictError(
-                    f"plan {plan_id!r} is at version {current}, not {expected}: "
-                    "reload it, re-apply your change and send it with If-Match: "
-                    f'"{current}"',
-                    current=current,
-                )
-            conn.execute(
-                versions.insert().values(
-                    plan_id=plan_id,
-                    version=new,
-                    kind=kind,
-                    content_of=new if content_of is None else content_of,
-                    message=message,
-                    moved=moved,
-                    assignment=orjson.dumps(dict(assignment)).decode(),
-                    created_at=now,
-                )
-            )
-        return self.get_plan(plan_id)
+        change = Change(kind, assignment, message, moved, content_of, redo, name)
+        return self.change_plan(plan_id, expected=expected, make=lambda *_: change)[0]
 
-    def delete_plan(self, plan_id: str, *, expected: int) -> None:
-        """Delete a plan and its history if it is still at ``expected``."""
+    def delete_plan(self, plan_id: str, *, expected: int | None) -> None:
+        """Delete a plan and its history if it is still at ``expected`` (None: any version)."""
         with self._write.begin() as conn:
-            result = conn.execute(
-                plans.delete().where(plans.c.id == plan_id, plans.c.version == expected)
-            )
-            if result.rowcount != 1:
-                current = conn.execute(
-                    sa.select(plans.c.version).where(plans.c.id == plan_id)
-                ).scalar()
-                if current is None:
-                    raise UnknownIdError(f"no plan {plan_id!r}: GET /plans lists the plans")
-                raise ConflictError(
-                    f"plan {plan_id!r} is at version {current}, not {expected}: "
-                    "reload it before deleting",
-                    current=current,
-                )
+            plan = _plan_in(conn, plan_id, for_update=self.backend == "postgresql")
+            if expected is not None and plan.version != expected:
+                raise stale_error(plan_id, plan.version, expected)
+            conn.execute(plans.delete().where(plans.c.id == plan_id))
             conn.execute(versions.delete().where(versions.c.plan_id == plan_id))
             conn.execute(district_shapes.delete().where(district_shapes.c.plan_id == plan_id))
 
@@ -572,3 +645,11 @@ class Store:
             {"id": r.id, "kind": r.kind, "created_at": r.created_at, **orjson.loads(r.summary)}
             for r in rows
         ]
+
+    def get_upload(self, upload_id: str) -> dict[str, Any]:
+        """One upload: its ``kind``, the ``stored`` file name and its summary."""
+        with self._reading() as conn:
+            row = conn.execute(sa.select(uploads).where(uploads.c.id == upload_id)).first()
+        if row is None:
+            raise UnknownIdError(f"no upload {upload_id!r}: GET /uploads lists them")
+        return {"id": row.id, "kind": row.kind, "stored": row.stored, **orjson.loads(row.summary)}

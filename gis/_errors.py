@@ -69,3 +69,15 @@ class FetchError(GridplanError, ConnectionError):
 
 class OutputError(GridplanError, OSError):
     """An output folder or file cannot be written."""
+
+
+class BusyError(GridplanError, RuntimeError):
+    """Too much work is queued already; try again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TooLargeError(InputError):
+    """An input is larger than a configured limit (features, bytes once unpacked)."""

@@ -679,7 +679,10 @@ def repair_contiguity(state: PlanState) -> list[str]:
     g = state.graph
     notes: list[str] = []
     for _ in range(g.n):
-        contig = state.contiguity()
+        # an empty district (the partitioner leaves some at high k) is not detached:
+        # it has no piece to keep, and the caller fills it afterwards
+        empty = np.bincount(state.labels, minlength=state.k) == 0
+        contig = state.contiguity() | empty
         if contig.all():
             break
         lab = state.labels

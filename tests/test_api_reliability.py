@@ -132,7 +132,7 @@ def test_uploads_are_validated(client, build_dir: Path) -> None:
     ok = _upload(client, "boundary", _square_fc(), name="../../../../tmp/evil.geojson")
     assert ok.status_code == 201, ok.text
     assert ok.json()["features"] == 1 and ok.json()["format"] == "geojson"
-    stored = list((build_dir / "uploads").iterdir())
+    stored = list((build_dir.with_name("build.state") / "uploads").iterdir())
     assert len(stored) == 1 and stored[0].name.startswith("u-")
     assert not Path("/tmp/evil.geojson").exists()
     assert _upload(client, "services", _square_fc("Point")).status_code == 201
@@ -292,7 +292,7 @@ def test_killed_server_keeps_every_acknowledged_edit(build_dir: Path, database_u
     if database_url is None:
         import sqlite3
 
-        with sqlite3.connect(build_dir / "gridplan.db") as db:
+        with sqlite3.connect(build_dir.with_name("build.state") / "gridplan.db") as db:
             assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     with server(build_dir, database_url) as (base, _proc):
         head = httpx.get(f"{base}/plans/current").json()

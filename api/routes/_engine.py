@@ -10,17 +10,11 @@ per served area and kept in its cache.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
-
-from gis.outputs import json_safe
-
-if TYPE_CHECKING:  # the engine loads inside the functions
-    from api.routes._area import LRU, Area
-    from gis.plan import PlanState
-    from gis.siting import SiteState
 
 Assignment = dict[str, int]
 Progress = Callable[[float, str], None]
@@ -50,6 +44,25 @@ def _progress_adapter(progress: Progress) -> Callable[[str], None]:
     return call
 
 
+def check_k(grids: gpd.GeoDataFrame, k: int, *, nest: bool) -> None:
+    """Refuse at once a ``k`` the districting cannot meet (422), before a job is queued.
+
+    Any ``k`` from 1 to the number of grids can be drawn; with ``nest`` every
+    community needs at least one district of its own.
+    """
+    from gis._errors import InfeasibleError
+
+    if k > len(grids):
+        raise InfeasibleError(f"k={k} is more than the {len(grids)} grids: choose a smaller k")
+    if nest and "community" in grids.columns:
+        communities = int(grids["community"].nunique())
+        if k < communities:
+            raise InfeasibleError(
+                f"k={k} with nesting is fewer than the {communities} communities: each "
+                f"community needs a district of its own; choose k >= {communities} or nest=false"
+            )
+
+
 def draw(
     grids: gpd.GeoDataFrame,
     k: int,
@@ -59,22 +72,40 @@ def draw(
     from_plan: Assignment | None = None,
     progress: Progress | None = None,
 ) -> tuple[Assignment, list[str]]:
-    """Draw ``k`` districts (from scratch or from ``from_plan``); assignment and warnings."""
-    from gis.districting import draw_districts
+    """Draw ``k`` districts (from scratch or from ``from_plan``); assignment and warnings.
 
+    A ``from_plan`` drawn on other grids (a rebuild since) keeps its districts
+    on the grids that still exist; new grids join their neighbours' districts,
+    and the warnings say how many.
+    """
+    from gis.districting import draw_districts
+    from gis.plan import read_plan
+
+    notes: list[str] = []
+    old = None
+    if from_plan is not None:
+        codes = {str(c) for c in grids["code"]}
+        kept = {g: d for g, d in from_plan.items() if g in codes}
+        if len(kept) < len(from_plan):
+            notes.append(
+                f"{len(from_plan) - len(kept)} grid(s) of the old plan no longer exist "
+                "(the grids were rebuilt): its districts are kept on the others"
+            )
+        old, filled = read_plan(pd.Series(kept, name="district"), grids)
+        notes.extend(filled)
     result = draw_districts(
         grids,
         k,
         tolerance=tolerance,
         nest="communities" if nest else None,
-        from_plan=None if from_plan is None else pd.Series(from_plan, name="district"),
+        from_plan=old,
         seed=0,
         progress=None if progress is None else _progress_adapter(progress),
     )
-    return normalise(result.assignment), [str(w) for w in result.warnings or []]
+    return normalise(result.assignment), [*notes, *(str(w) for w in result.warnings or [])]
 
 
-def _plan_state(grids: gpd.GeoDataFrame, assignment: Assignment, cache: LRU | None) -> PlanState:
+def _plan_state(grids: gpd.GeoDataFrame, assignment: Assignment, cache: Any) -> Any:
     """The engine's ``PlanState`` over the area's grid graph (built once, cached)."""
     from gis.plan import PlanState, grid_graph
 
@@ -87,15 +118,11 @@ def _plan_state(grids: gpd.GeoDataFrame, assignment: Assignment, cache: LRU | No
 
 
 def evaluate(
-    grids: gpd.GeoDataFrame,
-    assignment: Assignment,
-    *,
-    tolerance: float,
-    cache: LRU | None = None,
+    grids: gpd.GeoDataFrame, assignment: Assignment, *, tolerance: float, cache: Any = None
 ) -> dict[str, Any]:
     """Metrics of a plan: ``max_deviation``, contiguity, compactness, per district."""
     state = _plan_state(grids, assignment, cache)
-    return json_safe(state.evaluate(tolerance=tolerance))
+    return jsonable(state.evaluate(tolerance=tolerance))
 
 
 def suggest(
@@ -104,7 +131,7 @@ def suggest(
     *,
     tolerance: float,
     limit: int,
-    cache: LRU | None = None,
+    cache: Any = None,
 ) -> list[dict[str, Any]]:
     """Ranked rebalancing moves, each ``{rank, grids, from, to, before, after, reason}``."""
     from gis.rebalance import suggest_moves
@@ -115,7 +142,7 @@ def suggest(
 
 
 def _normalise_move(i: int, move: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(json_safe(move))
+    out = dict(jsonable(move))
     out.setdefault("rank", i + 1)
     grid_list = out.get("grids", out.get("grid", []))
     out["grids"] = [str(g) for g in (grid_list if isinstance(grid_list, list) else [grid_list])]
@@ -124,7 +151,7 @@ def _normalise_move(i: int, move: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def warm(area: Area) -> None:
+def warm(area: Any) -> None:
     """Build the cached grid graph and walking state of ``area`` ahead of requests."""
     grids = area.grids
     if len(grids):
@@ -132,7 +159,7 @@ def warm(area: Area) -> None:
     _site_state(area)
 
 
-def what_if(area: Area, lon: float, lat: float) -> dict[str, Any] | None:
+def what_if(area: Any, lon: float, lat: float) -> dict[str, Any] | None:
     """What adding a service site at ``lon, lat`` changes, or None without streets.
 
     The walking state (network, snapped buildings, current distances) is made
@@ -143,10 +170,10 @@ def what_if(area: Area, lon: float, lat: float) -> dict[str, Any] | None:
     state = _site_state(area)
     if state is None:
         return None
-    return json_safe(engine_what_if(state, lon, lat))
+    return jsonable(engine_what_if(state, lon, lat))
 
 
-def _site_state(area: Area) -> SiteState | None:
+def _site_state(area: Any) -> Any:
     """The walking state for what-if (cached per area), or None without streets."""
     if "streets" not in area.available():
         return None
@@ -168,7 +195,7 @@ def _site_state(area: Area) -> SiteState | None:
     return area.derived.get_or_make("site_state", make_state)
 
 
-def check_1310(area: Area, *, mode: str = "walk") -> dict[str, Any] | None:
+def check_1310(area: Any, *, mode: str = "walk") -> dict[str, Any] | None:
     """The "1310" response check from the service points as worker bases (cached).
 
     None without streets.  The per-building ``response_s`` table is left out
@@ -178,24 +205,26 @@ def check_1310(area: Area, *, mode: str = "walk") -> dict[str, Any] | None:
         return None
 
     def make() -> dict[str, Any]:
-        from gis.outputs import BuildFolder
+        import pandas as pd
+
         from gis.response import check_1310 as engine_check
 
+        plan_path = area.data_dir / "plan.csv"  # the folder's own plan, as `gridplan respond`
         result = engine_check(
             area.index("buildings").frame,
             area.index("streets").frame,
             _services(area),
             mode=mode,
             crs=area.meta.get("crs"),
-            plan=BuildFolder(area.data_dir).plan_table(),
+            plan=pd.read_csv(plan_path, dtype=str) if plan_path.exists() else None,
         )
         result = {k: v for k, v in result.items() if k != "response_s"}
-        return {"mode": mode, "bases_from": "service points", **json_safe(result)}
+        return {"mode": mode, "bases_from": "service points", **jsonable(result)}
 
     return area.derived.get_or_make(("1310", mode), make)
 
 
-def _services(area: Area) -> gpd.GeoDataFrame:
+def _services(area: Any) -> gpd.GeoDataFrame:
     """The service points: the ``services`` layer, else those chosen from the POIs."""
     from gis.coverage import default_services
 
@@ -203,3 +232,26 @@ def _services(area: Area) -> gpd.GeoDataFrame:
         return area.index("services").frame
     pois = area.index("pois").frame if "pois" in area.available() else None
     return default_services(pois)[0]
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types from engine results (numpy, pandas, dataclasses)."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [jsonable(v) for v in value]
+    if isinstance(value, pd.Series):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, pd.DataFrame):
+        return [jsonable(r) for r in value.to_dict(orient="records")]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if hasattr(value, "__dataclass_fields__"):
+        return jsonable(vars(value))
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)

@@ -1,18 +1,27 @@
-"""Map layers, OGC API - Features style: landing, conformance, collections, items, tiles."""
+"""Map layers, OGC API - Features style: landing, conformance, collections, items, tiles.
+
+Answers are cached by the parameters the route recognises (junk query
+parameters neither make new entries nor appear in links), bounded by bytes;
+their ETags come from the data's version; a large page is streamed as its
+features are serialised instead of being built whole first.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import numpy as np
 import orjson
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from api.deps import AreaDep, Reader, SettingsDep, StoreDep, caller_role
-from api.routes import _plans
-from api.routes._area import LAYERS, TILE_LAYERS, Area, FeatureIndex, encode_tile, tagged
-from api.schemas import InfoPublic
+from api import plans
+from api.area import LAYERS, TILE_LAYERS, Area, FeatureIndex, data_etag, encode_tile
+from api.deps import AreaDep, BaseUrl, Reader, SettingsDep, StoreDep, caller_role
+from api.errors import _problem
+from api.schemas import VERSION_MAX, InfoPublic
 from api.store import Store
 
 router = APIRouter(tags=["layers"])
@@ -26,18 +35,22 @@ CONFORMANCE = [
 MAX_LIMIT = 100_000
 DEFAULT_LIMIT = 10_000
 TOLERANCE_CHOICES = [0.1, 0.05, 0.02, 0.01, 0.005]
+#: Pages of more features than this are streamed, not cached whole.
+STREAM_ABOVE = 5_000
 
 
 @router.get("/", include_in_schema=True, summary="Planner page or OGC landing page")
 def landing(
-    request: Request, _role: Reader, f: Annotated[str | None, Query(max_length=10)] = None
+    request: Request,
+    base: BaseUrl,
+    _role: Reader,
+    f: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
     """The planner page for browsers; the OGC landing page for ``?f=json`` or JSON clients."""
     accept = request.headers.get("accept", "")
     index = request.app.state.static_dir / "index.html"
     if f != "json" and "text/html" in accept and index.is_file():
         return FileResponse(index, media_type="text/html")
-    base = str(request.base_url).rstrip("/")
     return JSONResponse(
         {
             "title": "gridplan",
@@ -68,8 +81,8 @@ def info(request: Request, area: AreaDep, store: StoreDep, settings: SettingsDep
     """What the planner page needs at start: area name, language, bbox and the caller's rights."""
     role = caller_role(request)
     try:
-        store.get_plan(_plans.DEFAULT_PLAN)
-        default_plan: str | None = _plans.DEFAULT_PLAN
+        store.get_plan(plans.DEFAULT_PLAN)
+        default_plan: str | None = plans.DEFAULT_PLAN
     except KeyError:
         default_plan = None
     return InfoPublic(
@@ -90,8 +103,7 @@ def info(request: Request, area: AreaDep, store: StoreDep, settings: SettingsDep
     )
 
 
-def _collection(request: Request, area: Area, name: str) -> dict[str, Any]:
-    base = str(request.base_url).rstrip("/")
+def _collection(base: str, area: Area, name: str) -> dict[str, Any]:
     bbox = area.bbox() if name == "districts" else area.index(name).bbox
     out: dict[str, Any] = {
         "id": name,
@@ -117,11 +129,10 @@ def _collection(request: Request, area: Area, name: str) -> dict[str, Any]:
 
 
 @router.get("/collections", summary="Every layer")
-def list_collections(request: Request, area: AreaDep, _role: Reader) -> dict[str, Any]:
+def list_collections(base: BaseUrl, area: AreaDep, _role: Reader) -> dict[str, Any]:
     """The layers of the served area (those whose file exists, and the core ones)."""
-    base = str(request.base_url).rstrip("/")
     return {
-        "collections": [_collection(request, area, n) for n in area.available()],
+        "collections": [_collection(base, area, n) for n in area.available()],
         "links": [{"rel": "self", "href": f"{base}/collections", "type": "application/json"}],
     }
 
@@ -129,7 +140,7 @@ def list_collections(request: Request, area: AreaDep, _role: Reader) -> dict[str
 CollectionId = Annotated[str, Path(max_length=40)]
 
 
-def _check_collection(area: Area, name: str) -> None:
+def _check_collection(area: Any, name: str) -> None:
     if name not in LAYERS or name not in area.available():
         raise HTTPException(
             404,
@@ -137,13 +148,17 @@ def _check_collection(area: Area, name: str) -> None:
         )
 
 
-@router.get("/collections/{collection_id}", summary="One layer")
+@router.get(
+    "/collections/{collection_id}",
+    summary="One layer",
+    responses={404: _problem("unknown collection")},
+)
 def get_collection(
-    request: Request, collection_id: CollectionId, area: AreaDep, _role: Reader
+    base: BaseUrl, collection_id: CollectionId, area: AreaDep, _role: Reader
 ) -> dict[str, Any]:
     """One layer's description and links."""
     _check_collection(area, collection_id)
-    return _collection(request, area, collection_id)
+    return _collection(base, area, collection_id)
 
 
 def parse_bbox(bbox: str | None) -> list[float] | None:
@@ -167,18 +182,30 @@ def _layer_index(
     area: Area, store: Store, name: str, plan: str | None, version: int | None
 ) -> FeatureIndex:
     if name == "districts":
-        return _plans.district_index(area, store, plan or _plans.DEFAULT_PLAN, version)
+        return plans.district_index(area, store, plan or plans.DEFAULT_PLAN, version)
     return area.index(name)
+
+
+ITEM_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _problem("malformed bbox"),
+    404: _problem("unknown collection, feature or plan"),
+    409: _problem("the plan's grids were rebuilt: redraw it"),
+}
 
 
 @router.get(
     "/collections/{collection_id}/items",
     summary="Features of a layer (GeoJSON)",
     response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}, "description": "a GeoJSON FeatureCollection"}},
+    responses={
+        200: {"content": {GEOJSON: {}}, "description": "a GeoJSON FeatureCollection"},
+        304: {"description": "not modified (If-None-Match)"},
+        **ITEM_ERRORS,
+    },
 )
 def items(
     request: Request,
+    base: BaseUrl,
     collection_id: CollectionId,
     area: AreaDep,
     store: StoreDep,
@@ -190,75 +217,103 @@ def items(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     properties: Annotated[str | None, Query(max_length=1000)] = None,
     plan: Annotated[str | None, Query(max_length=64)] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=VERSION_MAX)] = None,
 ) -> Response:
     """Features with bbox filter, limit/offset paging, property selection and links."""
     _check_collection(area, collection_id)
     box = parse_bbox(bbox)
     props = [p for p in properties.split(",") if p] if properties is not None else None
     index = _layer_index(area, store, collection_id, plan, version)
-    key = (collection_id, str(request.url), index.token)
-    body, tag = area.responses.get_or_make(
-        key, lambda: tagged(_page(request, index, collection_id, box, limit, offset, props))
-    )
-    return _conditional(request, body, tag, GEOJSON)
-
-
-def _conditional(request: Request, body: bytes, tag: str, media_type: str) -> Response:
-    """The body, or 304 when the client already holds it (``If-None-Match``)."""
+    page = Page(base, collection_id, index, box, limit, offset, props, plan, version)
+    tag = data_etag(index.version, page.key)
     headers = {"ETag": tag, "Cache-Control": "no-cache"}
     if tag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
+    if len(page.rows) > STREAM_ABOVE:  # the first bytes leave before the last are made
+        return StreamingResponse(page.chunks(), media_type=GEOJSON, headers=headers)
+    body = area.responses.get_or_make(page.key, lambda: b"".join(page.chunks()))
+    return Response(body, media_type=GEOJSON, headers=headers)
 
 
-def _page(
-    request: Request,
-    index: FeatureIndex,
-    name: str,
-    box: list[float] | None,
-    limit: int,
-    offset: int,
-    props: list[str] | None,
-) -> bytes:
-    rows = index.select(box)
-    page = rows[offset : offset + limit]
-    features = b",".join(index.feature_with(int(i), props) for i in page)
-    url = request.url
-    links: list[dict[str, Any]] = [
-        {"rel": "self", "href": str(url), "type": GEOJSON},
-        {
-            "rel": "collection",
-            "href": str(url.replace(path=f"/collections/{name}", query="")),
-            "type": "application/json",
-        },
-    ]
-    if offset + limit < len(rows):
-        nxt = url.include_query_params(offset=offset + limit, limit=limit)
-        links.append({"rel": "next", "href": str(nxt), "type": GEOJSON})
-    if offset > 0:
-        prev = url.include_query_params(offset=max(0, offset - limit), limit=limit)
-        links.append({"rel": "prev", "href": str(prev), "type": GEOJSON})
-    head_fields: dict[str, Any] = {
-        "type": "FeatureCollection",
-        "numberMatched": len(rows),
-        "numberReturned": len(page),
-    }
-    if len(page):  # RFC 7946 bbox of the features returned
-        b = index.bounds[page]
-        head_fields["bbox"] = [
-            round(float(np.nanmin(b[:, 0])), 7), round(float(np.nanmin(b[:, 1])), 7),
-            round(float(np.nanmax(b[:, 2])), 7), round(float(np.nanmax(b[:, 3])), 7),
-        ]  # fmt: skip
-    head = orjson.dumps(head_fields)[:-1]
-    return b"".join((head, b',"features":[', features, b'],"links":', orjson.dumps(links), b"}"))
+class Page:
+    """One page of a layer: the features matched and the links, from recognised parameters."""
+
+    def __init__(
+        self,
+        base: str,
+        name: str,
+        index: FeatureIndex,
+        box: list[float] | None,
+        limit: int,
+        offset: int,
+        props: list[str] | None,
+        plan: str | None,
+        version: int | None,
+    ) -> None:
+        self.base, self.name, self.index = base, name, index
+        self.limit, self.offset, self.props = limit, offset, props
+        self.matched = index.select(box)
+        self.rows = self.matched[offset : offset + limit]
+        self.params: dict[str, Any] = {
+            k: v
+            for k, v in {
+                "bbox": ",".join(repr(v) for v in box) if box else None,
+                "properties": ",".join(props) if props is not None else None,
+                "plan": plan,
+                "version": version,
+            }.items()
+            if v is not None
+        }
+        self.key = (index.version, name, tuple(sorted(self.params.items())), limit, offset)
+
+    def _href(self, **paging: int) -> str:
+        query = urlencode({**self.params, **paging})
+        return f"{self.base}/collections/{self.name}/items" + (f"?{query}" if query else "")
+
+    def chunks(self) -> Iterator[bytes]:
+        """The FeatureCollection's bytes, head first, then features chunk by chunk."""
+        head: dict[str, Any] = {
+            "type": "FeatureCollection",
+            "numberMatched": len(self.matched),
+            "numberReturned": len(self.rows),
+        }
+        if len(self.rows):  # RFC 7946 bbox of the features returned
+            b = self.index.bounds[self.rows]
+            head["bbox"] = [
+                round(float(np.nanmin(b[:, 0])), 7), round(float(np.nanmin(b[:, 1])), 7),
+                round(float(np.nanmax(b[:, 2])), 7), round(float(np.nanmax(b[:, 3])), 7),
+            ]  # fmt: skip
+        yield orjson.dumps(head)[:-1] + b',"features":['
+        first = True
+        for feature in self.index.features_at(self.rows, self.props):
+            yield feature if first else b"," + feature
+            first = False
+        yield b'],"links":' + orjson.dumps(self._links()) + b"}"
+
+    def _links(self) -> list[dict[str, Any]]:
+        limit, offset = self.limit, self.offset
+        links: list[dict[str, Any]] = [
+            {"rel": "self", "href": self._href(limit=limit, offset=offset), "type": GEOJSON},
+            {
+                "rel": "collection",
+                "href": f"{self.base}/collections/{self.name}",
+                "type": "application/json",
+            },
+        ]
+        if offset + limit < len(self.matched):
+            nxt = self._href(offset=offset + limit, limit=limit)
+            links.append({"rel": "next", "href": nxt, "type": GEOJSON})
+        if offset > 0:
+            prev = self._href(offset=max(0, offset - limit), limit=limit)
+            links.append({"rel": "prev", "href": prev, "type": GEOJSON})
+        return links
 
 
 @router.get(
     "/collections/{collection_id}/items/{feature_id}",
     summary="One feature",
     response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}, "description": "a GeoJSON Feature"}},
+    responses={200: {"content": {GEOJSON: {}}, "description": "a GeoJSON Feature"}, **ITEM_ERRORS},
 )
 def item(
     collection_id: CollectionId,
@@ -267,7 +322,7 @@ def item(
     store: StoreDep,
     _role: Reader,
     plan: Annotated[str | None, Query(max_length=64)] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=VERSION_MAX)] = None,
 ) -> Response:
     """One feature by id (grid code, building id, community code, district number)."""
     _check_collection(area, collection_id)
@@ -279,14 +334,18 @@ def item(
     "/tiles/{layer}/{z}/{x}/{y}.mvt",
     summary="Vector tile",
     response_class=Response,
-    responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}},
+    responses={
+        200: {"content": {"application/vnd.mapbox-vector-tile": {}}},
+        304: {"description": "not modified (If-None-Match)"},
+        404: _problem("no tiles for this layer, or no such tile"),
+    },
 )
 def tile(
     request: Request,
     layer: Annotated[str, Path(max_length=40)],
     z: Annotated[int, Path(ge=0, le=24)],
-    x: Annotated[int, Path(ge=0)],
-    y: Annotated[int, Path(ge=0)],
+    x: Annotated[int, Path(ge=0, le=2**24)],
+    y: Annotated[int, Path(ge=0, le=2**24)],
     area: AreaDep,
     _role: Reader,
 ) -> Response:
@@ -298,7 +357,10 @@ def tile(
     if x >= (1 << z) or y >= (1 << z):
         raise HTTPException(404, f"tile {z}/{x}/{y} does not exist: x and y must be below 2^z")
     index = area.index(layer)
-    body, tag = area.tiles.get_or_make(
-        (layer, z, x, y, index.token), lambda: tagged(encode_tile(index, z, x, y))
-    )
-    return _conditional(request, body, tag, "application/vnd.mapbox-vector-tile")
+    key = (index.version, z, x, y)
+    tag = data_etag(index.version, key)
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    if tag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    body = area.tiles.get_or_make(key, lambda: encode_tile(index, z, x, y))
+    return Response(body, media_type="application/vnd.mapbox-vector-tile", headers=headers)

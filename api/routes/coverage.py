@@ -7,10 +7,11 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, HTTPException, Query
 
+from api.area import Area
 from api.deps import AreaDep, Planner, Reader
+from api.errors import _problem
 from api.routes import _engine
-from api.routes._area import Area
-from api.schemas import Problem, WhatIf
+from api.schemas import WhatIf
 
 router = APIRouter(prefix="/coverage", tags=["coverage"])
 
@@ -26,7 +27,7 @@ def _figures(area: Area) -> dict[str, Any]:
     )
 
 
-@router.get("", summary="Coverage figures", responses={404: {"model": Problem}})
+@router.get("", summary="Coverage figures", responses={404: _problem("coverage not computed")})
 def coverage(area: AreaDep, _role: Reader) -> dict[str, Any]:
     """Share of households within walking time of a service point, gaps, spacing."""
     return _figures(area)
@@ -35,7 +36,7 @@ def coverage(area: AreaDep, _role: Reader) -> dict[str, Any]:
 @router.post(
     "/what-if",
     summary="What if a site is added here",
-    responses={401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem}},
+    responses={403: _problem("a viewer token"), 404: _problem("no street network")},
 )
 def what_if(body: WhatIf, area: AreaDep, _role: Planner) -> dict[str, Any]:
     """Coverage gained by a new service site at ``lon, lat`` (not stored)."""
@@ -55,7 +56,9 @@ def what_if(body: WhatIf, area: AreaDep, _role: Planner) -> dict[str, Any]:
     return result
 
 
-@router.get("/1310", summary="The 1310 response check", responses={404: {"model": Problem}})
+@router.get(
+    "/1310", summary="The 1310 response check", responses={404: _problem("no street network")}
+)
 def check_1310(
     area: AreaDep,
     _role: Reader,

@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import Response
 
+from api import plans
+from api.area import LAYERS, Area
 from api.deps import AreaDep, Reader, StoreDep
-from api.routes import _plans
-from api.routes._area import LAYERS, Area
+from api.errors import _problem
+from api.schemas import VERSION_MAX
 from api.store import Store
 from gis import exports
 
@@ -41,7 +43,11 @@ def _encode(layers: dict[str, Any], fmt: str, crs: str) -> bytes:
     "/{layer}",
     summary="Download a layer",
     response_class=Response,
-    responses={200: {"content": {"application/geo+json": {}, "text/csv": {}}}},
+    responses={
+        200: {"content": {"application/geo+json": {}, "text/csv": {}}},
+        404: _problem("unknown or empty layer, unknown plan"),
+        409: _problem("the plan's grids were rebuilt: redraw it"),
+    },
 )
 def export_layer(
     layer: Annotated[str, Path(max_length=40)],
@@ -51,18 +57,18 @@ def export_layer(
     format: Format = "geojson",
     crs: Crs = "wgs84",
     plan: Annotated[str | None, Query(max_length=64)] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=VERSION_MAX)] = None,
 ) -> Response:
     """One layer of the area (``districts`` of a plan) as a file."""
     if layer not in LAYERS or layer not in area.available():
         raise HTTPException(404, f"no layer {layer!r}: GET /collections lists them")
     if layer == "districts":
-        frame = _plans.district_index(area, store, plan or _plans.DEFAULT_PLAN, version).frame
+        frame = plans.district_index(area, store, plan or plans.DEFAULT_PLAN, version).frame
     else:
         frame = area.index(layer).frame
     if frame.empty:
         raise HTTPException(404, f"the layer {layer!r} is empty in this area: nothing to export")
-    key = ("export", layer, plan, version, format, crs, id(frame))
+    key = ("export", layer, plan, version, format, crs, area.version)
     body = area.derived.get_or_make(key, lambda: _encode({layer: frame}, format, crs))
     return _download(body, format, layer, crs)
 
@@ -75,7 +81,7 @@ def plan_download(
     name = f"{plan_id}-v{row.version}"
     if fmt == "csv":
         return _download(exports.plan_csv_bytes(row.assignment or {}), "csv", name, crs)
-    districts = _plans.district_index(area, store, plan_id, row.version).frame
+    districts = plans.district_index(area, store, plan_id, row.version).frame
     if fmt == "geojson":
         body = exports.geojson_bytes(districts, crs=crs)  # type: ignore[arg-type]
         return _download(body, "geojson", name, crs)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 
-from api.deps import Reader, StoreDep
+from api.deps import BaseUrl, Reader, StoreDep
 from api.schemas import JobPublic, Link, Problem
 from api.store import JobRow
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
-def job_public(request: Request, job: JobRow) -> JobPublic:
+def job_public(base: str, job: JobRow) -> JobPublic:
     """A job's public form, with a link to its result when done."""
-    base = str(request.base_url).rstrip("/")
     links = [Link(rel="self", href=f"{base}/jobs/{job.id}", type="application/json")]
     if job.status == "done" and job.result and "plan" in job.result:
         links.append(
@@ -36,7 +35,7 @@ def job_public(request: Request, job: JobRow) -> JobPublic:
     "/{job_id}", response_model=JobPublic, summary="Job status", responses={404: {"model": Problem}}
 )
 def get_job(
-    job_id: Annotated[str, Path(max_length=64)], request: Request, store: StoreDep, _role: Reader
+    job_id: Annotated[str, Path(max_length=64)], base: BaseUrl, store: StoreDep, _role: Reader
 ) -> JobPublic:
     """Status, progress (0..1) and, when done, a link to the result."""
-    return job_public(request, store.get_job(job_id))
+    return job_public(base, store.get_job(job_id))

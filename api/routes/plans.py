@@ -2,6 +2,9 @@
 
 Every change is a new version; every write to a plan carries ``If-Match`` with
 the version it was based on, and a stale one gets 412 with the current version.
+A write is three steps, as :func:`update_plan` reads: the ``If-Match``
+version, one store transaction that checks the head and stores the change
+(made by :mod:`api.plans`), and the answer with the new head's metrics.
 """
 
 from __future__ import annotations
@@ -9,15 +12,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from api.deps import AreaDep, JobsDep, Planner, Reader, SettingsDep, StoreDep
-from api.routes import _engine, _plans
-from api.routes._area import Area
+from api import plans
+from api.area import Area
+from api.deps import AreaDep, BaseUrl, JobsDep, Planner, Reader, SettingsDep, StoreDep
+from api.errors import PLAN_WRITE_RESPONSES, _problem
+from api.routes import _engine
 from api.routes.exports import plan_download
 from api.routes.jobs import job_public
 from api.schemas import (
+    VERSION_MAX,
     AssignmentPublic,
     ComparePublic,
     JobPublic,
@@ -25,41 +31,38 @@ from api.schemas import (
     PlanCreate,
     PlanPublic,
     PlanUpdate,
-    Problem,
     SuggestionsPublic,
     VersionPublic,
 )
-from api.store import PlanRow, Store, VersionRow
-from gis._errors import ConflictError
+from api.store import PlanRow, VersionRow, stale_error
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
 PlanId = Annotated[str, Path(max_length=64)]
-IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=40)]
-VersionQuery = Annotated[int | None, Query(ge=1, le=1_000_000_000)]
-WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "no token"},
-    403: {"model": Problem, "description": "a viewer token"},
-    404: {"model": Problem, "description": "unknown plan"},
-    412: {"model": Problem, "description": "stale If-Match; current_version given"},
-    428: {"model": Problem, "description": "If-Match missing"},
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=40,
+        description='the plan version the write is based on, e.g. "7" (its ETag), or *',
+    ),
+]
+VersionQuery = Annotated[int | None, Query(ge=1, le=VERSION_MAX)]
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: _problem("unknown plan or version"),
+    409: _problem("the plan's grids were rebuilt: redraw it"),
 }
-
-
-def _answer(request: Request, area: Area, store: Store, plan: PlanRow, code: int = 200) -> Response:
-    head = store.get_version(plan.id, plan.version)
-    public = _plans.plan_public(request, area, plan, head)
-    return JSONResponse(
-        public.model_dump(mode="json"),
-        status_code=code,
-        headers={"ETag": _plans.etag(plan.version)},
-    )
+#: If-Match is required on these writes (428 without it): the schema marks it required.
+IF_MATCH_REQUIRED: dict[str, Any] = {"openapi_extra": {"x-if-match-required": True}}
 
 
 @router.get("", response_model=list[PlanPublic], summary="Every plan")
-def list_plans(request: Request, area: AreaDep, store: StoreDep, _role: Reader) -> list[PlanPublic]:
-    """Every plan, without metrics."""
-    return [_plans.plan_public(request, area, p) for p in store.list_plans()]
+def list_plans(base: BaseUrl, area: AreaDep, store: StoreDep, _role: Reader) -> list[PlanPublic]:
+    """Every plan, without metrics; plans whose grids were rebuilt say so (``valid: false``)."""
+    return [
+        plans.plan_public(base, area, plan, head, with_metrics=False)
+        for plan, head in store.list_heads()
+    ]
 
 
 @router.post(
@@ -67,11 +70,17 @@ def list_plans(request: Request, area: AreaDep, store: StoreDep, _role: Reader) 
     status_code=202,
     response_model=JobPublic,
     summary="Create a plan",
-    responses={201: {"model": PlanPublic, "description": "stored as given"}, **WRITE_ERRORS},
+    responses={
+        201: {"model": PlanPublic, "description": "stored as given"},
+        403: _problem("a viewer token"),
+        404: _problem("unknown from_plan or from_version"),
+        409: _problem("from_plan was drawn on other grids and cannot be read"),
+        429: _problem("too many jobs queued: retry after Retry-After seconds"),
+    },
 )
 def create_plan(
     body: PlanCreate,
-    request: Request,
+    base: BaseUrl,
     area: AreaDep,
     store: StoreDep,
     jobs: JobsDep,
@@ -101,16 +110,13 @@ def create_plan(
             assignment=assignment,
             message="created from a given assignment",
         )
-        response = _answer(request, area, store, plan, code=201)
+        response = plans.answer(base, area, plan, store.get_version(plan.id, 1), code=201)
         response.headers["Location"] = f"/plans/{plan.id}"
         return response
-    base: dict[str, int] | None = None
+    base_plan: dict[str, int] | None = None
     if body.from_plan is not None:
-        base = store.get_version(body.from_plan, body.from_version).assignment
-    if body.k > len(area.grid_codes):
-        raise HTTPException(
-            422, f"k={body.k} is more than the {len(area.grid_codes)} grids: choose a smaller k"
-        )
+        base_plan = store.get_version(body.from_plan, body.from_version).assignment
+    _engine.check_k(area.grids, body.k, nest=body.nest)
 
     def work(progress: _engine.Progress) -> dict[str, Any]:
         assignment, warnings = _engine.draw(
@@ -118,10 +124,10 @@ def create_plan(
             body.k,
             tolerance=tolerance,
             nest=body.nest,
-            from_plan=base,
+            from_plan=base_plan,
             progress=progress,
         )
-        source = f"redrawn from {body.from_plan}" if base else "drawn"
+        source = f"redrawn from {body.from_plan}" if base_plan else "drawn"
         store.create_plan(
             plan_id=plan_id,
             name=body.name,
@@ -134,7 +140,7 @@ def create_plan(
         return {"plan": plan_id, "warnings": warnings}
 
     job = jobs.submit("districts", work)
-    public = job_public(request, job)
+    public = job_public(base, job)
     return JSONResponse(
         public.model_dump(mode="json"), status_code=202, headers={"Location": f"/jobs/{job.id}"}
     )
@@ -144,189 +150,183 @@ def create_plan(
     "/{plan_id}",
     response_model=PlanPublic,
     summary="A plan with metrics",
-    responses={404: {"model": Problem}},
+    responses={404: _problem("unknown plan")},
 )
 def get_plan(
-    plan_id: PlanId, request: Request, area: AreaDep, store: StoreDep, _role: Reader
+    plan_id: PlanId, base: BaseUrl, area: AreaDep, store: StoreDep, _role: Reader
 ) -> Response:
-    """The plan's head version with its metrics; ``ETag`` is its version."""
-    return _answer(request, area, store, store.get_plan(plan_id))
+    """The plan's head version with its metrics; ``ETag`` is its version.
+
+    A plan whose grids were rebuilt has ``valid: false``, ``grids_changed`` and no metrics.
+    """
+    plan, head = store.get_head(plan_id)
+    return plans.answer(base, area, plan, head)
 
 
 @router.patch(
-    "/{plan_id}", response_model=PlanPublic, summary="Edit a plan", responses=WRITE_ERRORS
+    "/{plan_id}",
+    response_model=PlanPublic,
+    summary="Edit a plan",
+    responses=PLAN_WRITE_RESPONSES,
+    **IF_MATCH_REQUIRED,
 )
 def update_plan(
     plan_id: PlanId,
     body: PlanUpdate,
-    request: Request,
+    base: BaseUrl,
     area: AreaDep,
     store: StoreDep,
     _role: Planner,
     if_match: IfMatch = None,
 ) -> Response:
     """Move grids between districts and/or rename; a new version."""
-    plan, base, expected = _head(store, plan_id, if_match)
-    assert base.assignment is not None
+    # 1. the version the edit is based on
+    expected = plans.if_match(if_match)
+    # 2. one transaction: check the head, apply the moves, store version n + 1
     moves = [(m.grid, m.district) for m in body.moves]
-    assignment, moved = _plans.apply_moves(area, plan, base.assignment, moves)
-    message = body.message or (f"moved {moved} grid(s)" if moves else "renamed")
-    plan = store.commit_version(
-        plan_id,
-        expected=expected,
-        kind="edit",
-        assignment=assignment,
-        message=message,
-        moved=moved,
-        name=body.name,
-    )
-    return _answer(request, area, store, plan)
+    change = plans.edit(area, moves, name=body.name, message=body.message)
+    plan, head = store.change_plan(plan_id, expected=expected, make=change)
+    # 3. the new head with its metrics
+    return plans.answer(base, area, plan, head)
 
 
-def _head(store: Store, plan_id: str, if_match: str | None) -> tuple[PlanRow, VersionRow, int]:
-    """The plan, its head version and the ``If-Match`` version, which must be the head."""
-    expected = _plans.if_match(if_match)
-    plan = store.get_plan(plan_id)
-    if expected != plan.version:
-        _stale(plan, expected)
-    return plan, store.get_version(plan_id, expected), expected
-
-
-def _stale(plan: PlanRow, expected: int) -> None:
-    raise ConflictError(
-        f"plan {plan.id!r} is at version {plan.version}, not {expected}: reload it, "
-        f're-apply your change and send it with If-Match: "{plan.version}"',
-        current=plan.version,
-    )
-
-
-@router.delete("/{plan_id}", status_code=204, summary="Delete a plan", responses=WRITE_ERRORS)
+@router.delete(
+    "/{plan_id}",
+    status_code=204,
+    summary="Delete a plan",
+    responses=PLAN_WRITE_RESPONSES,
+    **IF_MATCH_REQUIRED,
+)
 def delete_plan(
     plan_id: PlanId, store: StoreDep, _role: Planner, if_match: IfMatch = None
 ) -> Response:
     """Delete a plan and its history (``If-Match`` must name its current version)."""
-    store.delete_plan(plan_id, expected=_plans.if_match(if_match))
+    store.delete_plan(plan_id, expected=plans.if_match(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{plan_id}/assignment", response_model=AssignmentPublic, summary="Grid → district")
+@router.get(
+    "/{plan_id}/assignment",
+    response_model=AssignmentPublic,
+    summary="Grid → district",
+    responses={404: _problem("unknown plan or version")},
+)
 def get_assignment(
     plan_id: PlanId, store: StoreDep, _role: Reader, version: VersionQuery = None
 ) -> Response:
     """The grid → district map of a version (head by default)."""
     row = store.get_version(plan_id, version)
     body = AssignmentPublic(plan=plan_id, version=row.version, assignment=row.assignment or {})
-    return JSONResponse(body.model_dump(), headers={"ETag": _plans.etag(row.version)})
+    return JSONResponse(body.model_dump(), headers={"ETag": plans.etag(row.version)})
 
 
-@router.get("/{plan_id}/metrics", summary="Metrics of a version")
+@router.get("/{plan_id}/metrics", summary="Metrics of a version", responses=READ_ERRORS)
 def get_metrics(
     plan_id: PlanId, area: AreaDep, store: StoreDep, _role: Reader, version: VersionQuery = None
 ) -> dict[str, Any]:
     """Population deviation and per-district figures of a version."""
     plan = store.get_plan(plan_id)
-    return _plans.metrics(area, plan, store.get_version(plan_id, version))
+    return plans.metrics(area, plan, store.get_version(plan_id, version))
 
 
 @router.get(
     "/{plan_id}/districts",
     summary="Districts of a version (GeoJSON)",
     response_class=Response,
-    responses={200: {"content": {"application/geo+json": {}}}},
+    responses={200: {"content": {"application/geo+json": {}}}, **READ_ERRORS},
 )
 def get_districts(
     plan_id: PlanId, area: AreaDep, store: StoreDep, _role: Reader, version: VersionQuery = None
 ) -> Response:
     """One feature per district: union of its grids, population, deviation."""
-    index = _plans.district_index(area, store, plan_id, version)
-    body = b'{"type":"FeatureCollection","features":[' + b",".join(index.features) + b"]}"
+    index = plans.district_index(area, store, plan_id, version)
+    features = b",".join(index.features_at(index.select(None)))
+    body = b'{"type":"FeatureCollection","features":[' + features + b"]}"
     return Response(body, media_type="application/geo+json")
 
 
-@router.get("/{plan_id}/versions", response_model=list[VersionPublic], summary="History")
+@router.get(
+    "/{plan_id}/versions",
+    response_model=list[VersionPublic],
+    summary="History",
+    responses={404: _problem("unknown plan")},
+)
 def list_versions(plan_id: PlanId, store: StoreDep, _role: Reader) -> list[VersionPublic]:
     """Every version of the plan, oldest first."""
-    return [_plans.version_public(v) for v in store.list_versions(plan_id)]
+    return [plans.version_public(v) for v in store.list_versions(plan_id)]
 
 
-@router.get("/{plan_id}/versions/{version}", response_model=VersionPublic, summary="One version")
+@router.get(
+    "/{plan_id}/versions/{version}",
+    response_model=VersionPublic,
+    summary="One version",
+    responses={404: _problem("unknown plan or version")},
+)
 def get_version(
     plan_id: PlanId,
-    version: Annotated[int, Path(ge=1, le=1_000_000_000)],
+    version: Annotated[int, Path(ge=1, le=VERSION_MAX)],
     store: StoreDep,
     _role: Reader,
 ) -> VersionPublic:
     """One version with its assignment."""
-    return _plans.version_public(store.get_version(plan_id, version), with_assignment=True)
+    return plans.version_public(store.get_version(plan_id, version), with_assignment=True)
 
 
-@router.post("/{plan_id}/undo", response_model=PlanPublic, summary="Undo", responses=WRITE_ERRORS)
+@router.post(
+    "/{plan_id}/undo",
+    response_model=PlanPublic,
+    summary="Undo",
+    responses=PLAN_WRITE_RESPONSES,
+    **IF_MATCH_REQUIRED,
+)
 def undo(
     plan_id: PlanId,
-    request: Request,
+    base: BaseUrl,
     area: AreaDep,
     store: StoreDep,
     _role: Planner,
     if_match: IfMatch = None,
 ) -> Response:
     """Go back to the state before the last edit (a new version; redo can restore it)."""
-    plan, head, expected = _head(store, plan_id, if_match)
-    if head.content_of <= 1:
-        raise HTTPException(409, "nothing to undo: this plan is at its first state")
-    target = store.get_version(plan_id, store.get_version(plan_id, head.content_of - 1).content_of)
-    plan = store.commit_version(
-        plan_id,
-        expected=expected,
-        kind="undo",
-        assignment=target.assignment or {},
-        content_of=target.content_of,
-        redo=[*plan.redo, head.content_of],
-        message=f"undo: back to the state of version {target.content_of}",
-        moved=_count_moves(head.assignment, target.assignment),
-    )
-    return _answer(request, area, store, plan)
+    expected = plans.if_match(if_match)
+    plan, head = store.change_plan(plan_id, expected=expected, make=plans.undo(area))
+    return plans.answer(base, area, plan, head)
 
 
-@router.post("/{plan_id}/redo", response_model=PlanPublic, summary="Redo", responses=WRITE_ERRORS)
+@router.post(
+    "/{plan_id}/redo",
+    response_model=PlanPublic,
+    summary="Redo",
+    responses=PLAN_WRITE_RESPONSES,
+    **IF_MATCH_REQUIRED,
+)
 def redo(
     plan_id: PlanId,
-    request: Request,
+    base: BaseUrl,
     area: AreaDep,
     store: StoreDep,
     _role: Planner,
     if_match: IfMatch = None,
 ) -> Response:
     """Restore the edit the last undo took back (a new version)."""
-    plan, head, expected = _head(store, plan_id, if_match)
-    if not plan.redo:
-        raise HTTPException(409, "nothing to redo: no undo since the last edit")
-    target = store.get_version(plan_id, plan.redo[-1])
-    plan = store.commit_version(
-        plan_id,
-        expected=expected,
-        kind="redo",
-        assignment=target.assignment or {},
-        content_of=target.content_of,
-        redo=plan.redo[:-1],
-        message=f"redo: the state of version {target.content_of}",
-        moved=_count_moves(head.assignment, target.assignment),
-    )
-    return _answer(request, area, store, plan)
+    expected = plans.if_match(if_match)
+    plan, head = store.change_plan(plan_id, expected=expected, make=plans.redo(area))
+    return plans.answer(base, area, plan, head)
 
 
-def _count_moves(a: dict[str, int] | None, b: dict[str, int] | None) -> int:
-    a, b = a or {}, b or {}
-    return sum(1 for g in set(a) | set(b) if a.get(g) != b.get(g))
-
-
-@router.get("/{plan_id}/compare", response_model=ComparePublic, summary="Compare two versions")
+@router.get(
+    "/{plan_id}/compare",
+    response_model=ComparePublic,
+    summary="Compare two versions",
+    responses=READ_ERRORS,
+)
 def compare(
     plan_id: PlanId,
     area: AreaDep,
     store: StoreDep,
     _role: Reader,
-    a: Annotated[int, Query(ge=1, le=1_000_000_000)],
-    b: Annotated[int, Query(ge=1, le=1_000_000_000)],
+    a: Annotated[int, Query(ge=1, le=VERSION_MAX)],
+    b: Annotated[int, Query(ge=1, le=VERSION_MAX)],
 ) -> ComparePublic:
     """Grids and people moved between versions ``a`` and ``b``, and metric deltas."""
     plan = store.get_plan(plan_id)
@@ -336,7 +336,7 @@ def compare(
     pop = grids.get("population")
     hh = grids.get("households")
     moves = [g for g in sorted(set(sa_) | set(sb_)) if sa_.get(g) != sb_.get(g)]
-    ma, mb = _plans.metrics(area, plan, va), _plans.metrics(area, plan, vb)
+    ma, mb = plans.metrics(area, plan, va), plans.metrics(area, plan, vb)
     delta = {
         key: float(mb[key]) - float(ma[key])
         for key in ma
@@ -357,9 +357,12 @@ def compare(
     )
 
 
-def _suggestions(area: Area, plan: PlanRow, version: Any, tolerance: float | None, limit: int):
+def _suggestions(
+    area: Area, plan: PlanRow, version: VersionRow, tolerance: float | None, limit: int
+) -> list[dict[str, Any]]:
     key = ("suggest", plan.id, version.version, version.created_at, tolerance, limit)
-    return area.derived.get_or_make(
+    plans.metrics(area, plan, version)  # 409 when the plan's grids were rebuilt
+    found: list[dict[str, Any]] = area.derived.get_or_make(
         key,
         lambda: _engine.suggest(
             area.grids,
@@ -369,9 +372,15 @@ def _suggestions(area: Area, plan: PlanRow, version: Any, tolerance: float | Non
             cache=area.derived,
         ),
     )
+    return found
 
 
-@router.get("/{plan_id}/suggestions", response_model=SuggestionsPublic, summary="Rebalancing")
+@router.get(
+    "/{plan_id}/suggestions",
+    response_model=SuggestionsPublic,
+    summary="Rebalancing",
+    responses=READ_ERRORS,
+)
 def suggestions(
     plan_id: PlanId,
     area: AreaDep,
@@ -379,7 +388,7 @@ def suggestions(
     _role: Reader,
     version: VersionQuery = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
-    tolerance: Annotated[float | None, Query(gt=0, lt=1)] = None,
+    tolerance: Annotated[float | None, Query(gt=0, lt=1, allow_inf_nan=False)] = None,
 ) -> SuggestionsPublic:
     """Ranked moves that bring the version's districts closer to equal population."""
     plan = store.get_plan(plan_id)
@@ -392,45 +401,44 @@ def suggestions(
     "/{plan_id}/suggestions/{rank}/apply",
     response_model=PlanPublic,
     summary="Apply a suggestion",
-    responses=WRITE_ERRORS,
+    responses=PLAN_WRITE_RESPONSES,
+    **IF_MATCH_REQUIRED,
 )
 def apply_suggestion(
     plan_id: PlanId,
     rank: Annotated[int, Path(ge=1, le=50)],
-    request: Request,
+    base: BaseUrl,
     area: AreaDep,
     store: StoreDep,
     _role: Planner,
     if_match: IfMatch = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
-    tolerance: Annotated[float | None, Query(gt=0, lt=1)] = None,
+    tolerance: Annotated[float | None, Query(gt=0, lt=1, allow_inf_nan=False)] = None,
 ) -> Response:
     """Apply suggestion ``rank`` computed on the ``If-Match`` version (a new version)."""
-    plan, head, expected = _head(store, plan_id, if_match)
-    found = _suggestions(area, plan, head, tolerance, max(limit, rank))
+    # 1. the version the suggestion was computed on, and the suggestion
+    expected = plans.if_match(if_match)
+    plan, version = store.get_head(plan_id)
+    expected = version.version if expected is None else expected
+    if expected != version.version:  # refuse at once; the transaction below checks again
+        raise stale_error(plan_id, version.version, expected)
+    found = _suggestions(area, plan, version, tolerance, max(limit, rank))
     chosen = next((s for s in found if int(s.get("rank", 0)) == rank), None)
     if chosen is None:
         raise HTTPException(
             404, f"no suggestion {rank} for version {expected}: GET /plans/{plan_id}/suggestions"
         )
-    moves = [(str(g), int(chosen["to"])) for g in chosen["grids"]]
-    assignment, moved = _plans.apply_moves(area, plan, head.assignment or {}, moves)
-    plan = store.commit_version(
-        plan_id,
-        expected=expected,
-        kind="suggestion",
-        assignment=assignment,
-        moved=moved,
-        message=f"suggestion {rank}: {chosen.get('reason', '')}".strip(),
-    )
-    return _answer(request, area, store, plan)
+    # 2. one transaction: check the head is still that version, store the moves
+    make = plans.apply_suggestion(area, rank, chosen)
+    plan, head = store.change_plan(plan_id, expected=expected, make=make)
+    return plans.answer(base, area, plan, head)
 
 
 @router.get(
     "/{plan_id}/export",
     summary="Download a plan",
     response_class=Response,
-    responses={200: {"content": {"application/geo+json": {}, "text/csv": {}}}},
+    responses={200: {"content": {"application/geo+json": {}, "text/csv": {}}}, **READ_ERRORS},
 )
 def export_plan(
     plan_id: PlanId,

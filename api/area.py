@@ -1,0 +1,459 @@
+"""The served build folder: its layers, loaded on first use, indexed for fast answers.
+
+:class:`ServedFolder` holds the :class:`Area` being served and replaces it
+whole when the folder changes on disk (a rebuild renames a new folder into
+place): each request works on one :class:`Area`, old or new, never a mix.
+Each layer becomes a :class:`FeatureIndex`: ids and bounds in arrays at once,
+each feature's GeoJSON bytes made on first use and kept, so that a page of
+features is a join of ready bytes and the first answer does not wait for a
+whole layer.  Answers are cached by bytes (:class:`ByteLRU`), and their ETags
+come from the data's version, never from hashing a body.  Tiles come from the
+same geometries in Web Mercator with an STR-tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import orjson
+import pandas as pd
+import shapely
+
+from gis._errors import UnknownIdError
+from gis.outputs import LAYER_FILES, WGS84, read_layer, read_meta
+
+log = logging.getLogger("gridplan.api")
+
+#: Every layer the API can serve, by collection id → (file name, title, id column).
+LAYERS: dict[str, tuple[str, str, str | None]] = {
+    "grids": (LAYER_FILES["grids"], "Grids (网格)", "code"),
+    "buildings": (LAYER_FILES["buildings"], "Buildings", "id"),
+    "communities": (LAYER_FILES["communities"], "Communities (社区)", "code"),
+    "districts": ("districts.geojson", "Districts (片区) of a plan", "district"),
+    "streets": (LAYER_FILES["streets"], "Streets", "id"),
+    "pois": (LAYER_FILES["pois"], "Points of interest", "id"),
+    "boundary": (LAYER_FILES["boundary"], "Study area boundary", None),
+    "services": ("services.geojson", "Service points", "id"),
+    "isochrones": ("isochrones.geojson", "Walking isochrones", None),
+    "gaps": ("gaps.geojson", "Coverage gaps", None),
+    "sites": ("sites.geojson", "Suggested service sites", None),
+}
+#: Layers listed even when their file is missing (empty until built).
+ALWAYS_LISTED = ("grids", "buildings", "communities", "districts")
+#: Layers served as vector tiles.
+TILE_LAYERS = ("grids", "buildings")
+#: Features serialised per step when a layer is streamed or a page is made.
+CHUNK = 2_000
+
+WEB_MERCATOR_HALF = 20037508.342789244
+
+
+class LRU:
+    """A small thread-safe least-recently-used cache that makes each value once.
+
+    Concurrent requests for the same missing key wait for one maker instead
+    of all computing it.  Bounded by the number of entries (for values whose
+    size is not known: metrics, graphs); :class:`ByteLRU` bounds by bytes.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._making: dict[Hashable, threading.Lock] = {}
+        self.used = 0
+
+    def _weight(self, _value: Any) -> int:
+        return 1
+
+    def get_or_make(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """The cached value of ``key``, made when missing."""
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key][0]
+            key_lock = self._making.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._data:
+                    return self._data[key][0]
+            value = make()
+            self.put(key, value)
+            with self._lock:
+                self._making.pop(key, None)
+        return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        """Keep ``value`` (dropping the least recently used entries past the bound)."""
+        weight = self._weight(value)
+        with self._lock:
+            if weight > self.size:  # larger than the whole cache: not kept
+                return
+            old = self._data.pop(key, None)
+            self.used -= old[1] if old else 0
+            self._data[key] = (value, weight)
+            self.used += weight
+            while self.used > self.size:
+                _key, (_value, dropped) = self._data.popitem(last=False)
+                self.used -= dropped
+
+
+class ByteLRU(LRU):
+    """An :class:`LRU` bounded by the bytes of its values (``bytes`` or tuples holding bytes)."""
+
+    def _weight(self, value: Any) -> int:
+        if isinstance(value, bytes | bytearray):
+            return len(value) + 100
+        if isinstance(value, tuple):
+            return sum(self._weight(v) for v in value)
+        if isinstance(value, str):
+            return len(value) + 50
+        return 100
+
+
+def _clean(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return _clean(value.item())
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+class FeatureIndex:
+    """A layer ready to serve: ids and bounds at once, each feature's bytes on first use.
+
+    Parameters
+    ----------
+    name
+        The collection id.
+    frame
+        The layer in WGS 84.
+    id_column
+        The column giving feature ids (row numbers when None or missing).
+    version
+        The data version of the served folder (part of every ETag).
+    """
+
+    def __init__(
+        self, name: str, frame: gpd.GeoDataFrame, id_column: str | None, *, version: str
+    ) -> None:
+        self.name = name
+        self.frame = frame.reset_index(drop=True)
+        self.version = f"{version}.{name}"
+        self._geoms = self.frame.geometry.values
+        self._attrs = pd.DataFrame(self.frame.drop(columns=self.frame.geometry.name))
+        if id_column and id_column in self._attrs.columns:
+            self.ids: list[Any] = [_clean(v) for v in self._attrs[id_column].tolist()]
+        else:
+            self.ids = list(range(len(self.frame)))
+        self.bounds = shapely.bounds(self._geoms) if len(self.frame) else np.zeros((0, 4))
+        self.position = {str(fid): i for i, fid in enumerate(self.ids)}
+        self._features: list[bytes | None] = [None] * len(self.ids)
+        self._records: list[dict[str, Any] | None] = [None] * len(self.ids)
+        self._lock = threading.Lock()
+        self._tiles: tuple[np.ndarray, shapely.STRtree] | None = None
+
+    @classmethod
+    def from_frame(
+        cls, name: str, gdf: gpd.GeoDataFrame, id_column: str | None, *, version: str = "0"
+    ) -> FeatureIndex:
+        """Index ``gdf`` (WGS 84); features are serialised when first asked for."""
+        return cls(name, gdf, id_column, version=version)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def bbox(self) -> list[float] | None:
+        """``[w, s, e, n]`` of the layer."""
+        if not len(self.bounds):
+            return None
+        b = self.bounds
+        return [
+            float(np.nanmin(b[:, 0])),
+            float(np.nanmin(b[:, 1])),
+            float(np.nanmax(b[:, 2])),
+            float(np.nanmax(b[:, 3])),
+        ]
+
+    def select(self, bbox: Sequence[float] | None) -> np.ndarray:
+        """Row positions whose bounds intersect ``bbox`` (all when None)."""
+        if bbox is None:
+            return np.arange(len(self.ids))
+        w, s, e, n = bbox
+        b = self.bounds
+        hit = (b[:, 0] <= e) & (b[:, 2] >= w) & (b[:, 1] <= n) & (b[:, 3] >= s)
+        return np.flatnonzero(hit)
+
+    def _prepare(self, positions: np.ndarray) -> None:
+        """Serialise the features at ``positions`` that are not ready yet."""
+        todo = np.asarray([p for p in positions if self._features[p] is None], dtype=np.int64)
+        if not len(todo):
+            return
+        records = [
+            {str(k): _clean(v) for k, v in row.items()}
+            for row in self._attrs.iloc[todo].to_dict(orient="records")
+        ]
+        geometry = shapely.to_geojson(self._geoms[todo])
+        with self._lock:
+            for pos, props, geom in zip(todo.tolist(), records, geometry, strict=True):
+                self._records[pos] = props
+                raw = geom.encode() if geom is not None else b"null"
+                self._features[pos] = _feature_bytes(self.ids[pos], raw, props)
+
+    def properties(self, pos: int) -> dict[str, Any]:
+        """The properties of the feature at row ``pos``."""
+        if self._records[pos] is None:
+            self._prepare(np.asarray([pos]))
+        record = self._records[pos]
+        assert record is not None
+        return record
+
+    def feature(self, fid: str) -> bytes:
+        """One feature's bytes by id."""
+        pos = self.position.get(str(fid))
+        if pos is None:
+            raise UnknownIdError(f"collection {self.name!r} has no feature {fid!r}")
+        return next(self.features_at(np.asarray([pos])))
+
+    def features_at(
+        self, positions: np.ndarray, properties: Sequence[str] | None = None
+    ) -> Iterator[bytes]:
+        """The features at ``positions``, chunk by chunk (only ``properties`` when given)."""
+        for start in range(0, len(positions), CHUNK):
+            chunk = positions[start : start + CHUNK]
+            self._prepare(chunk)
+            for pos in chunk.tolist():
+                if properties is None:
+                    feature = self._features[pos]
+                    assert feature is not None
+                    yield feature
+                else:
+                    props = self.properties(pos)
+                    geom = shapely.to_geojson(self._geoms[pos])
+                    raw = geom.encode() if geom is not None else b"null"
+                    yield _feature_bytes(self.ids[pos], raw, {k: props.get(k) for k in properties})
+
+    def tiles(self) -> tuple[np.ndarray, shapely.STRtree]:
+        """Web-Mercator geometries and their STR-tree (built on first use)."""
+        if self._tiles is None:
+            merc = self.frame.geometry.to_crs(3857).values
+            self._tiles = (np.asarray(merc), shapely.STRtree(merc))
+        return self._tiles
+
+
+def _feature_bytes(fid: Any, geometry: bytes, props: dict[str, Any]) -> bytes:
+    return b"".join(
+        (
+            b'{"type":"Feature","id":',
+            orjson.dumps(fid),
+            b',"geometry":',
+            geometry,
+            b',"properties":',
+            orjson.dumps(props, option=orjson.OPT_SERIALIZE_NUMPY),
+            b"}",
+        )
+    )
+
+
+def folder_version(data_dir: Path) -> str:
+    """The data version of a build folder: changes whenever a file is renamed into it.
+
+    Every gridplan write is a rename (atomic), and a rebuild renames a whole
+    new folder into place, so the folder's inode and modification time say
+    when its data changed, for two ``stat`` calls.
+    """
+    st = os.stat(data_dir)
+    return f"{st.st_ino:x}-{st.st_mtime_ns:x}"
+
+
+class Area:
+    """One state of the build folder served by the app; layers load on first use.
+
+    Parameters
+    ----------
+    data_dir
+        The build folder ``DIR``.
+    version
+        Its data version (:func:`folder_version`) when the caller has it.
+    """
+
+    def __init__(self, data_dir: Path, *, version: str | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.version = version or folder_version(self.data_dir)
+        self.meta: dict[str, Any] = read_meta(self.data_dir)
+        self._indexes: dict[str, FeatureIndex] = {}
+        self._lock = threading.Lock()
+        self.responses = ByteLRU(64 * 1024 * 1024)
+        self.tiles = ByteLRU(32 * 1024 * 1024)
+        self.derived = LRU(64)
+
+    def available(self) -> list[str]:
+        """Collection ids whose file exists (plus those always listed)."""
+        out = []
+        for name, (filename, _title, _id) in LAYERS.items():
+            if name in ALWAYS_LISTED or (self.data_dir / filename).exists():
+                out.append(name)
+        return out
+
+    def index(self, name: str) -> FeatureIndex:
+        """The indexed layer ``name`` (an empty one when its file is missing)."""
+        if name not in LAYERS:
+            raise UnknownIdError(
+                f"no collection {name!r}: GET /collections lists them ({', '.join(LAYERS)})"
+            )
+        with self._lock:
+            if name not in self._indexes:
+                self._indexes[name] = FeatureIndex(
+                    name, self._read(name), LAYERS[name][2], version=self.version
+                )
+            return self._indexes[name]
+
+    def _read(self, name: str) -> gpd.GeoDataFrame:
+        filename = LAYERS[name][0]
+        path = self.data_dir / filename
+        empty = gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=WGS84)
+        if not path.exists():
+            return empty
+        if name in LAYER_FILES:
+            gdf = read_layer(self.data_dir, name, required=False)
+        else:
+            gdf = gpd.read_file(path, engine="pyogrio")
+        if gdf is None:
+            return empty
+        if gdf.crs is None:
+            gdf = gdf.set_crs(WGS84)
+        elif not gdf.crs.equals(WGS84):
+            gdf = gdf.to_crs(WGS84)
+        for column in ("code", "grid", "community", "id"):
+            if column in gdf.columns and gdf[column].dtype != object:
+                gdf[column] = gdf[column].map(_as_id)
+        return gdf
+
+    @property
+    def grids(self) -> gpd.GeoDataFrame:
+        """The grid layer (WGS 84), ``code`` as strings."""
+        return self.index("grids").frame
+
+    @property
+    def grid_codes(self) -> set[str]:
+        """Every grid code."""
+        codes: set[str] = self.derived.get_or_make(
+            "grid_codes", lambda: {str(c) for c in self.grids["code"]}
+        )
+        return codes
+
+    def bbox(self) -> list[float] | None:
+        """The area's ``[w, s, e, n]``."""
+        if isinstance(self.meta.get("bbox"), list) and len(self.meta["bbox"]) == 4:
+            return [float(v) for v in self.meta["bbox"]]
+        return self.index("grids").bbox
+
+
+class ServedFolder:
+    """The build folder a server serves, replaced whole when it changes on disk.
+
+    Parameters
+    ----------
+    data_dir
+        The build folder ``DIR``.
+    on_change
+        Called with the new :class:`Area` after a swap (e.g. to warm it up).
+    """
+
+    def __init__(
+        self, data_dir: Path, *, on_change: Callable[[Area], None] | None = None
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self._area = Area(self.data_dir)
+        self._lock = threading.Lock()
+        self.on_change = on_change
+
+    def current(self) -> Area:
+        """The folder's current state (a new :class:`Area` once its files changed)."""
+        try:
+            version = folder_version(self.data_dir)
+        except FileNotFoundError:  # between the two renames of a rebuild: keep the old state
+            return self._area
+        if version == self._area.version:
+            return self._area
+        with self._lock:
+            if version != self._area.version:
+                log.info("%s changed on disk: serving its new layers", self.data_dir)
+                self._area = Area(self.data_dir, version=version)
+                if self.on_change is not None:
+                    self.on_change(self._area)
+            return self._area
+
+
+def _as_id(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def data_etag(version: str, key: Hashable) -> str:
+    """A strong ETag from the data version and the recognised request parameters.
+
+    Hashes the short parameter key, never the body: two answers share a tag
+    exactly when they come from the same data and the same parameters.
+    """
+    digest = hashlib.blake2b(repr(key).encode(), digest_size=8).hexdigest()
+    return f'"{version}-{digest}"'
+
+
+def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """Web-Mercator bounds ``(minx, miny, maxx, maxy)`` of tile ``z/x/y`` (XYZ scheme)."""
+    size = 2 * WEB_MERCATOR_HALF / (1 << z)
+    minx = -WEB_MERCATOR_HALF + x * size
+    maxy = WEB_MERCATOR_HALF - y * size
+    return (minx, maxy - size, minx + size, maxy)
+
+
+def encode_tile(index: FeatureIndex, z: int, x: int, y: int, *, extent: int = 4096) -> bytes:
+    """The Mapbox vector tile of one layer (clipped, simplified to the tile's pixel)."""
+    import mapbox_vector_tile
+
+    geoms, tree = index.tiles()
+    minx, miny, maxx, maxy = tile_bounds(z, x, y)
+    pad = (maxx - minx) * 16 / extent
+    box = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
+    hits = tree.query(box, predicate="intersects")
+    if not len(hits):
+        return b""
+    hits.sort()
+    clipped = shapely.intersection(geoms[hits], box)
+    clipped = shapely.simplify(clipped, (maxx - minx) / extent / 2)
+    features = []
+    for pos, geom in zip(hits, clipped, strict=True):
+        if geom is None or geom.is_empty:
+            continue
+        props = {k: v for k, v in index.properties(int(pos)).items() if _tile_value(v)}
+        features.append({"geometry": geom, "properties": props})
+    if not features:
+        return b""
+    return mapbox_vector_tile.encode(
+        [{"name": index.name, "features": features}],
+        default_options={"quantize_bounds": (minx, miny, maxx, maxy), "extents": extent},
+    )
+
+
+def _tile_value(value: Any) -> bool:
+    if isinstance(value, float):
+        return bool(np.isfinite(value))
+    return isinstance(value, str | int | bool)

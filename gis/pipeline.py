@@ -467,7 +467,7 @@ def _start_plan(path: PathLike | None, grids: gpd.GeoDataFrame) -> tuple[Any, li
         return None, []
     from gis.plan import read_plan
 
-    return read_plan(path, grids)
+    return read_plan(path, grids, drop_unknown=True)  # a plan drawn before a rebuild
 
 
 def suggest_plan(

@@ -532,6 +532,7 @@ def read_plan(
     grids: gpd.GeoDataFrame,
     *,
     adjacency: Adjacency | None = None,
+    drop_unknown: bool = False,
 ) -> tuple[pd.Series, list[str]]:
     """Read a plan and check it against ``grids``.
 
@@ -545,6 +546,10 @@ def read_plan(
         The grids the plan is for.
     adjacency
         Their neighbour graph (built when needed to place missing grids).
+    drop_unknown
+        A plan drawn before the grids were rebuilt: grids of the plan that no
+        longer exist are dropped with a warning saying how many and which,
+        instead of refusing the plan.
 
     Returns
     -------
@@ -563,7 +568,13 @@ def read_plan(
     codes = grids["code"].astype(str)
     known = set(codes)
     unknown = sorted(set(table.index) - known)
-    if unknown:
+    if unknown and drop_unknown and len(unknown) < len(table):
+        warnings.append(
+            f"{len(unknown)} grid(s) of the plan no longer exist (e.g. {', '.join(unknown[:5])}):"
+            " the grids were rebuilt since it was drawn; its districts are kept on the others"
+        )
+        table = table.drop(unknown)
+    elif unknown:
         raise UnknownIdError(
             f"the plan names {len(unknown)} grid(s) that are not in the grids "
             f"(e.g. {', '.join(unknown[:5])}): is it a plan for another grid set?"

@@ -161,6 +161,18 @@ def client(settings):
         yield c
 
 
+def wait_for_job(client, url: str, *, timeout: float = 120.0) -> dict:
+    """Poll a job (``/jobs/{id}``) until it is done or failed; its last state."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(url).json()
+        if job["status"] in ("done", "failed") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.05)
+
+
 def env_for(build_dir: Path, database_url: str | None) -> dict[str, str]:
     """Environment for a subprocess server over ``build_dir``."""
     env = {

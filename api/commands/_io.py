@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from api.commands._options import Fraction
+
 
 def emit_json(payload: Any) -> None:
     """Write ``payload`` as pretty JSON on stdout (the machine-readable result)."""
@@ -19,10 +21,10 @@ def say(message: str) -> None:
     click.echo(message, err=True)
 
 
-#: ``--tolerance``, as ``districts`` and ``suggest`` take it.
+#: ``--tolerance``, as ``districts`` and ``suggest`` take it (a finite fraction in (0, 1)).
 tolerance_option = click.option(
     "--tolerance",
-    type=float,
+    type=Fraction(),
     default=0.02,
     show_default=True,
     help="Allowed deviation from the ideal, as a fraction (0.02 = ±2%).",

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from api.commands._io import emit_json, say
+from api.commands._options import LayerFile, MetricCRS
 
 
 @click.command(name="build")
@@ -48,7 +49,7 @@ from api.commands._io import emit_json, say
 )
 @click.option(
     "--communities",
-    type=click.Path(path_type=Path),
+    type=LayerFile("communities"),
     default=None,
     help="Community boundaries (GeoJSON, GeoPackage, Shapefile) to nest grids in.",
 )
@@ -58,7 +59,9 @@ from api.commands._io import emit_json, say
     default=None,
     help="Known total population to calibrate the estimate to.",
 )
-@click.option("--crs", default=None, help="Metric CRS to compute in, e.g. EPSG:32650.")
+@click.option(
+    "--crs", type=MetricCRS(), default=None, help="Metric CRS to compute in, e.g. EPSG:32650."
+)
 @click.option(
     "--subdistricts",
     default=None,
@@ -76,6 +79,14 @@ from api.commands._io import emit_json, say
     default=None,
     help="With --subdistricts: use a running dask scheduler, e.g. tcp://10.0.0.5:8786.",
 )
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="GRIDPLAN_STATE_DIR",
+    default=None,
+    help="Folder of plans and uploads kept across rebuilds [DIR.state beside DIR].",
+)
 def command(
     source: Path,
     out_dir: Path,
@@ -89,6 +100,7 @@ def command(
     subdistricts: str | None,
     workers: int | None,
     scheduler: str | None,
+    state_dir: Path | None,
 ) -> None:
     """Build unit grids for SOURCE and write them to DIR.
 
@@ -104,9 +116,13 @@ def command(
     digits 7-9 of every grid code), on dask with --workers or --scheduler, and
     DIR holds the merged city plus subdistricts.geojson.
     """
+    from api import state
     from api.commands._progress import steps
     from gis.pipeline import BuildOptions, build
 
+    # plans and uploads an older gridplan kept inside DIR move out before DIR is replaced
+    for note in state.prepare(out_dir, state_dir or state.default_state_dir(out_dir)):
+        say(f"note: {note}")
     options = BuildOptions(
         households_min=households_min,
         households_max=households_max,

@@ -8,22 +8,7 @@ from __future__ import annotations
 import click
 
 from api.commands._io import emit_json, say, tolerance_option
-
-
-def parse_balance(text: str | None, tolerance: float) -> dict[str, float]:
-    """``"population,households:0.05"`` → ``{"population": tol, "households": 0.05}``."""
-    if not text:
-        return {"population": tolerance}
-    out: dict[str, float] = {}
-    for part in text.split(","):
-        name, _, tol = part.strip().partition(":")
-        if not name:
-            continue
-        try:
-            out[name] = float(tol) if tol else tolerance
-        except ValueError as exc:
-            raise click.BadParameter(f"bad tolerance in {part!r}", param_hint="--balance") from exc
-    return out or {"population": tolerance}
+from api.commands._options import Balance, Seconds, balance_with
 
 
 @click.command(name="districts")
@@ -56,16 +41,17 @@ def parse_balance(text: str | None, tolerance: float) -> dict[str, float]:
 )
 @click.option(
     "--balance",
+    type=Balance(),
     default=None,
     help="Quantities to balance, with optional tolerances: population,households:0.05",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed (same seed, same plan).")
 @click.option(
-    "--time-limit", type=float, default=30.0, show_default=True, help="Seconds for the search."
+    "--time-limit", type=Seconds(), default=30.0, show_default=True, help="Seconds for the search."
 )
 @click.option(
     "--workers",
-    type=int,
+    type=click.IntRange(min=1, max=1_000_000),
     default=None,
     help="Apportion this many workers to districts by load and propose an office per district.",
 )
@@ -83,7 +69,7 @@ def command(
     from_plan: str | None,
     tolerance: float,
     nest: str | None,
-    balance: str | None,
+    balance: dict[str, float | None] | None,
     seed: int,
     time_limit: float,
     workers: int | None,
@@ -105,19 +91,19 @@ def command(
         if from_plan or workers is not None:
             raise click.UsageError("--from and --workers do not combine with --per subdistrict yet")
         summary = districts_per_subdistrict(
-            folder, k, tolerance=tolerance, nest=nest, balance=parse_balance(balance, tolerance),
+            folder, k, tolerance=tolerance, nest=nest, balance=balance_with(balance, tolerance),
             seed=seed, time_limit=time_limit,
         )  # fmt: skip
         emit_json(summary)
         return
-    if not k.strip().isdigit():
-        raise click.BadParameter(f"{k!r} is not a whole number", param_hint="--k")
+    if not k.strip().isdigit() or int(k) < 1:
+        raise click.BadParameter(f"{k!r} is not a whole number of at least 1", param_hint="--k")
     options = PlanOptions(
         k=int(k),
         tolerance=tolerance,
         nest=nest,
         from_plan=from_plan,
-        balance=parse_balance(balance, tolerance),
+        balance=balance_with(balance, tolerance),
         seed=seed,
         time_limit=time_limit,
         staffing=None if workers is None else StaffOptions(workers=workers, method=method),

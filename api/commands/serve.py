@@ -31,9 +31,19 @@ def _prepare_default(folder: Path) -> None:
     "--database-url",
     envvar="GRIDPLAN_DATABASE_URL",
     default=None,
-    help="PostgreSQL+PostGIS URL (default: SQLite file DIR/gridplan.db).",
+    help="PostgreSQL+PostGIS URL (default: SQLite file STATE/gridplan.db).",
 )
-def command(folder: Path | None, port: int, database_url: str | None) -> None:
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="GRIDPLAN_STATE_DIR",
+    default=None,
+    help="Folder of plans and uploads kept across rebuilds [DIR.state beside DIR].",
+)
+def command(
+    folder: Path | None, port: int, database_url: str | None, state_dir: Path | None
+) -> None:
     """Serve the API and the planner page for build folder FOLDER on 127.0.0.1.
 
     With no FOLDER, serves runs/default, building the bundled Nanjing area
@@ -54,14 +64,18 @@ def command(folder: Path | None, port: int, database_url: str | None) -> None:
         raise click.ClickException(
             f"{folder} holds no grids.geojson: run `gridplan build SOURCE --out {folder}` first"
         )
-    settings = Settings(data_dir=folder, database_url=database_url)
+    settings = Settings(data_dir=folder, database_url=database_url, state_dir=state_dir)
     token = None
     if not settings.planners and not settings.viewers:
         token = secrets.token_urlsafe(24)
         settings = settings.model_copy(update={"planner_tokens": token})
     app = create_app(settings)
     address = f"http://127.0.0.1:{port}/"
-    click.echo(f"gridplan: serving {folder} ({app.state.store.backend})", err=True)
+    click.echo(
+        f"gridplan: serving {folder} ({app.state.store.backend}; plans and uploads in "
+        f"{settings.state_folder})",
+        err=True,
+    )
     if token:
         click.echo(f"gridplan: open {address}?token={token}", err=True)
     else:

@@ -84,15 +84,8 @@ def draw(
     notes: list[str] = []
     old = None
     if from_plan is not None:
-        codes = {str(c) for c in grids["code"]}
-        kept = {g: d for g, d in from_plan.items() if g in codes}
-        if len(kept) < len(from_plan):
-            notes.append(
-                f"{len(from_plan) - len(kept)} grid(s) of the old plan no longer exist "
-                "(the grids were rebuilt): its districts are kept on the others"
-            )
-        old, filled = read_plan(pd.Series(kept, name="district"), grids)
-        notes.extend(filled)
+        series = pd.Series(from_plan, name="district").rename_axis("grid")
+        old, notes = read_plan(series, grids, drop_unknown=True)
     result = draw_districts(
         grids,
         k,

@@ -237,6 +237,7 @@ class BuildCreate(BaseModel):
 class BuildPublic(BaseModel):
     """What a rebuild changed (the result of a build job)."""
 
+    id: str
     grids_before: int
     grids_after: int
     grids_added: list[str]

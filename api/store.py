@@ -4,6 +4,10 @@ SQLite (a file in the build folder, WAL journal, ``synchronous=FULL``) by
 default; PostgreSQL with PostGIS when a URL is given.  Both go through the
 same SQLAlchemy Core statements.
 
+The schema is migrated with Alembic when a store opens the database
+(:func:`migrate`, scripts in ``api/migrations``): a newer gridplan opens an
+older database, also one made before migrations existed.
+
 Optimistic concurrency: a plan row carries its current ``version``; a change
 is one transaction that runs ``UPDATE plans SET version = n + 1 ... WHERE
 id = :id AND version = :n`` and inserts version ``n + 1``.  Only one writer
@@ -17,6 +21,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -78,8 +83,18 @@ uploads = sa.Table(
 )
 
 
+builds = sa.Table(
+    "gp_builds",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("job_id", sa.String(64), nullable=True),
+    sa.Column("report", sa.Text, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+
 #: District polygons of each plan version: a PostGIS ``geometry(Geometry, 4326)``
-#: column on PostgreSQL (created by :data:`POSTGIS_SHAPES_DDL`), GeoJSON text on SQLite.
+#: column on PostgreSQL (created by the first migration), GeoJSON text on SQLite.
 district_shapes = sa.Table(
     "gp_district_shapes",
     metadata,
@@ -89,17 +104,31 @@ district_shapes = sa.Table(
     sa.Column("properties", sa.Text, nullable=False),
     sa.Column("geom", sa.Text, nullable=False),
 )
-POSTGIS_SHAPES_DDL = """
-CREATE TABLE IF NOT EXISTS gp_district_shapes (
-    plan_id varchar(64) NOT NULL,
-    version integer NOT NULL,
-    district integer NOT NULL,
-    properties text NOT NULL,
-    geom geometry(Geometry, 4326) NOT NULL,
-    PRIMARY KEY (plan_id, version, district)
-);
-CREATE INDEX IF NOT EXISTS gp_district_shapes_geom ON gp_district_shapes USING gist (geom);
-"""
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: The tables of the schema gridplan created before migrations (revision 0001).
+LEGACY_TABLES = {"gp_plans", "gp_plan_versions", "gp_jobs", "gp_uploads", "gp_district_shapes"}
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the newest schema (Alembic), in one transaction.
+
+    An empty database gets every table; one made before migrations existed
+    (the tables of revision 0001, no ``alembic_version``) is stamped 0001
+    first, then upgraded, so a newer gridplan opens an older database.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # one process migrates at a time
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7310)")
+        config.attributes["connection"] = conn
+        tables = set(sa.inspect(conn).get_table_names())
+        if "alembic_version" not in tables and tables >= LEGACY_TABLES:
+            command.stamp(config, "0001")
+        command.upgrade(config, "head")
 
 
 def _now() -> str:
@@ -250,9 +279,7 @@ def _version_in(conn: Connection, plan_id: str, version: int) -> VersionRow:
     return _version(row, with_assignment=True)
 
 
-def _insert_version(
-    conn: Connection, plan_id: str, version: int, change: Change, now: str
-) -> None:
+def _insert_version(conn: Connection, plan_id: str, version: int, change: Change, now: str) -> None:
     conn.execute(
         versions.insert().values(
             plan_id=plan_id,
@@ -310,10 +337,7 @@ class Store:
         self.backend = "sqlite" if url.startswith("sqlite") else "postgresql"
         self._read, self._write = _make_engines(url)
         self.postgis_version = self._postgis_version()
-        with self._write.begin() as conn:
-            if self.postgis_version:
-                conn.exec_driver_sql(POSTGIS_SHAPES_DDL)
-            metadata.create_all(conn)
+        migrate(self._write)
 
     def _postgis_version(self) -> str | None:
         if self.backend != "postgresql":
@@ -653,3 +677,31 @@ class Store:
         if row is None:
             raise UnknownIdError(f"no upload {upload_id!r}: GET /uploads lists them")
         return {"id": row.id, "kind": row.kind, "stored": row.stored, **orjson.loads(row.summary)}
+
+    # -- builds ----------------------------------------------------------------
+
+    def add_build(self, build_id: str, job_id: str | None, report: dict[str, Any]) -> None:
+        """Record what a rebuild of the served folder changed."""
+        with self._write.begin() as conn:
+            conn.execute(
+                builds.insert().values(
+                    id=build_id,
+                    job_id=job_id,
+                    report=orjson.dumps(report).decode(),
+                    created_at=_now(),
+                )
+            )
+
+    def list_builds(self) -> list[dict[str, Any]]:
+        """Every recorded rebuild, oldest first: ``id``, ``job``, ``created_at``, ``report``."""
+        with self._reading() as conn:
+            rows = conn.execute(sa.select(builds).order_by(builds.c.created_at)).all()
+        return [
+            {
+                "id": r.id,
+                "job": r.job_id,
+                "created_at": r.created_at,
+                "report": orjson.loads(r.report),
+            }
+            for r in rows
+        ]

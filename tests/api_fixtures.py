@@ -115,6 +115,7 @@ def reset_postgres(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         metadata.drop_all(conn)
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     engine.dispose()
 
 

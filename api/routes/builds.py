@@ -11,6 +11,7 @@ changed; the job's result reports what changed.
 from __future__ import annotations
 
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from fastapi.responses import JSONResponse
 
 from api import plans
 from api.area import Area, ServedFolder
-from api.deps import AreaDep, BaseUrl, JobsDep, Planner, SettingsDep, StoreDep
+from api.deps import AreaDep, BaseUrl, JobsDep, Planner, Reader, SettingsDep, StoreDep
 from api.errors import _problem
 from api.routes import _engine
 from api.routes.jobs import job_public
@@ -126,6 +127,7 @@ def rebuild(
         plan.id for plan, head in store.list_heads() if plans.grid_changes(after, head.assignment)
     ]
     report = BuildPublic(
+        id=f"b-{uuid.uuid4().hex[:10]}",
         grids_before=len(old),
         grids_after=len(new),
         grids_added=sorted(set(new) - set(old)),
@@ -134,7 +136,15 @@ def rebuild(
         plans_marked=marked,
         summary=_engine.jsonable(result.summary),
     )
-    return report.model_dump(mode="json")
+    result_ = report.model_dump(mode="json")
+    store.add_build(report.id, None, result_)
+    return result_
+
+
+@router.get("", summary="Past rebuilds")
+def list_builds(store: StoreDep, _role: Reader) -> list[dict[str, Any]]:
+    """Every rebuild made through ``POST /builds``, oldest first, with what it changed."""
+    return store.list_builds()
 
 
 def _households(area: Area) -> dict[str, float]:

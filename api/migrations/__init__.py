@@ -1,0 +1,1 @@
+"""Alembic migrations of the plans database (see :func:`api.store.migrate`)."""

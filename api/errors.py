@@ -37,6 +37,10 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _problem("the request body is too large"),
     422: {"description": "the request is invalid: detail names the field"},
 }
+#: Answers of operations with a JSON body, besides the common ones.
+BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem("the body cannot be parsed as JSON"),
+}
 #: Answers of the writes to an existing plan.
 PLAN_WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _problem("malformed If-Match"),

@@ -151,3 +151,14 @@ def test_an_empty_database_gets_the_newest_schema(url: str) -> None:
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
     store.create_plan(plan_id="p", name="p", k=1, tolerance=0.02, nest=False, assignment={"g": 1})
     store.close()
+
+
+def test_the_store_knows_the_newest_revision() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from api.store import HEAD_REVISION, MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD_REVISION]

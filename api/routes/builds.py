@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from api import plans
 from api.area import Area, ServedFolder
 from api.deps import AreaDep, BaseUrl, JobsDep, Planner, Reader, SettingsDep, StoreDep
-from api.errors import _problem
+from api.errors import BODY_RESPONSES, _problem
 from api.routes import _engine
 from api.routes.jobs import job_public
 from api.schemas import BuildCreate, BuildPublic, JobPublic
@@ -41,6 +41,7 @@ _one_build_at_a_time = threading.Lock()
     response_model=JobPublic,
     summary="Rebuild the grids (a job)",
     responses={
+        **BODY_RESPONSES,
         403: _problem("a viewer token"),
         404: _problem("unknown upload"),
         409: _problem("the folder's source cannot be found"),

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.area import Area
 from api.deps import AreaDep, Planner, Reader
-from api.errors import _problem
+from api.errors import BODY_RESPONSES, _problem
 from api.routes import _engine
 from api.schemas import WhatIf
 
@@ -36,7 +36,11 @@ def coverage(area: AreaDep, _role: Reader) -> dict[str, Any]:
 @router.post(
     "/what-if",
     summary="What if a site is added here",
-    responses={403: _problem("a viewer token"), 404: _problem("no street network")},
+    responses={
+        **BODY_RESPONSES,
+        403: _problem("a viewer token"),
+        404: _problem("no street network"),
+    },
 )
 def what_if(body: WhatIf, area: AreaDep, _role: Planner) -> dict[str, Any]:
     """Coverage gained by a new service site at ``lon, lat`` (not stored)."""

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from api import plans
 from api.area import Area
 from api.deps import AreaDep, BaseUrl, JobsDep, Planner, Reader, SettingsDep, StoreDep
-from api.errors import PLAN_WRITE_RESPONSES, _problem
+from api.errors import BODY_RESPONSES, PLAN_WRITE_RESPONSES, _problem
 from api.routes import _engine
 from api.routes.exports import plan_download
 from api.routes.jobs import job_public
@@ -72,6 +72,7 @@ def list_plans(base: BaseUrl, area: AreaDep, store: StoreDep, _role: Reader) -> 
     summary="Create a plan",
     responses={
         201: {"model": PlanPublic, "description": "stored as given"},
+        **BODY_RESPONSES,
         403: _problem("a viewer token"),
         404: _problem("unknown from_plan or from_version"),
         409: _problem("from_plan was drawn on other grids and cannot be read"),

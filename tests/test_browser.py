@@ -373,6 +373,49 @@ def test_read_only_without_token(browser: Any, server: LiveServer) -> None:
     context.close()
 
 
+def test_the_token_leaves_the_address_bar_and_lasts_for_the_tab(page: Any) -> None:
+    assert "token" not in page.evaluate("location.href")
+    assert page.evaluate("window.gridplan.canEdit") is True
+    page.reload()
+    page.wait_for_function("document.body.dataset.ready === '1'", timeout=20_000)
+    assert "token" not in page.evaluate("location.href")
+    assert page.evaluate("window.gridplan.canEdit") is True  # kept for this tab
+
+
+def test_a_plan_of_rebuilt_grids_is_marked_and_not_painted(page: Any, server: LiveServer) -> None:
+    import json as _json
+
+    def stale(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        body.update(valid=False, metrics=None, grids_changed={
+            "added": 3, "removed": 5, "added_examples": [], "removed_examples": [], "message": "",
+        })  # fmt: skip
+        route.fulfill(response=response, body=_json.dumps(body))
+
+    page.route("**/plans/current", stale)
+    page.evaluate("window.gridplan.reloadAssignment()")
+    page.wait_for_selector("#stale:not([hidden])", timeout=5000)
+    text = page.locator("#stale-text").inner_text()
+    assert "5" in text and "3" in text
+    version, _ = _assignment(server)
+    code = _border_grid(server, page, "2", "1")
+    page.evaluate("window.gridplan.setActive('1')")
+    page.mouse.click(*_grid_point(page, code))
+    assert page.evaluate("(c) => window.gridplan.model.districtOf(c)", code) == "2"
+    assert _assignment(server)[0] == version
+    page.unroute("**/plans/current")
+
+
+def test_the_rebuild_form_reports_why_a_folder_cannot_be_rebuilt(page: Any) -> None:
+    page.click("#panel nav button[data-tab=suggestions]")
+    page.fill("#rebuild input[name=households_min]", "200")
+    page.click("#rebuild button[type=submit]")
+    page.wait_for_function(
+        "document.querySelector('#rebuild-status').textContent.includes('source')", timeout=10_000
+    )
+
+
 def test_coverage_toggles_and_building_info(page: Any) -> None:
     page.locator("#mode").click()  # pan mode: clicks go to buildings, not paint
     page.locator('#panel nav button[data-tab="coverage"]').click()

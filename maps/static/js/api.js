@@ -1,14 +1,34 @@
 /**
  * api.js — the page's only door to the gridplan HTTP API (docs/API.md).
  *
- * Reads the access token from the page URL (`/?token=...`) once, and sends it
- * as `Authorization: Bearer <token>` on every request. Plan writes carry
+ * Reads the access token from the page URL (`/?token=...`) once, keeps it for
+ * this tab (sessionStorage) and takes it out of the address bar, so it is
+ * neither in the history nor shown to others; it goes as
+ * `Authorization: Bearer <token>` on every request (and the server answers
+ * with `Referrer-Policy: no-referrer`). Plan writes carry
  * `If-Match: "<version>"`; a 412 answer becomes a `ConflictError` holding the
  * server's current version, so the caller can show it instead of losing edits.
  * Every request goes to the page's own origin: the page never reaches out.
  */
 
-const token = new URLSearchParams(location.search).get("token");
+const token = readToken();
+
+function readToken() {
+  const params = new URLSearchParams(location.search);
+  let found = params.get("token");
+  try {
+    if (found) sessionStorage.setItem("gridplan.token", found);
+    else found = sessionStorage.getItem("gridplan.token");
+  } catch {
+    /* storage disabled: the token lasts for this page */
+  }
+  if (params.has("token")) {
+    params.delete("token");
+    const rest = params.toString();
+    history.replaceState(history.state, "", `${location.pathname}${rest ? `?${rest}` : ""}${location.hash}`);
+  }
+  return found;
+}
 
 /** An HTTP error with the server's `detail` message. */
 export class ApiError extends Error {
@@ -145,6 +165,32 @@ export async function createPlan(body) {
 }
 
 export const job = (id) => get(`/jobs/${enc(id)}`);
+
+/** Poll a job every 0.4 s until it is done or failed, reporting each state. */
+export async function waitForJob(started, onProgress = () => {}) {
+  let current = started;
+  while (current.status === "queued" || current.status === "running") {
+    await new Promise((r) => setTimeout(r, 400));
+    current = await job(current.id);
+    onProgress(current);
+  }
+  return current;
+}
+
+/** Upload a file as `kind` (households, communities, boundary, services); its summary. */
+export async function upload(kind, file) {
+  const form = new FormData();
+  form.append("file", file, file.name || kind);
+  const res = await fetch(`/uploads/${enc(kind)}`, { method: "POST", headers: headers(), body: form });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) throw new ApiError(res.status, data.detail || res.statusText, data);
+  return data;
+}
+
+/** Start a rebuild (POST /builds); answers the job. */
+export async function startBuild(body) {
+  return (await request("/builds", { method: "POST", body })).data;
+}
 export const coverage = () => get("/coverage");
 export const coverage1310 = () => get("/coverage/1310");
 

@@ -3,16 +3,19 @@
  *
  * Flow: area info → language → basemap and layers → the plan (assignment,
  * live tallies) → panels. Painting changes the page's model at once (live
- * tallies, contiguity, warnings), then each finished stroke is saved with
- * `PATCH /plans/{id}` and `If-Match`; saves run one at a time, and a conflict
- * (412) stops the queue and shows a banner that keeps the unsaved moves.
+ * tallies, contiguity, warnings), then each finished stroke goes to the save
+ * queue (save.js), which saves strokes one at a time with `If-Match` and
+ * stops at a conflict (412), keeping the unsaved moves behind a banner.
  * Undo/redo are the server's (each is a new version), so every tab of every
- * planner sees the same history.
+ * planner sees the same history. A plan drawn before the grids were rebuilt
+ * is shown with a banner that offers to redraw it; the suggestions tab
+ * offers a rebuild from uploaded households and communities (POST /builds).
  *
  * `window.gridplan` exposes the state for tests and the benchmark.
  */
 
 import * as api from "./api.js";
+import * as coverage from "./coverage.js";
 import * as i18n from "./i18n.js";
 import { t } from "./i18n.js";
 import { districtColour, districtGraph, recolour } from "./colours.js";
@@ -20,6 +23,8 @@ import * as layers from "./layers.js";
 import { Painter } from "./paint.js";
 import * as panels from "./panels.js";
 import { PlanModel, addBridges, adjacencyFromPolygons } from "./plan.js";
+import { rebuild } from "./rebuild.js";
+import { SaveQueue } from "./save.js";
 
 const L = window.L;
 const $ = (sel) => document.querySelector(sel);
@@ -31,15 +36,11 @@ const app = {
   labels: null,
   model: null,
   planId: null,
-  version: null,
   canEdit: false,
   locked: new Set(),
   active: null,
   pieces: new Map(), // district -> connected pieces (live)
   tolerance: 0.02,
-  queue: [], // strokes waiting to be saved: [{grid, district, from}]
-  saving: false,
-  conflict: null,
   serverMetrics: null,
   serverNote: "",
   coverage: { layers: new Map(), buildings: null, services: null },
@@ -48,6 +49,28 @@ const app = {
   ready: false,
 };
 window.gridplan = app;
+
+const saver = new SaveQueue({
+  save: (moves, version) =>
+    api.saveMoves(app.planId, version, moves.map((m) => ({ grid: m.grid, district: apiDistrict(m.district) }))),
+  onSaving: () => panels.setStatus(t("saving"), "pending"),
+  onSaved: (plan, idle) => {
+    app.plan = plan;
+    app.serverMetrics = plan.metrics || null;
+    updateUndoButtons(plan);
+    if (idle) confirmWithServer(plan.metrics);
+    panels.setStatus(t("saved", { v: plan.version }));
+  },
+  onConflict: (currentVersion, pending) => showConflict(currentVersion, pending),
+  onFailed: (moves, err) => {
+    revertMoves(moves); // not saved: the map shows what the server holds
+    panels.setStatus(t("error", { m: err.message }), "error");
+  },
+  onIdle: () => refreshAfterEdit(),
+});
+// The queue's state, read by the tests and the benchmark as before.
+for (const key of ["queue", "saving", "conflict"]) Object.defineProperty(app, key, { get: () => saver[key] });
+Object.defineProperty(app, "version", { get: () => saver.version, set: (v) => (saver.version = v) });
 
 // ------------------------------------------------------------------ boot
 async function boot() {
@@ -116,7 +139,7 @@ async function boot() {
   const t3 = performance.now();
   await loadPlans();
   app.timings.plan_ms = performance.now() - t3;
-  await setupCoverage(has);
+  await coverage.setup(app.coverage, app.map, app.info, app.shared, has);
   app.timings.coverage_ms = performance.now() - t3 - app.timings.plan_ms;
   panels.renderWalkLegend();
   panels.renderBuildingInfo(null);
@@ -144,8 +167,7 @@ async function loadPlans(selectId) {
 async function openPlan(id) {
   app.planId = id;
   app.locked = loadLocks(id);
-  app.queue = [];
-  app.conflict = null;
+  saver.reset(null);
   $("#banner").hidden = true;
   await reloadAssignment();
   refreshSuggestions();
@@ -172,6 +194,17 @@ async function reloadAssignment() {
   renderAll();
   panels.setStatus(t("saved", { v: app.version }));
   updateUndoButtons(plan);
+  showStale(plan);
+}
+
+/** A plan drawn before the grids were rebuilt: say so, offer a redraw, stop painting. */
+function showStale(plan) {
+  const stale = plan.valid === false;
+  $("#stale").hidden = !stale;
+  if (!stale) return;
+  const c = plan.grids_changed || {};
+  $("#stale-text").textContent = t("stale", { r: c.removed ?? "?", a: c.added ?? "?" });
+  $("#stale-redraw").disabled = !app.canEdit;
 }
 
 function updateUndoButtons(plan) {
@@ -196,10 +229,17 @@ function recolourDistricts() {
 }
 
 function renderAll() {
-  if (app.model && app.model.districts.length) {
-    recolourDistricts();
-    panels.renderDistricts(app);
-  } else panels.renderDistricts({ ...app, model: null });
+  if (app.model && app.model.districts.length) recolourDistricts();
+  const view = {
+    model: app.model && app.model.districts.length ? app.model : null,
+    tolerance: app.tolerance,
+    active: app.active,
+    locked: app.locked,
+    pieces: app.pieces,
+    serverMetrics: app.serverMetrics,
+    serverNote: app.serverNote,
+  };
+  panels.renderDistricts(view, { pick: (d) => setActive(d), lock: (d) => toggleLock(d) });
   $("#active-chip").style.background = app.active ? districtColour(app.active) : "transparent";
   $("#active-chip").textContent = app.active ?? "";
 }
@@ -212,7 +252,7 @@ function setActive(d, render = true) {
 // ------------------------------------------------------------------ painting
 function paintHooks() {
   return {
-    canPaint: () => app.canEdit && Boolean(app.planId) && !app.conflict,
+    canPaint: () => app.canEdit && Boolean(app.planId) && !saver.conflict && app.plan?.valid !== false,
     hit: (latlng) => app.grids.hit(latlng),
     districts: () => app.model.districts,
     active: () => app.active,
@@ -234,8 +274,7 @@ function paintHooks() {
     },
     commit: (moves) => {
       app.labels.update(app.model, app.grids.centres);
-      app.queue.push(moves);
-      flush();
+      saver.push(moves);
     },
     undo: () => undoRedo("undo"),
     redo: () => undoRedo("redo"),
@@ -272,44 +311,6 @@ function runLiveUpdate() {
   if (live.length < 1000) live.push(performance.now() - t0);
 }
 
-/** Save queued strokes one at a time; stop at a conflict. */
-async function flush() {
-  if (app.saving || app.conflict) return;
-  app.saving = true;
-  try {
-    while (app.queue.length && !app.conflict) {
-      const moves = app.queue[0];
-      panels.setStatus(t("saving"), "pending");
-      try {
-        const plan = await api.saveMoves(
-          app.planId,
-          app.version,
-          moves.map((m) => ({ grid: m.grid, district: apiDistrict(m.district) })),
-        );
-        app.queue.shift();
-        app.version = plan.version;
-        app.plan = plan;
-        app.serverMetrics = plan.metrics || null;
-        updateUndoButtons(plan);
-        if (!app.queue.length) confirmWithServer(plan.metrics);
-        panels.setStatus(t("saved", { v: app.version }));
-      } catch (err) {
-        if (err instanceof api.ConflictError) {
-          showConflict(err.currentVersion);
-        } else {
-          // Not saved: put the grids back so the map shows what the server holds.
-          app.queue.shift();
-          revertMoves(moves);
-          panels.setStatus(t("error", { m: err.message }), "error");
-        }
-      }
-    }
-  } finally {
-    app.saving = false;
-  }
-  if (!app.queue.length && !app.conflict) refreshAfterEdit();
-}
-
 function revertMoves(moves) {
   for (const m of [...moves].reverse()) app.model.move(m.grid, m.from);
   app.grids.restyle(moves.map((m) => m.grid));
@@ -344,9 +345,7 @@ function confirmWithServer(metrics) {
   else renderAll();
 }
 
-function showConflict(currentVersion) {
-  const pending = app.queue.flat();
-  app.conflict = { currentVersion, moves: pending };
+function showConflict(currentVersion, pending) {
   $("#banner-text").textContent = t("conflict", { v: currentVersion ?? "?", n: new Set(pending.map((m) => m.grid)).size });
   $("#banner").hidden = false;
   app.painter.syncDragging();
@@ -354,15 +353,11 @@ function showConflict(currentVersion) {
 }
 
 async function resolveConflict(reapply) {
-  const moves = app.conflict?.moves || [];
-  app.conflict = null;
-  app.queue = [];
+  const last = saver.takeConflict(); // the last district each grid was painted into
   $("#banner").hidden = true;
   await reloadAssignment();
-  if (reapply && moves.length) {
-    // Re-apply the last district each grid was painted into, on the latest version.
-    const last = new Map();
-    for (const m of moves) last.set(m.grid, m.district);
+  if (reapply && last.size) {
+    // Re-apply them on the latest version.
     const stroke = [];
     for (const [grid, district] of last) {
       const from = app.model.move(grid, district);
@@ -372,31 +367,21 @@ async function resolveConflict(reapply) {
     recomputePieces();
     app.labels.update(app.model, app.grids.centres);
     renderAll();
-    if (stroke.length) {
-      app.queue.push(stroke);
-      flush();
-    }
+    if (stroke.length) saver.push(stroke);
   }
   app.painter.syncDragging();
 }
 
 async function undoRedo(which) {
-  if (!app.canEdit || !app.planId || app.conflict) return;
-  await waitForSaves();
+  if (!app.canEdit || !app.planId || saver.conflict) return;
+  await saver.idle();
   try {
     await api[which](app.planId, app.version);
     await reloadAssignment();
     refreshAfterEdit();
   } catch (err) {
-    if (err instanceof api.ConflictError) showConflict(err.currentVersion);
+    if (err instanceof api.ConflictError) showConflict(err.currentVersion, []);
     else if (err.status !== 409) panels.setStatus(t("error", { m: err.message }), "error");
-  }
-}
-
-async function waitForSaves() {
-  while (app.saving || app.queue.length) {
-    if (app.conflict) return;
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -421,7 +406,7 @@ function toggleLock(d) {
   for (const [c, dd] of app.model.assignment) if (dd === d) codes.push(c);
   app.grids.restyle(codes);
   renderAll();
-  if (app.suggestions) panels.renderSuggestions(app, app.suggestions);
+  renderSuggestions();
 }
 
 // ------------------------------------------------------------------ suggestions and jobs
@@ -440,13 +425,26 @@ async function refreshSuggestions() {
     app.suggestions = await api.suggestions(app.planId, { tolerance: app.tolerance });
   } catch (err) {
     app.suggestions = { suggestions: [] };
-    panels.setStatus(t("error", { m: err.message }), "error");
+    if (err.status !== 409) panels.setStatus(t("error", { m: err.message }), "error");
   }
-  panels.renderSuggestions(app, app.suggestions);
+  renderSuggestions();
+}
+
+function renderSuggestions() {
+  if (!app.suggestions) return;
+  panels.renderSuggestions(
+    app.suggestions,
+    { locked: app.locked, canEdit: app.canEdit && app.plan?.valid !== false },
+    {
+      preview: (grids, to) => app.grids.preview(grids.map(String), String(to)),
+      clearPreview: () => app.grids.clearPreview(),
+      apply: (rank) => applySuggestion(rank),
+    },
+  );
 }
 
 async function applySuggestion(rank) {
-  await waitForSaves();
+  await saver.idle();
   app.grids.clearPreview();
   try {
     await api.applySuggestion(app.planId, rank, app.suggestions?.version ?? app.version);
@@ -473,12 +471,10 @@ async function runJob(body) {
       box.hidden = true;
       return;
     }
-    while (job.status === "queued" || job.status === "running") {
-      await new Promise((r) => setTimeout(r, 400));
-      job = await api.job(job.id);
-      $("#job-progress").value = job.progress ?? 0;
-      $("#job-text").textContent = t("running", { p: Math.round((job.progress ?? 0) * 100) });
-    }
+    job = await api.waitForJob(job, (j) => {
+      $("#job-progress").value = j.progress ?? 0;
+      $("#job-text").textContent = t("running", { p: Math.round((j.progress ?? 0) * 100) });
+    });
     if (job.status !== "done") throw new Error(job.message || job.status);
     $("#job-progress").value = 1;
     box.hidden = true;
@@ -488,110 +484,43 @@ async function runJob(body) {
   }
 }
 
-// ------------------------------------------------------------------ coverage
-async function setupCoverage(has) {
-  const [iso, gaps, sites, services, cov, r1310] = await Promise.all([
-    has("isochrones") ? api.collection("isochrones").catch(() => null) : null,
-    has("gaps") ? api.collection("gaps").catch(() => null) : null,
-    has("sites") ? api.collection("sites").catch(() => null) : null,
-    has("services") ? api.collection("services").catch(() => null) : has("pois") ? api.collection("pois").catch(() => null) : null,
-    api.coverage().catch(() => null),
-    api.coverage1310().catch(() => null),
-  ]);
-  const c = app.coverage;
-  // Service points: the `services` layer, else the POIs coverage used (coverage.json's ids).
-  const serviceIds = cov?.services?.ids;
-  if (services && !has("services") && Array.isArray(serviceIds)) {
-    const keep = new Set(serviceIds.map(String));
-    services.features = services.features.filter((f) => keep.has(String(f.properties?.id ?? f.id)));
-  }
-  c.serviceNames = new Map(
-    (services?.features || []).map((f) => [String(f.properties?.id ?? f.id), f.properties?.name || f.properties?.kind || ""]),
-  );
-  if (iso) for (const [m, layer] of layers.isochroneLayers(app.map, app.info, iso)) c.layers.set(`iso-${m}`, layer);
-  if (gaps) c.layers.set("gaps", layers.gapLayer(app.map, app.info, gaps));
-  const label = (f) => layers.escapeHtml(f.properties?.name ?? f.properties?.id ?? f.properties?.rank ?? "");
-  if (sites) c.layers.set("sites", layers.pointLayer(app.map, app.info, sites, app.shared, { colour: "#7b3294", radius: 7, label }));
-  if (services) {
-    c.services = services;
-    c.layers.set("services", layers.pointLayer(app.map, app.info, services, app.shared, { colour: "#2c7bb6", radius: 5, label }));
-  }
-  document.querySelectorAll(".toggles input").forEach((box) => {
-    const key = box.dataset.layer;
-    const usable = key === "walk" ? Boolean(c.buildings) : c.layers.has(key);
-    box.disabled = !usable;
-    box.closest("label").classList.toggle("muted", !usable);
+/** New grids after a rebuild: redraw the grid layer and the plan on it. */
+async function reloadLayers() {
+  const gridsFc = await api.collection("grids", ["code", "community", "population", "households"]);
+  const records = gridsFc.features.map((f) => ({
+    code: String(f.properties.code),
+    population: Number(f.properties.population) || 0,
+    households: Number(f.properties.households) || 0,
+    community: f.properties.community ? String(f.properties.community) : null,
+  }));
+  const touching = adjacencyFromPolygons(gridsFc.features);
+  app.touching = new Map([...touching].map(([c, n]) => [c, new Set(n)]));
+  app.model = new PlanModel(records, touching);
+  app.colouredPlan = null; // colour the redrawn grids afresh
+  app.grids.layer.remove();
+  app.grids = layers.gridLayer(app.map, app.info, gridsFc, app.shared, {
+    districtOf: (c) => app.model.districtOf(c),
+    isLocked: (d) => app.locked.has(d),
   });
-  c.figures = cov;
-  c.r1310 = r1310;
-  panels.renderCoverageFigures(cov);
-  panels.render1310(r1310);
-  labelIsochrones();
+  await loadPlans(app.planId);
 }
 
-function labelIsochrones() {
-  document.querySelectorAll(".iso-label").forEach((el) => {
-    el.textContent = `${t("isochrones")} ${t("minutes", { m: el.dataset.m })}`;
-  });
-}
-
-function toggleCoverage(key, on) {
-  if (key === "walk") {
-    app.coverage.buildings?.setWalkColours(on);
-    return;
-  }
-  const layer = app.coverage.layers.get(key);
-  if (!layer) return;
-  if (on) layer.addTo(app.map);
-  else layer.remove();
-}
-
+// ------------------------------------------------------------------ coverage (coverage.js)
 function onBuildingEvent(ev, feature, e) {
-  const grid = feature.properties.grid ? String(feature.properties.grid) : null;
   // While painting, the painter owns the pointer; a click shows a building otherwise.
   if (ev !== "click" || app.painter.painting()) return;
-  const p = feature.properties;
-  panels.renderBuildingInfo({
-    id: p.id,
-    grid,
-    district: grid ? app.model.districtOf(grid) : null,
-    walk_s: p.walk_s,
-    service: serviceLabel(p.service ?? p.nearest_service) ?? nearestService(e.latlng),
-  });
+  const grid = feature.properties.grid ? String(feature.properties.grid) : null;
+  panels.renderBuildingInfo(
+    coverage.buildingInfo(app.coverage, app.map, feature, e.latlng, grid ? app.model.districtOf(grid) : null),
+  );
   switchTab("coverage");
-}
-
-/** A service point's name and id, as the building's `service` property names it. */
-function serviceLabel(id) {
-  if (id === null || id === undefined) return null;
-  const name = app.coverage.serviceNames?.get(String(id));
-  return name ? `${name} (${id})` : String(id);
-}
-
-function nearestService(latlng) {
-  const fc = app.coverage.services;
-  if (!fc || !latlng) return null;
-  let best = null;
-  let bestD = Infinity;
-  for (const f of fc.features) {
-    if (f.geometry?.type !== "Point") continue;
-    const [lon, lat] = f.geometry.coordinates;
-    const d = app.map.distance(latlng, L.latLng(lat, lon));
-    if (d < bestD) {
-      bestD = d;
-      best = f;
-    }
-  }
-  if (!best) return null;
-  const name = best.properties?.name ?? best.properties?.id ?? "";
-  return `${name} · ${Math.round(bestD)} m (${t("straight_line")})`;
 }
 
 // ------------------------------------------------------------------ history and export
 async function refreshHistory() {
   if (!app.planId) return;
   try {
-    panels.renderHistory(app, await api.versions(app.planId));
+    panels.renderHistory(await api.versions(app.planId));
   } catch {
     /* history is optional */
   }
@@ -613,7 +542,7 @@ async function compareVersions() {
 async function exportPlan(format) {
   if (!app.planId) return;
   try {
-    await waitForSaves();
+    await saver.idle();
     const name = await api.download(app.planId, format, $("#export-crs").value);
     $("#export-status").textContent = t("export_done", { f: name });
   } catch (err) {
@@ -638,10 +567,10 @@ function wireUi() {
   $("#lang").addEventListener("change", (e) => i18n.setLanguage(e.target.value));
   i18n.onChange(() => {
     renderAll();
-    labelIsochrones();
+    coverage.labelIsochrones();
     panels.renderWalkLegend();
     panels.renderBuildingInfo(null);
-    if (app.suggestions) panels.renderSuggestions(app, app.suggestions);
+    renderSuggestions();
     refreshHistory();
     $("#basemap-note").textContent = app.info.tile_url ? "" : t("basemap_local");
     labelMap();
@@ -654,6 +583,16 @@ function wireUi() {
   $("#redo").addEventListener("click", () => undoRedo("redo"));
   $("#mode").addEventListener("click", () => app.painter.setMode(app.painter.mode === "paint" ? "pan" : "paint"));
   $("#conflict-reload").addEventListener("click", () => resolveConflict(false));
+  $("#stale-redraw").addEventListener("click", () =>
+    runJob({ name: `${app.plan?.name ?? app.planId} (${t("rebuilt")})`, k: app.plan?.k ?? 1, from_plan: app.planId }),
+  );
+  $("#rebuild").addEventListener("submit", (e) => {
+    e.preventDefault();
+    rebuild(new FormData(e.target), {
+      status: (text) => ($("#rebuild-status").textContent = text),
+      rebuilt: () => reloadLayers(),
+    });
+  });
   $("#conflict-reapply").addEventListener("click", () => resolveConflict(true));
   $("#suggestions-refresh").addEventListener("click", () => refreshSuggestions());
   $("#new-plan").addEventListener("submit", (e) => {
@@ -667,7 +606,7 @@ function wireUi() {
     runJob({ name: `${app.plan?.name ?? app.planId} → k=${k}`, k, from_plan: app.planId, from_version: app.version });
   });
   document.querySelectorAll(".toggles input").forEach((box) =>
-    box.addEventListener("change", () => toggleCoverage(box.dataset.layer, box.checked)),
+    box.addEventListener("change", () => coverage.toggle(app.coverage, app.map, box.dataset.layer, box.checked)),
   );
   $("#compare").addEventListener("click", compareVersions);
   document.querySelectorAll("button.export").forEach((b) => b.addEventListener("click", () => exportPlan(b.dataset.format)));
@@ -675,19 +614,17 @@ function wireUi() {
     panels.setStatus(t("read_only"));
     app.painter.setMode("pan");
     $("#mode").disabled = true;
-    document.querySelectorAll("#new-plan button, #redraw-plan button").forEach((b) => (b.disabled = true));
+    document.querySelectorAll("#new-plan button, #redraw-plan button, #rebuild button").forEach((b) => (b.disabled = true));
   }
 }
 
 Object.assign(app, {
   setActive: (d) => setActive(d),
   toggleLock,
-  previewSuggestion: (grids, to) => app.grids.preview(grids.map(String), String(to)),
-  clearPreview: () => app.grids.clearPreview(),
   applySuggestion,
   reloadAssignment,
-  flush,
-  waitForSaves,
+  flush: () => saver.flush(),
+  waitForSaves: () => saver.idle(),
 });
 
 boot().catch((err) => {

@@ -2,8 +2,10 @@
  * panels.js — the side panel: district tallies and balance chart, warnings,
  * plan figures, suggestions, coverage, history and export.
  *
- * Each `render*` function rebuilds one section from the app state it is given;
- * they hold no state of their own. Numbers come from the page's live tallies
+ * Each `render*` function rebuilds one section from the view it is given
+ * (plain data: the model, tolerance, locks, ...) and calls back through the
+ * narrow callbacks it is handed (pick, lock, preview, apply); they hold no
+ * state of their own and never see the page's whole state. Numbers come from the page's live tallies
  * (plan.js) while painting, and from the server's metrics once it confirms.
  */
 
@@ -33,10 +35,11 @@ export function h(tag, attrs = {}, ...children) {
 
 /**
  * The districts tab: swatches to pick and lock, the balance chart, warnings and figures.
- * @param {object} app  the page's state and actions (main.js)
+ * @param {object} view  {model, tolerance, active, locked: Set, pieces: Map, serverMetrics, serverNote}
+ * @param {object} on  {pick(d), lock(d)}
  */
-export function renderDistricts(app) {
-  const { model, tolerance } = app;
+export function renderDistricts(view, on) {
+  const { model, tolerance } = view;
   const box = $("#district-list");
   if (!model || !model.districts.length) {
     box.replaceChildren(h("p", { class: "muted" }, t("no_plan")));
@@ -49,11 +52,11 @@ export function renderDistricts(app) {
   const maxDev = Math.max(tolerance * 2, ...model.districts.map((d) => Math.abs(model.deviation(d))));
   const scale = (v) => 50 + (v / maxDev) * 50; // percent of the bar track
   // While painting, the districts stay the same: update the rows in place (cheap).
-  const key = [i18nKey(), tolerance, app.active, [...app.locked].join(","), model.districts.join(",")].join("|");
+  const key = [i18nKey(), tolerance, view.active, [...view.locked].join(","), model.districts.join(",")].join("|");
   if (box.dataset.key === key && box.firstElementChild) {
-    updateRows(app, box, scale);
-    renderWarnings(app);
-    renderFigures(app);
+    updateRows(view, box, scale);
+    renderWarnings(view);
+    renderFigures(view);
     return;
   }
   box.replaceChildren();
@@ -63,10 +66,10 @@ export function renderDistricts(app) {
     const outside = Math.abs(dev) > tolerance + 1e-12;
     const left = Math.min(scale(0), scale(dev));
     const width = Math.abs(scale(dev) - scale(0));
-    const locked = app.locked.has(d);
+    const locked = view.locked.has(d);
     return h(
       "tr",
-      { class: `${d === app.active ? "active" : ""} ${outside ? "outside" : ""}`, dataset: { district: d } },
+      { class: `${d === view.active ? "active" : ""} ${outside ? "outside" : ""}`, dataset: { district: d } },
       h(
         "td",
         {},
@@ -75,7 +78,7 @@ export function renderDistricts(app) {
           style: `background:${districtColour(d)}`,
           title: t("active_district"),
           "aria-label": `${t("district")} ${d}`,
-          onclick: () => app.setActive(d),
+          onclick: () => on.pick(d),
         }),
       ),
       h("td", { class: "dname" }, d),
@@ -102,7 +105,7 @@ export function renderDistricts(app) {
             class: `lock ${locked ? "on" : ""}`,
             title: t(locked ? "unlock" : "lock"),
             "aria-pressed": locked ? "true" : "false",
-            onclick: () => app.toggleLock(d),
+            onclick: () => on.lock(d),
           },
           lockIcon(locked),
         ),
@@ -132,8 +135,8 @@ export function renderDistricts(app) {
     ),
   );
   box.dataset.key = key;
-  renderWarnings(app);
-  renderFigures(app);
+  renderWarnings(view);
+  renderFigures(view);
 }
 
 function i18nKey() {
@@ -141,8 +144,8 @@ function i18nKey() {
 }
 
 /** Refresh numbers, classes and bars of the existing district rows. */
-function updateRows(app, box, scale) {
-  const { model, tolerance } = app;
+function updateRows(view, box, scale) {
+  const { model, tolerance } = view;
   for (const tr of box.querySelectorAll("tbody tr")) {
     const d = tr.dataset.district;
     const tl = model.tally.get(d);
@@ -170,8 +173,8 @@ function setText(el, text) {
 }
 
 /** Contiguity, deviation and community warnings for the current assignment. */
-export function renderWarnings(app) {
-  const { model, tolerance } = app;
+export function renderWarnings(view) {
+  const { model, tolerance } = view;
   const list = [];
   for (const d of model.districts) {
     const tl = model.tally.get(d);
@@ -179,7 +182,7 @@ export function renderWarnings(app) {
       list.push(t("warn_empty", { d }));
       continue;
     }
-    const pieces = app.pieces.get(d) ?? 1;
+    const pieces = view.pieces.get(d) ?? 1;
     if (pieces > 1) list.push(t("warn_not_contiguous", { d, n: pieces }));
     const dev = model.deviation(d);
     if (Math.abs(dev) > tolerance + 1e-12)
@@ -199,12 +202,12 @@ export function renderWarnings(app) {
 }
 
 /** The plan's overall figures (live), and whether the server confirmed them. */
-export function renderFigures(app) {
-  const { model, tolerance } = app;
+export function renderFigures(view) {
+  const { model, tolerance } = view;
   const devs = model.districts.map((d) => Math.abs(model.deviation(d)));
   const maxDev = devs.length ? Math.max(...devs) : 0;
-  const allContig = model.districts.every((d) => (app.pieces.get(d) ?? 1) <= 1);
-  const m = app.serverMetrics || {};
+  const allContig = model.districts.every((d) => (view.pieces.get(d) ?? 1) <= 1);
+  const m = view.serverMetrics || {};
   const rows = [
     [t("grids"), num(model.assignment.size)],
     [t("district"), num(model.districts.length)],
@@ -216,17 +219,22 @@ export function renderFigures(app) {
   ];
   if (m.mean_polsby_popper !== undefined) rows.push([t("polsby_popper"), m.mean_polsby_popper.toFixed(3)]);
   const box = $("#figures");
-  const key = JSON.stringify([rows, app.serverNote]);
+  const key = JSON.stringify([rows, view.serverNote]);
   if (box.dataset.key === key && box.firstChild) return;
   box.dataset.key = key;
   box.replaceChildren(
     h("table", { class: "figures" }, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))),
-    app.serverNote ? h("p", { class: "muted", id: "server-note" }, app.serverNote) : "",
+    view.serverNote ? h("p", { class: "muted", id: "server-note" }, view.serverNote) : "",
   );
 }
 
-/** Suggestions list; hovering previews on the map, a click applies. */
-export function renderSuggestions(app, data) {
+/**
+ * Suggestions list; hovering previews on the map, a click applies.
+ * @param {object} data  the answer of GET /plans/{id}/suggestions
+ * @param {object} view  {locked: Set, canEdit}
+ * @param {object} on  {preview(grids, to), clearPreview(), apply(rank)}
+ */
+export function renderSuggestions(data, view, on) {
   const box = $("#suggestion-list");
   box.replaceChildren();
   if (!data) return;
@@ -243,14 +251,14 @@ export function renderSuggestions(app, data) {
         const grids = s.grids || (s.moves || []).map((m) => m.grid);
         const from = s.from ?? s.moves?.[0]?.from;
         const to = s.to ?? s.moves?.[0]?.to ?? s.moves?.[0]?.district;
-        const touchesLocked = app.locked.has(String(from)) || app.locked.has(String(to));
+        const touchesLocked = view.locked.has(String(from)) || view.locked.has(String(to));
         return h(
           "li",
           {
             class: touchesLocked ? "locked" : "",
             dataset: { rank: s.rank },
-            onmouseenter: () => app.previewSuggestion(grids, to),
-            onmouseleave: () => app.clearPreview(),
+            onmouseenter: () => on.preview(grids, to),
+            onmouseleave: () => on.clearPreview(),
           },
           h(
             "div",
@@ -271,8 +279,8 @@ export function renderSuggestions(app, data) {
             "button",
             {
               class: "apply",
-              disabled: !app.canEdit || touchesLocked,
-              onclick: () => app.applySuggestion(s.rank),
+              disabled: !view.canEdit || touchesLocked,
+              onclick: () => on.apply(s.rank),
             },
             t("apply"),
           ),
@@ -491,7 +499,7 @@ function fmt(v) {
 }
 
 /** Version history with two radio columns to pick versions to compare. */
-export function renderHistory(app, versions) {
+export function renderHistory(versions) {
   const box = $("#history-list");
   box.replaceChildren();
   if (!versions?.length) return;

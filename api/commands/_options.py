@@ -135,7 +135,7 @@ class LayerFile(click.Path):
 
         path = super().convert(value, param, ctx)
         try:
-            check_layer(Path(path), self.kind)
+            check_layer(Path(str(path)), self.kind)
         except GridplanError as exc:
             self.fail(f"{value}: {exc}", param, ctx)
         return path

@@ -18,7 +18,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from api import plans
-from api.area import LAYERS, TILE_LAYERS, Area, FeatureIndex, data_etag, encode_tile
+from api.area import CHUNK, LAYERS, TILE_LAYERS, Area, FeatureIndex, data_etag, encode_tile
 from api.deps import AreaDep, BaseUrl, Reader, SettingsDep, StoreDep, caller_role
 from api.errors import _problem
 from api.schemas import VERSION_MAX, InfoPublic
@@ -284,10 +284,9 @@ class Page:
                 round(float(np.nanmax(b[:, 2])), 7), round(float(np.nanmax(b[:, 3])), 7),
             ]  # fmt: skip
         yield orjson.dumps(head)[:-1] + b',"features":['
-        first = True
-        for feature in self.index.features_at(self.rows, self.props):
-            yield feature if first else b"," + feature
-            first = False
+        for start in range(0, len(self.rows), CHUNK):  # one piece per chunk, not per feature
+            part = b",".join(self.index.features_at(self.rows[start : start + CHUNK], self.props))
+            yield part if start == 0 else b"," + part
         yield b'],"links":' + orjson.dumps(self._links()) + b"}"
 
     def _links(self) -> list[dict[str, Any]]:

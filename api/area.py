@@ -299,6 +299,7 @@ class Area:
         self._lock = threading.Lock()
         self.responses = ByteLRU(64 * 1024 * 1024)
         self.tiles = ByteLRU(32 * 1024 * 1024)
+        self.exports = ByteLRU(64 * 1024 * 1024)
         self.derived = LRU(64)
 
     def available(self) -> list[str]:

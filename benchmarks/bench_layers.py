@@ -167,8 +167,9 @@ resources:
     )
     openapi = work / "openapi.yml"
     with openapi.open("w") as fh:
-        subprocess.run([python, "-m", "pygeoapi", "openapi", "generate", str(config)], stdout=fh,
-                       check=True, env={**os.environ, "PYGEOAPI_CONFIG": str(config)})  # fmt: skip
+        cli = str(Path(python).parent / "pygeoapi")  # the command pygeoapi installs
+        subprocess.run([cli, "openapi", "generate", str(config)], stdout=fh, check=True,
+                       env={**os.environ, "PYGEOAPI_CONFIG": str(config)})  # fmt: skip
     env = {**os.environ, "PYGEOAPI_CONFIG": str(config), "PYGEOAPI_OPENAPI": str(openapi)}
     argv = [python, "-m", "uvicorn", "pygeoapi.starlette_app:APP", "--host", "127.0.0.1",
             "--port", "{port}", "--log-level", "warning"]  # fmt: skip

@@ -162,3 +162,41 @@ def test_the_store_knows_the_newest_revision() -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     assert ScriptDirectory.from_config(config).get_heads() == [HEAD_REVISION]
+
+
+def test_a_new_sqlite_database_has_the_schema_the_migrations_make(tmp_path: Path) -> None:
+    """The quick path for a new SQLite database (no Alembic) gives the migrated schema."""
+    from alembic import command
+    from alembic.config import Config
+
+    from api.store import MIGRATIONS
+
+    quick = Store(f"sqlite:///{tmp_path / 'quick.db'}")
+    quick.close()
+    migrated = sa.create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with migrated.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+    def schema(url: str) -> dict:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            out = {}
+            for table in sorted(inspector.get_table_names()):
+                columns = inspector.get_columns(table)
+                indexes = inspector.get_indexes(table)
+                out[table] = (
+                    [(c["name"], str(c["type"]), c["nullable"]) for c in columns],
+                    inspector.get_pk_constraint(table)["constrained_columns"],
+                    sorted((i["name"], tuple(i["column_names"])) for i in indexes),
+                )
+            version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        engine.dispose()
+        return {"tables": out, "version": version}
+
+    assert schema(f"sqlite:///{tmp_path / 'quick.db'}") == schema(
+        f"sqlite:///{tmp_path / 'migrated.db'}"
+    )

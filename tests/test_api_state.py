@@ -106,6 +106,10 @@ def test_a_rebuild_of_a_served_folder_keeps_every_plan_and_serves_the_new_grids(
         assert any("no longer exist" in w for w in job["result"]["warnings"])
         redrawn = c.get(f"/plans/{job['result']['plan']}").json()
         assert redrawn["valid"] is True and redrawn["grids"] == 20
+        last = rename.json()["version"]
+    with TestClient(create_app(_settings(folder, database_url))) as again:  # a restart
+        assert again.get("/plans/current").json()["version"] == last  # every edit acknowledged
+        assert len(again.get("/plans/current/versions").json()) == last
 
 
 def test_an_old_folder_database_and_uploads_move_to_the_state_folder(

@@ -69,7 +69,7 @@ def export_layer(
     if frame.empty:
         raise HTTPException(404, f"the layer {layer!r} is empty in this area: nothing to export")
     key = ("export", layer, plan, version, format, crs, area.version)
-    body = area.derived.get_or_make(key, lambda: _encode({layer: frame}, format, crs))
+    body = area.exports.get_or_make(key, lambda: _encode({layer: frame}, format, crs))
     return _download(body, format, layer, crs)
 
 

@@ -92,6 +92,14 @@ class LRU:
                 self._making.pop(key, None)
         return value
 
+    def get(self, key: Hashable) -> Any:
+        """The cached value of ``key``, or None (nothing is made)."""
+        with self._lock:
+            if key not in self._data:
+                return None
+            self._data.move_to_end(key)
+            return self._data[key][0]
+
     def put(self, key: Hashable, value: Any) -> None:
         """Keep ``value`` (dropping the least recently used entries past the bound)."""
         weight = self._weight(value)

@@ -229,10 +229,22 @@ def items(
     headers = {"ETag": tag, "Cache-Control": "no-cache"}
     if tag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
+    cached = area.responses.get(page.key)
+    if cached is not None:
+        return Response(cached, media_type=GEOJSON, headers=headers)
     if len(page.rows) > STREAM_ABOVE:  # the first bytes leave before the last are made
-        return StreamingResponse(page.chunks(), media_type=GEOJSON, headers=headers)
+        return StreamingResponse(_kept(page, area), media_type=GEOJSON, headers=headers)
     body = area.responses.get_or_make(page.key, lambda: b"".join(page.chunks()))
     return Response(body, media_type=GEOJSON, headers=headers)
+
+
+def _kept(page: Page, area: Area) -> Iterator[bytes]:
+    """Stream a page and keep the whole answer in the (byte-bounded) cache once sent."""
+    parts = []
+    for part in page.chunks():
+        parts.append(part)
+        yield part
+    area.responses.put(page.key, b"".join(parts))
 
 
 class Page:

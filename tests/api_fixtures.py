@@ -162,18 +162,6 @@ def client(settings):
         yield c
 
 
-def wait_for_job(client, url: str, *, timeout: float = 120.0) -> dict:
-    """Poll a job (``/jobs/{id}``) until it is done or failed; its last state."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        job = client.get(url).json()
-        if job["status"] in ("done", "failed") or time.monotonic() > deadline:
-            return job
-        time.sleep(0.05)
-
-
 def env_for(build_dir: Path, database_url: str | None) -> dict[str, str]:
     """Environment for a subprocess server over ``build_dir``."""
     env = {
@@ -187,3 +175,62 @@ def env_for(build_dir: Path, database_url: str | None) -> dict[str, str]:
     else:
         env.pop("GRIDPLAN_DATABASE_URL", None)
     return env
+
+
+# -- a real server on loopback ------------------------------------------------
+
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+
+import httpx  # noqa: E402
+
+from tests.waiting import wait_until  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def server(build: Path, url: str | None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """uvicorn with the app factory on a random loopback port."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.main:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env_for(build, url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server exited")
+        return httpx.get(f"{base}/conformance", timeout=1).status_code == 200
+
+    try:
+        wait_until(up, what="the server to answer", ignoring=(httpx.TransportError,))
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=20)

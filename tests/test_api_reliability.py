@@ -12,13 +12,8 @@ import io
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -35,8 +30,8 @@ from tests.api_fixtures import (  # noqa: F401
     build_dir,
     client,
     database_url,
-    env_for,
     make_build_dir,
+    server,
     settings,
 )
 from tests.waiting import wait_until
@@ -198,51 +193,6 @@ def test_zipped_shapefile_and_geopackage_uploads(client, tmp_path: Path) -> None
 
 
 # -- a real server on loopback ------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def server(build: Path, url: str | None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """uvicorn with the app factory on a random loopback port."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "api.main:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env_for(build, url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode())
-        return httpx.get(f"{base}/conformance", timeout=1).status_code == 200
-
-    try:
-        wait_until(up, what="the server to answer", ignoring=(httpx.TransportError,))
-        yield base, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=20)
 
 
 def test_two_clients_editing_at_once_lose_nothing(build_dir: Path, database_url) -> None:

@@ -17,8 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api_fixtures import PLANNER_HEADERS, make_build_dir
-from tests.test_api_reliability import server
+from tests.api_fixtures import PLANNER_HEADERS, make_build_dir, server
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 CLIENTS = 50

@@ -25,8 +25,8 @@ from tests.api_fixtures import (  # noqa: F401
     PLANNER_HEADERS,
     database_url,
     make_build_dir,
-    wait_for_job,
 )
+from tests.waiting import wait_for_job
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 GRID = "320102001001001"

@@ -106,8 +106,6 @@ def test_k_beyond_the_grids_and_nesting_below_the_communities_are_refused_up_fro
 
 
 def test_every_k_up_to_the_number_of_grids_is_drawn(client) -> None:
-    from tests.api_fixtures import wait_for_job
-
     for k in (12, 23, 24):  # many districts of one or two grids each
         r = client.post("/plans", json={"k": k}, headers=PLANNER_HEADERS)
         assert r.status_code == 202, r.text
@@ -259,8 +257,6 @@ def test_the_job_queue_is_bounded_with_429_and_retry_after(build_dir: Path, monk
         full = c.post("/plans", json={"k": 2}, headers=PLANNER_HEADERS)
         assert full.status_code == 429 and int(full.headers["retry-after"]) > 0
         release.set()
-        from tests.api_fixtures import wait_for_job
-
         for r in first:
             assert wait_for_job(c, r.headers["location"])["status"] == "done"
         assert c.post("/plans", json={"k": 2}, headers=PLANNER_HEADERS).status_code == 202

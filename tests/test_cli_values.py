@@ -73,3 +73,23 @@ def test_build_refuses_bad_crs_and_communities_before_touching_a_file(
     assert code == 2 and says in err, err
     assert _snapshot(out) == before
     assert not (tmp_path / "out.state").exists()
+
+
+def test_districts_from_a_plan_of_rebuilt_grids_says_what_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plan drawn before a rebuild: vanished grids are named and dropped, new ones placed."""
+    import pandas as pd
+
+    folder = make_build_dir(tmp_path / "b")
+    plan = pd.read_csv(folder / "plan.csv", dtype={"grid": str})
+    gone = pd.DataFrame({"grid": ["320102001001099", "320102001002098"], "district": [1, 2]})
+    old = pd.concat([plan.iloc[2:], gone])
+    old.to_csv(tmp_path / "old.csv", index=False)
+    code = main(["districts", str(folder), "--k", "4", "--from", str(tmp_path / "old.csv")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "2 grid(s) of the plan no longer exist" in err and "320102001001099" in err
+    assert "2 grid(s) missing from the plan" in err
+    written = pd.read_csv(folder / "plan.csv", dtype={"grid": str})
+    assert len(written) == 24 and "320102001001099" not in set(written["grid"])

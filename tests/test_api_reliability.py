@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -74,6 +75,8 @@ def test_no_server_errors_and_no_undocumented_status(tmp_path: Path, database_ur
             _fuzz(operation, mode, failures, statuses)
     assert not failures, failures
     assert len(statuses) >= 100 and sum(200 <= c < 300 for c in statuses) >= 10
+    print(f"schemathesis: {len(operations)} operations, {len(statuses)} calls, "
+          f"statuses {sorted(Counter(statuses).items())}")  # fmt: skip
 
 
 def _fuzz(operation, mode: GenerationMode, failures: list[str], statuses: list[int]) -> None:

@@ -29,23 +29,24 @@ import pandas as pd
 import shapely
 
 from gis._errors import UnknownIdError
-from gis.outputs import LAYER_FILES, WGS84, read_layer, read_meta
+from gis.crs import WGS84
+from gis.outputs import FILES, BuildFolder, json_safe, read_meta
 
 log = logging.getLogger("gridplan.api")
 
 #: Every layer the API can serve, by collection id → (file name, title, id column).
 LAYERS: dict[str, tuple[str, str, str | None]] = {
-    "grids": (LAYER_FILES["grids"], "Grids (网格)", "code"),
-    "buildings": (LAYER_FILES["buildings"], "Buildings", "id"),
-    "communities": (LAYER_FILES["communities"], "Communities (社区)", "code"),
-    "districts": ("districts.geojson", "Districts (片区) of a plan", "district"),
-    "streets": (LAYER_FILES["streets"], "Streets", "id"),
-    "pois": (LAYER_FILES["pois"], "Points of interest", "id"),
-    "boundary": (LAYER_FILES["boundary"], "Study area boundary", None),
-    "services": ("services.geojson", "Service points", "id"),
-    "isochrones": ("isochrones.geojson", "Walking isochrones", None),
-    "gaps": ("gaps.geojson", "Coverage gaps", None),
-    "sites": ("sites.geojson", "Suggested service sites", None),
+    "grids": (FILES["grids"], "Grids (网格)", "code"),
+    "buildings": (FILES["buildings"], "Buildings", "id"),
+    "communities": (FILES["communities"], "Communities (社区)", "code"),
+    "districts": (FILES["districts"], "Districts (片区) of a plan", "district"),
+    "streets": (FILES["streets"], "Streets", "id"),
+    "pois": (FILES["pois"], "Points of interest", "id"),
+    "boundary": (FILES["boundary"], "Study area boundary", None),
+    "services": (FILES["services"], "Service points", "id"),
+    "isochrones": (FILES["isochrones"], "Walking isochrones", None),
+    "gaps": (FILES["gaps"], "Coverage gaps", None),
+    "sites": (FILES["sites"], "Suggested service sites", None),
 }
 #: Layers listed even when their file is missing (empty until built).
 ALWAYS_LISTED = ("grids", "buildings", "communities", "districts")
@@ -128,18 +129,6 @@ class ByteLRU(LRU):
         return 100
 
 
-def _clean(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return _clean(value.item())
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
-
-
 class FeatureIndex:
     """A layer ready to serve: ids and bounds at once, each feature's bytes on first use.
 
@@ -164,7 +153,7 @@ class FeatureIndex:
         self._geoms = self.frame.geometry.values
         self._attrs = pd.DataFrame(self.frame.drop(columns=self.frame.geometry.name))
         if id_column and id_column in self._attrs.columns:
-            self.ids: list[Any] = [_clean(v) for v in self._attrs[id_column].tolist()]
+            self.ids: list[Any] = [json_safe(v) for v in self._attrs[id_column].tolist()]
         else:
             self.ids = list(range(len(self.frame)))
         self.bounds = shapely.bounds(self._geoms) if len(self.frame) else np.zeros((0, 4))
@@ -212,7 +201,7 @@ class FeatureIndex:
         if not len(todo):
             return
         records = [
-            {str(k): _clean(v) for k, v in row.items()}
+            {str(k): json_safe(v) for k, v in row.items()}
             for row in self._attrs.iloc[todo].to_dict(orient="records")
         ]
         geometry = shapely.to_geojson(self._geoms[todo])
@@ -332,21 +321,9 @@ class Area:
             return self._indexes[name]
 
     def _read(self, name: str) -> gpd.GeoDataFrame:
-        filename = LAYERS[name][0]
-        path = self.data_dir / filename
-        empty = gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=WGS84)
-        if not path.exists():
-            return empty
-        if name in LAYER_FILES:
-            gdf = read_layer(self.data_dir, name, required=False)
-        else:
-            gdf = gpd.read_file(path, engine="pyogrio")
+        gdf = BuildFolder(self.data_dir).read(name, required=False)
         if gdf is None:
-            return empty
-        if gdf.crs is None:
-            gdf = gdf.set_crs(WGS84)
-        elif not gdf.crs.equals(WGS84):
-            gdf = gdf.to_crs(WGS84)
+            return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=WGS84)
         for column in ("code", "grid", "community", "id"):
             if column in gdf.columns and gdf[column].dtype != object:
                 gdf[column] = gdf[column].map(_as_id)

@@ -28,7 +28,9 @@ from api.routes import _engine
 from api.schemas import GridChangesPublic, Link, PlanPublic, VersionPublic
 from api.store import Change, MakeChange, PlanRow, Store, VersionLookup, VersionRow
 from gis._errors import ConflictError, UnknownIdError
+from gis.crs import WGS84
 from gis.exports import district_layer
+from gis.outputs import BuildFolder, json_safe
 
 #: The plan loaded from ``DIR/plan.csv`` at start.
 DEFAULT_PLAN = "current"
@@ -289,7 +291,7 @@ def load_default_plan(store: Store, area: Area, *, tolerance: float) -> None:
     """Store ``DIR/plan.csv`` as plan ``current`` (version 1) unless it exists."""
     import pandas as pd
 
-    path = area.data_dir / "plan.csv"
+    path = BuildFolder(area.data_dir).file("plan")
     if not path.exists():
         return
     try:
@@ -329,7 +331,7 @@ def district_index(area: Area, store: Store, plan_id: str, version: int | None) 
             layer = gpd.GeoDataFrame(
                 [props for _d, props, _g in stored],
                 geometry=shapely.from_geojson([g for _d, _p, g in stored]),
-                crs="EPSG:4326",
+                crs=WGS84,
             )
         return FeatureIndex.from_frame("districts", layer, "district", version=area.version)
 
@@ -355,14 +357,6 @@ def _shape_rows(layer: gpd.GeoDataFrame) -> list[tuple[int, dict[str, Any], str]
     attrs = layer.drop(columns=layer.geometry.name).to_dict(orient="records")
     geoms = shapely.to_geojson(layer.geometry.values)
     return [
-        (int(a["district"]), {str(k): _plain(v) for k, v in a.items()}, str(g))
+        (int(a["district"]), {str(k): json_safe(v) for k, v in a.items()}, str(g))
         for a, g in zip(attrs, geoms, strict=True)
     ]
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value

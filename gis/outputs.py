@@ -233,7 +233,8 @@ class BuildFolder:
         if out.exists() and not out.is_dir():
             raise OutputError(f"{out} exists and is not a folder: choose another --out")
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        _remove_stale_staging(out)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-{os.getpid()}-", dir=out.parent))
         try:
             staged = BuildFolder(staging)
             written = {name: orient_rfc7946(gdf) for name, gdf in layers.items()}
@@ -309,6 +310,29 @@ def _decimals_as_written(xy: np.ndarray) -> np.ndarray:
     near_half = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-3  # where np.round may differ
     out[near_half] = [float(f"{v:.{GEOJSON_DECIMALS}f}") for v in xy[near_half]]
     return out
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Remove hidden staging and old folders of ``out`` left by builds that were killed.
+
+    Their names carry the building process's id; a folder whose process is
+    gone is removed, one of a build still running is left alone.
+    """
+    for path in out.parent.glob(f".{out.name}.*"):
+        kind, _, rest = path.name[len(out.name) + 2 :].partition("-")
+        pid = rest.split("-")[0]
+        if kind in ("build", "old") and pid.isdigit() and not _alive(int(pid)) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _replace_folder(staging: Path, out: Path) -> None:

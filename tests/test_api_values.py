@@ -23,6 +23,7 @@ from tests.api_fixtures import (  # noqa: F401
     make_build_dir,
     settings,
 )
+from tests.waiting import wait_for_job
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 GRID = "320102001001001"

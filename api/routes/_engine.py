@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
+
+from gis.outputs import json_safe
 
 Assignment = dict[str, int]
 Progress = Callable[[float, str], None]
@@ -115,7 +116,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Metrics of a plan: ``max_deviation``, contiguity, compactness, per district."""
     state = _plan_state(grids, assignment, cache)
-    return jsonable(state.evaluate(tolerance=tolerance))
+    return json_safe(state.evaluate(tolerance=tolerance))
 
 
 def suggest(
@@ -135,7 +136,7 @@ def suggest(
 
 
 def _normalise_move(i: int, move: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(jsonable(move))
+    out = dict(json_safe(move))
     out.setdefault("rank", i + 1)
     grid_list = out.get("grids", out.get("grid", []))
     out["grids"] = [str(g) for g in (grid_list if isinstance(grid_list, list) else [grid_list])]
@@ -163,7 +164,7 @@ def what_if(area: Any, lon: float, lat: float) -> dict[str, Any] | None:
     state = _site_state(area)
     if state is None:
         return None
-    return jsonable(engine_what_if(state, lon, lat))
+    return json_safe(engine_what_if(state, lon, lat))
 
 
 def _site_state(area: Any) -> Any:
@@ -198,21 +199,19 @@ def check_1310(area: Any, *, mode: str = "walk") -> dict[str, Any] | None:
         return None
 
     def make() -> dict[str, Any]:
-        import pandas as pd
-
+        from gis.outputs import BuildFolder
         from gis.response import check_1310 as engine_check
 
-        plan_path = area.data_dir / "plan.csv"  # the folder's own plan, as `gridplan respond`
         result = engine_check(
             area.index("buildings").frame,
             area.index("streets").frame,
             _services(area),
             mode=mode,
             crs=area.meta.get("crs"),
-            plan=pd.read_csv(plan_path, dtype=str) if plan_path.exists() else None,
+            plan=BuildFolder(area.data_dir).plan_table(),  # the folder's plan, as `respond`
         )
         result = {k: v for k, v in result.items() if k != "response_s"}
-        return {"mode": mode, "bases_from": "service points", **jsonable(result)}
+        return {"mode": mode, "bases_from": "service points", **json_safe(result)}
 
     return area.derived.get_or_make(("1310", mode), make)
 
@@ -225,26 +224,3 @@ def _services(area: Any) -> gpd.GeoDataFrame:
         return area.index("services").frame
     pois = area.index("pois").frame if "pois" in area.available() else None
     return default_services(pois)[0]
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON types from engine results (numpy, pandas, dataclasses)."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [jsonable(v) for v in value]
-    if isinstance(value, pd.Series):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, pd.DataFrame):
-        return [jsonable(r) for r in value.to_dict(orient="records")]
-    if isinstance(value, np.ndarray):
-        return [jsonable(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        return jsonable(value.item())
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if hasattr(value, "__dataclass_fields__"):
-        return jsonable(vars(value))
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)

@@ -28,6 +28,7 @@ from api.schemas import BuildCreate, BuildPublic, JobPublic
 from api.settings import Settings
 from api.state import uploads_dir
 from api.store import Store
+from gis.outputs import json_safe
 
 router = APIRouter(prefix="/builds", tags=["builds"])
 
@@ -135,7 +136,7 @@ def rebuild(
         grids_removed=sorted(set(old) - set(new)),
         households_changed=changed,
         plans_marked=marked,
-        summary=_engine.jsonable(result.summary),
+        summary=json_safe(result.summary),
     )
     result_ = report.model_dump(mode="json")
     store.add_build(report.id, None, result_)

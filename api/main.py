@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # what planners made lives in the state folder; an older DIR/gridplan.db moves there
     for note in state.prepare(settings.data_dir, settings.state_folder):
         log.warning("%s", note)
+    settings.state_folder.mkdir(parents=True, exist_ok=True)
     store = Store(settings.sqlalchemy_url)
     store.fail_unfinished_jobs()
     runner = JobRunner(store, workers=settings.job_workers, max_queued=settings.max_queued_jobs)

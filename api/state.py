@@ -42,7 +42,7 @@ def uploads_dir(state_dir: Path) -> Path:
 
 
 def prepare(data_dir: str | os.PathLike[str], state_dir: Path) -> list[str]:
-    """Create the state folder and move in what an older gridplan kept in ``DIR``.
+    """Move what an older gridplan kept in ``DIR`` into the state folder (created for it).
 
     Parameters
     ----------
@@ -75,8 +75,9 @@ def prepare(data_dir: str | os.PathLike[str], state_dir: Path) -> list[str]:
             f"both {legacy_db} and {state / DATABASE_NAME} hold plans: move one of them away "
             "(keep the one with the plans you want) and start again"
         )
-    state.mkdir(parents=True, exist_ok=True)
     notes = []
+    if legacy_db.exists() or (data / UPLOADS_NAME).is_dir():
+        state.mkdir(parents=True, exist_ok=True)  # else the server makes it when it starts
     if legacy_db.exists():
         _move_database(legacy_db, state / DATABASE_NAME)
         notes.append(f"moved the plans database {legacy_db} to {state / DATABASE_NAME}")

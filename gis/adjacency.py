@@ -1,24 +1,36 @@
-"""The grid neighbour graph: shared boundary lengths, and bridges for islands.
+"""The grid neighbour graph: shared boundaries on land, street links over water, bridges.
 
-Two grids are neighbours when they share a boundary *segment* (a positive
-length, within a snapping tolerance of a few centimetres); grids touching
-only at a corner are not.  Islands and enclaves that end up in a component of
-their own are bridged to the nearest grid of another component, so the graph
-is connected and every district can be made contiguous; each bridge is
-recorded so the map can draw it.
+Two grids are neighbours when they share a boundary *segment* on land (a
+positive length, within a snapping tolerance of a few centimetres); grids
+touching only at a corner are not.  Grids are drawn on land only (open water
+is outside the study area, see :mod:`gis.water`), so grids on two banks of a
+river share no boundary: they are neighbours only where a street *link* joins
+them, a bridge, a tunnel or a ferry (:func:`link_pairs`).  Islands and
+enclaves still in a component of their own are bridged to the nearest grid of
+another component ("nearest"), so the graph is connected and every district
+can be made contiguous; every bridge is recorded so the map can draw it.
+
+A build writes the graph to ``adjacency.csv`` (:func:`adjacency_frame`,
+:data:`ADJACENCY_COLUMNS`); :func:`read_adjacency` reads it back for the
+districting, and :func:`load_adjacency` takes it from a build folder when it
+is there (else computes the graph from the grids alone).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
+from shapely.geometry.base import BaseGeometry
 
-from gis._errors import CRSError, EmptyLayerError
+from gis._errors import CRSError, EmptyLayerError, UnreadableFileError
 
 #: Length (m) stored in the matrix for a bridge, which shares no boundary.
 BRIDGE_LENGTH = 1e-3
@@ -26,6 +38,39 @@ BRIDGE_LENGTH = 1e-3
 SNAP = 0.05
 #: Shortest shared length (m) that makes two grids neighbours.
 MIN_SHARED = 0.5
+#: A link's end over water must come this close (m) to a grid to join it.
+LINK_REACH_M = 25.0
+#: The file a build writes the graph to.
+ADJACENCY_NAME = "adjacency.csv"
+#: Its columns: the two grid codes (``grid_a`` < ``grid_b``), the boundary they
+#: share on land (m, 0 for links), ``link`` ("" for land, else "bridge",
+#: "tunnel", "ferry" or "nearest": no link exists, joined to the nearest grid
+#: across the gap), ``via`` (the OSM way ids of the links, ";"-separated) and
+#: ``gap_m`` (the water or gap a link crosses, m).
+ADJACENCY_COLUMNS = ("grid_a", "grid_b", "shared_m", "link", "via", "gap_m")
+
+
+@dataclass(frozen=True)
+class Link:
+    """Two grids joined without a shared land boundary.
+
+    Attributes
+    ----------
+    grid_a, grid_b
+        Grid codes, ``grid_a < grid_b``.
+    kind
+        "bridge", "tunnel", "ferry", or "nearest" (no link exists).
+    via
+        OSM ids of the ways that join them (empty for "nearest").
+    gap_m
+        Length of the water (or gap) crossed, m.
+    """
+
+    grid_a: str
+    grid_b: str
+    kind: str
+    via: tuple[str, ...]
+    gap_m: float
 
 
 @dataclass(frozen=True)
@@ -40,12 +85,16 @@ class Adjacency:
         Symmetric CSR matrix of shared boundary length in metres (bridges hold
         :data:`BRIDGE_LENGTH`).
     bridges
-        ``(code_a, code_b, distance_m)`` for each added bridge.
+        ``(code_a, code_b, distance_m)`` for each pair joined without a shared
+        land boundary: street links over water, then "nearest" bridges.
+    links
+        The same pairs with how they are joined (:class:`Link`).
     """
 
     codes: np.ndarray
     matrix: sparse.csr_matrix
     bridges: list[tuple[str, str, float]] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -59,19 +108,32 @@ class Adjacency:
         return [str(c) for c in self.codes[row]]
 
 
-def grid_adjacency(grids_metric: gpd.GeoDataFrame) -> Adjacency:
+def grid_adjacency(
+    grids_metric: gpd.GeoDataFrame,
+    *,
+    links: gpd.GeoDataFrame | None = None,
+    water: BaseGeometry | None = None,
+) -> Adjacency:
     """Build the neighbour graph of ``grids_metric``.
 
     Parameters
     ----------
     grids_metric
         Grids in a projected metric CRS, with a ``code`` column.
+    links
+        Street and ferry lines that may join grids across water (same CRS):
+        ``id`` and ``kind`` ("bridge", "tunnel", "ferry") columns; see
+        :func:`link_lines`.
+    water
+        The open water between grids (same CRS).  Without it, any gap
+        between grids a link spans counts.
 
     Returns
     -------
     Adjacency
-        Shared lengths between neighbours and the bridges added so that the
-        graph is connected.
+        Shared lengths between neighbours on land, the street links joining
+        grids across water, and the "nearest" bridges added so that the graph
+        is connected.
     """
     if grids_metric.empty:
         raise EmptyLayerError("no grids to build a neighbour graph from")
@@ -83,9 +145,223 @@ def grid_adjacency(grids_metric: gpd.GeoDataFrame) -> Adjacency:
     geoms = np.asarray(grids_metric.geometry.values, dtype=object)
     codes = grids_metric["code"].astype(str).to_numpy()
     matrix = shared_lengths(geoms)
+    joined: list[tuple[int, int, str, tuple[str, ...], float]] = []
+    if links is not None and len(links):
+        for i, j, kind, via, gap in link_pairs(geoms, links, water):
+            if matrix[i, j] == 0:
+                joined.append((i, j, kind, via, gap))
+        matrix = _with_edges(matrix, [(i, j) for i, j, *_ in joined])
     matrix, pairs = bridge_components(geoms, matrix)
-    bridges = [(str(codes[a]), str(codes[b]), round(float(d), 2)) for a, b, d in pairs]
-    return Adjacency(codes=codes, matrix=matrix, bridges=bridges)
+    joined.extend((a, b, "nearest", (), d) for a, b, d in pairs)
+    found = [
+        Link(*sorted((str(codes[i]), str(codes[j]))), kind, via, round(float(gap), 2))
+        for i, j, kind, via, gap in joined
+    ]
+    bridges = [(k.grid_a, k.grid_b, k.gap_m) for k in found]
+    return Adjacency(codes=codes, matrix=matrix, bridges=bridges, links=found)
+
+
+def link_lines(streets: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The lines that may join grids across water: streets (bridges, tunnels) and ferries.
+
+    Parameters
+    ----------
+    streets
+        Street lines with ``id`` and optionally ``tunnel`` (metric CRS).
+    barriers
+        Barriers with ``kind``; those of kind "ferry" are ferry routes.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``id``, ``kind`` ("tunnel" for streets in a tunnel, else "bridge";
+        "ferry"), in the CRS of ``streets``.
+    """
+    frames = []
+    if not streets.empty:
+        tunnel = (
+            streets["tunnel"].isin(["yes", "culvert"]).to_numpy()
+            if "tunnel" in streets
+            else np.zeros(len(streets), dtype=bool)
+        )
+        frames.append(
+            gpd.GeoDataFrame(
+                {
+                    "id": streets["id"].astype(str).to_numpy(),
+                    "kind": np.where(tunnel, "tunnel", "bridge"),
+                },
+                geometry=streets.geometry.to_numpy(),
+                crs=streets.crs,
+            )
+        )
+    if not barriers.empty and "kind" in barriers.columns:
+        ferry = barriers[barriers["kind"] == "ferry"]
+        if len(ferry):
+            frames.append(
+                gpd.GeoDataFrame(
+                    {"id": ferry["id"].astype(str).to_numpy(), "kind": "ferry"},
+                    geometry=ferry.geometry.to_numpy(),
+                    crs=barriers.crs,
+                )
+            )
+    if not frames:
+        return gpd.GeoDataFrame({"id": [], "kind": []}, geometry=[], crs=streets.crs)
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+
+
+def link_pairs(
+    geoms: np.ndarray, links: gpd.GeoDataFrame, water: BaseGeometry | None
+) -> list[tuple[int, int, str, tuple[str, ...], float]]:
+    """Pairs of grids that a link joins across water.
+
+    A link joins grids ``i`` and ``j`` when a stretch of it over water (or
+    over a gap between grids, without ``water``) starts within
+    :data:`LINK_REACH_M` of grid ``i`` and ends within it of grid ``j``.
+
+    Returns
+    -------
+    list of (i, j, kind, via, gap_m)
+        One per pair (``i < j``); ``via`` lists every link id that joins them,
+        ``gap_m`` is the shortest crossing.
+    """
+    lines = links.geometry.to_numpy()
+    if water is not None:
+        over = shapely.intersection(lines, water)
+    else:
+        over = shapely.difference(lines, shapely.union_all(geoms))
+    parts, which = shapely.get_parts(over, return_index=True)
+    parts_ok = shapely.get_type_id(parts) == 1
+    parts, which = parts[parts_ok], which[parts_ok]
+    if len(parts) == 0:
+        return []
+    tree = shapely.STRtree(geoms)
+    ends = [shapely.get_point(parts, 0), shapely.get_point(parts, -1)]
+    owner = []
+    for points in ends:
+        (src, dst), _ = tree.query_nearest(
+            points, max_distance=LINK_REACH_M, return_distance=True, all_matches=False
+        )
+        grid = np.full(len(parts), -1, dtype=np.int64)
+        grid[src] = dst
+        owner.append(grid)
+    a, b = owner
+    ok = (a >= 0) & (b >= 0) & (a != b)
+    ids = links["id"].astype(str).to_numpy()
+    kinds = links["kind"].astype(str).to_numpy()
+    found: dict[tuple[int, int], tuple[str, list[str], float]] = {}
+    for i, j, k, gap in zip(
+        a[ok].tolist(), b[ok].tolist(), which[ok].tolist(), shapely.length(parts[ok]).tolist(),
+        strict=True,
+    ):
+        key = (min(i, j), max(i, j))
+        kind, via, best = found.get(key, (kinds[k], [], gap))
+        if ids[k] not in via:
+            via.append(ids[k])
+        found[key] = (kind, via, min(best, gap))
+    return [(i, j, kind, tuple(via), gap) for (i, j), (kind, via, gap) in sorted(found.items())]
+
+
+def _with_edges(matrix: sparse.csr_matrix, pairs: list[tuple[int, int]]) -> sparse.csr_matrix:
+    if not pairs:
+        return matrix
+    i = np.array([p[0] for p in pairs])
+    j = np.array([p[1] for p in pairs])
+    extra = sparse.coo_matrix(
+        (np.full(2 * len(i), BRIDGE_LENGTH), (np.r_[i, j], np.r_[j, i])), shape=matrix.shape
+    )
+    return (matrix + extra).tocsr()
+
+
+def adjacency_frame(adjacency: Adjacency) -> pd.DataFrame:
+    """The graph as the rows of ``adjacency.csv`` (see :data:`ADJACENCY_COLUMNS`)."""
+    m = sparse.triu(adjacency.matrix, k=1).tocoo()
+    codes = adjacency.codes
+    rows = {
+        (min(codes[i], codes[j]), max(codes[i], codes[j])): (float(v), "", "", 0.0)
+        for i, j, v in zip(m.row, m.col, m.data, strict=True)
+    }
+    for link in adjacency.links:
+        rows[(link.grid_a, link.grid_b)] = (0.0, link.kind, ";".join(link.via), link.gap_m)
+    frame = pd.DataFrame(
+        [(a, b, round(s, 2), k, v, g) for (a, b), (s, k, v, g) in sorted(rows.items())],
+        columns=list(ADJACENCY_COLUMNS),
+    )
+    return frame
+
+
+def read_adjacency(path: str | os.PathLike[str], codes: np.ndarray) -> Adjacency:
+    """Read ``adjacency.csv`` into an :class:`Adjacency` over ``codes`` (in that row order).
+
+    Raises
+    ------
+    UnreadableFileError
+        When the file is missing, lacks a column, or names a grid not in ``codes``.
+    """
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype={"grid_a": str, "grid_b": str, "link": str, "via": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise UnreadableFileError(f"cannot read the grid adjacency {path}: {exc}") from exc
+    missing = [c for c in ADJACENCY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise UnreadableFileError(
+            f"{path} lacks the column(s) {', '.join(missing)}: rebuild with `gridplan build`"
+        )
+    codes = np.asarray(codes).astype(str)
+    pos = {c: i for i, c in enumerate(codes)}
+    unknown = sorted(set(frame["grid_a"]).union(frame["grid_b"]) - set(pos))
+    if unknown:
+        raise UnreadableFileError(
+            f"{path} names grids that are not in the grids ({', '.join(unknown[:3])}): "
+            "it belongs to another build; rebuild with `gridplan build`"
+        )
+    i = frame["grid_a"].map(pos).to_numpy()
+    j = frame["grid_b"].map(pos).to_numpy()
+    kind = frame["link"].fillna("").to_numpy(dtype=str)
+    value = np.where(kind == "", frame["shared_m"].to_numpy(dtype=float), BRIDGE_LENGTH)
+    n = len(codes)
+    matrix = sparse.coo_matrix((np.r_[value, value], (np.r_[i, j], np.r_[j, i])), shape=(n, n))
+    linked = frame[kind != ""]
+    links = [
+        Link(
+            str(r.grid_a),
+            str(r.grid_b),
+            str(r.link),
+            tuple(v for v in (r.via if isinstance(r.via, str) else "").split(";") if v),
+            float(r.gap_m),
+        )
+        for r in linked.itertuples(index=False)
+    ]
+    return Adjacency(
+        codes=codes,
+        matrix=matrix.tocsr(),
+        bridges=[(k.grid_a, k.grid_b, k.gap_m) for k in links],
+        links=links,
+    )
+
+
+def load_adjacency(folder: str | os.PathLike[str], grids_metric: gpd.GeoDataFrame) -> Adjacency:
+    """The neighbour graph of a build folder's grids: its ``adjacency.csv``, else computed.
+
+    Parameters
+    ----------
+    folder
+        A build folder ``DIR``.
+    grids_metric
+        Its grids in a metric CRS (their ``code`` order is the matrix order).
+
+    Returns
+    -------
+    Adjacency
+        Read from ``DIR/adjacency.csv`` when the build wrote one for these
+        grids (so districts keep off the river); otherwise
+        :func:`grid_adjacency` of the grids alone.
+    """
+    path = Path(folder) / ADJACENCY_NAME
+    codes = grids_metric["code"].astype(str).to_numpy()
+    if path.is_file():
+        return read_adjacency(path, codes)
+    return grid_adjacency(grids_metric)
 
 
 def shared_lengths(geoms: np.ndarray) -> sparse.csr_matrix:

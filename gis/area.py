@@ -4,10 +4,16 @@
 :func:`load_area`:
 
 - an area folder with an ``area.toml`` manifest (see ``data/boundaries/``);
-- a bare OSM file (``.osm``, ``.osm.xml``, ``.osm.pbf``) with zero
-  configuration: the study area is the extract's built-up extent;
+- a bare OSM file (``.osm``, ``.osm.xml``, ``.osm.pbf``, and compressed XML:
+  ``.osm.gz``, ``.osm.bz2``, ``.osm.xml.gz``, ``.osm.xml.bz2``), alone or as
+  the only OSM file of a folder, with zero configuration: the study area is
+  the extract's built-up extent;
 - a GeoPackage with layers ``buildings`` and ``streets`` (and optionally
   ``boundary``, ``communities``, ``pois``, ``barriers``).
+
+Whatever the source, the study area is land: open water (rivers, lakes, the
+sea beside a coastline; see :mod:`gis.water`) is taken out of it, so grids and
+their neighbours never reach across a river.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -26,6 +33,7 @@ from shapely.geometry.base import BaseGeometry
 from gis._errors import EmptyLayerError, ManifestError, UnreadableFileError
 from gis.crs import WGS84
 from gis.sources import OsmLayers, is_osm_file, list_layers, read_osm, read_vector
+from gis.water import MIN_LAND_M2, land_only, water_mask
 
 MANIFEST = "area.toml"
 
@@ -42,7 +50,8 @@ class AreaInput:
     name
         Display name.
     boundary
-        The study area polygon (WGS 84).
+        The study area on land (WGS 84): the given or built-up area without
+        its open water; a MultiPolygon when water splits it.
     study_area_source
         How the boundary was found: "manifest", "boundary layer" or "built-up extent".
     layers
@@ -63,6 +72,12 @@ class AreaInput:
         The manifest's ``[defaults]`` table (household targets, population parameters).
     source
         What SOURCE was, for the record.
+    water
+        The open water taken out of the study area (WGS 84; empty when none).
+    water_m2
+        Its area in square metres.
+    notes
+        What reading the area changed, in words (buildings left in the water).
     """
 
     name: str
@@ -78,6 +93,9 @@ class AreaInput:
     population_total: float | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    water: BaseGeometry = field(default_factory=shapely.Polygon)
+    water_m2: float = 0.0
+    notes: tuple[str, ...] = ()
 
 
 def load_area(source: str | os.PathLike[str]) -> AreaInput:
@@ -132,6 +150,7 @@ def _from_manifest(folder: Path) -> AreaInput:
         how = "manifest"
     else:
         boundary, how = built_up_extent(layers.buildings), "built-up extent"
+    land = on_land(boundary, layers, built_up=how == "built-up extent")
     communities = None
     if "communities" in manifest:
         communities = read_vector(folder / manifest["communities"], what="community boundaries")
@@ -140,9 +159,9 @@ def _from_manifest(folder: Path) -> AreaInput:
         households = _read_table(folder / manifest["households"])
     return AreaInput(
         name=str(manifest.get("name", folder.name)),
-        boundary=boundary,
+        boundary=land.boundary,
         study_area_source=how,
-        layers=_clip_layers(layers, boundary),
+        layers=_clip_layers(layers, land.boundary),
         admin_code=_code(manifest.get("admin_code", "000000"), 6, "admin_code"),
         subdistrict_code=_code(manifest.get("subdistrict_code", "000"), 3, "subdistrict_code"),
         crs=manifest.get("crs"),
@@ -152,19 +171,25 @@ def _from_manifest(folder: Path) -> AreaInput:
         population_total=manifest.get("population_total"),
         defaults=dict(manifest.get("defaults", {})),
         source=str(folder),
+        water=land.water,
+        water_m2=land.water_m2,
+        notes=land.notes,
     )
 
 
 def _from_osm_file(path: Path) -> AreaInput:
     layers = read_osm(path)
-    boundary = built_up_extent(layers.buildings)
+    land = on_land(built_up_extent(layers.buildings), layers, built_up=True)
     return AreaInput(
         name=path.name.split(".")[0],
-        boundary=boundary,
+        boundary=land.boundary,
         study_area_source="built-up extent",
-        layers=_clip_layers(layers, boundary),
-        language=_guess_language(layers),
+        layers=_clip_layers(layers, land.boundary),
+        language=guess_language(layers),
         source=str(path),
+        water=land.water,
+        water_m2=land.water_m2,
+        notes=land.notes,
     )
 
 
@@ -189,14 +214,19 @@ def _from_geopackage(path: Path) -> AreaInput:
         boundary, how = _union_polygon(layer("boundary"), "boundary layer"), "boundary layer"
     else:
         boundary, how = built_up_extent(buildings), "built-up extent"
+    land = on_land(boundary, layers, built_up=how == "built-up extent")
     communities = layer("communities") if "communities" in names else None
     return AreaInput(
         name=path.stem,
-        boundary=boundary,
+        boundary=land.boundary,
         study_area_source=how,
-        layers=_clip_layers(layers, boundary),
+        layers=_clip_layers(layers, land.boundary),
+        language=guess_language(layers),
         communities=communities,
         source=str(path),
+        water=land.water,
+        water_m2=land.water_m2,
+        notes=land.notes,
     )
 
 
@@ -247,6 +277,66 @@ def built_up_extent(buildings: gpd.GeoDataFrame, *, margin_m: float = 60.0) -> B
     return gpd.GeoSeries([area], crs=metric.crs).to_crs(WGS84).iloc[0]
 
 
+@dataclass(frozen=True)
+class Land:
+    """A study area on land, and the water taken out of it (WGS 84)."""
+
+    boundary: BaseGeometry
+    water: BaseGeometry
+    water_m2: float
+    notes: tuple[str, ...] = ()
+
+
+def on_land(boundary: BaseGeometry, layers: OsmLayers, *, built_up: bool) -> Land:
+    """Take the open water of ``layers`` out of the study area ``boundary`` (WGS 84).
+
+    Parameters
+    ----------
+    boundary
+        The study area as given (or the built-up extent).
+    layers
+        The extract, for its water and buildings.
+    built_up
+        The boundary is the built-up extent: parts of land that water cuts
+        off and that hold no building are dropped.
+
+    Returns
+    -------
+    Land
+    """
+    wgs = gpd.GeoSeries([boundary], crs=WGS84)
+    crs = wgs.estimate_utm_crs()
+    area = wgs.to_crs(crs).iloc[0]
+    footprints = layers.buildings.to_crs(crs).geometry.to_numpy() if len(layers.buildings) else []
+    footprints = np.asarray(footprints, dtype=object)
+    water = water_mask(area, layers.barriers.to_crs(crs), footprints)
+    land = land_only(area, water)
+    notes: list[str] = []
+    if not water.is_empty and len(footprints):
+        points = shapely.point_on_surface(footprints)
+        if built_up:
+            parts = [p for p in shapely.get_parts(land) if shapely.intersects(p, points).any()]
+            if parts:
+                land = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+        shapely.prepare(land)
+        wet = shapely.intersects(area, points) & ~shapely.intersects(land, points)
+        if wet.any():
+            ids = layers.buildings["id"].astype(str).to_numpy()[wet]
+            notes.append(
+                f"{int(wet.sum())} building(s) stand in open water or on land of less than "
+                f"{MIN_LAND_M2:,.0f} m² that water cuts off, and are left out of the study area: "
+                + ", ".join(ids[:10])
+                + (" …" if wet.sum() > 10 else "")
+            )
+    back = gpd.GeoSeries([land, water], crs=crs).to_crs(WGS84).make_valid()
+    return Land(
+        boundary=back.iloc[0],
+        water=back.iloc[1],
+        water_m2=round(float(water.area), 1),
+        notes=tuple(notes),
+    )
+
+
 def _union_polygon(gdf: gpd.GeoDataFrame, what: str) -> BaseGeometry:
     geoms = shapely.make_valid(gdf.geometry.values)
     polys = [g for g in geoms if g is not None and g.geom_type in ("Polygon", "MultiPolygon")]
@@ -284,6 +374,7 @@ def _clip_layers(layers: OsmLayers, boundary: BaseGeometry) -> OsmLayers:
         streets=within(layers.streets, wide),
         barriers=within(layers.barriers, wide),
         pois=within(layers.pois, boundary),
+        landuse=within(layers.landuse, boundary),
     )
 
 
@@ -300,9 +391,38 @@ def _read_table(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str)
 
 
-def _guess_language(layers: OsmLayers) -> str:
-    names = layers.buildings.get("name")
-    if names is None:
+def guess_language(layers: OsmLayers) -> str:
+    """The area's language, from the script of its names (buildings, streets, POIs).
+
+    A script counts when at least 5% of the names use it.  Kana (hiragana,
+    katakana) give ``"ja"`` (Japanese names mix kana with Chinese characters),
+    hangul ``"ko"``; Chinese characters without either give ``"zh"``; any
+    other script ``"en"``.
+    """
+    names: list[str] = []
+    for layer in (layers.streets, layers.pois, layers.buildings):
+        if "name" in layer.columns:
+            names.extend(str(n) for n in layer["name"].dropna().head(500))
+    if not names:
         return "en"
-    text = "".join(str(n) for n in names.dropna().head(200))
-    return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
+    share = {
+        script: sum(_uses(name, ranges) for name in names) / len(names)
+        for script, ranges in _SCRIPTS.items()
+    }
+    if share["kana"] >= 0.05:
+        return "ja"
+    if share["hangul"] >= 0.05:
+        return "ko"
+    return "zh" if share["han"] >= 0.05 else "en"
+
+
+def _uses(name: str, ranges: tuple[tuple[str, str], ...]) -> bool:
+    return any(lo <= ch <= hi for ch in name for lo, hi in ranges)
+
+
+#: Unicode ranges of the scripts :func:`guess_language` tells apart.
+_SCRIPTS = {
+    "kana": (("\u3040", "\u30ff"), ("\u31f0", "\u31ff"), ("\uff66", "\uff9f")),
+    "hangul": (("\uac00", "\ud7af"), ("\u1100", "\u11ff"), ("\u3130", "\u318f")),
+    "han": (("\u4e00", "\u9fff"), ("\u3400", "\u4dbf")),
+}

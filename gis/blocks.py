@@ -42,6 +42,10 @@ BLOCK_HIGHWAYS = MAJOR_HIGHWAYS | {
 
 #: Faces smaller than this (m²) are noise from nearly-touching lines.
 MIN_FACE_M2 = 1.0
+#: Lines are clipped this far (m) beyond the area they cut.
+CLIP_MARGIN_M = 1.0
+#: A rounding sliver is widened by this much (m) to join its neighbour.
+SPECK_PAD_M = 1e-6
 
 
 def barrier_lines(
@@ -98,7 +102,12 @@ def enclose(area: BaseGeometry, lines: Sequence[BaseGeometry] | np.ndarray) -> l
         Faces with holes where a face encloses another.
     """
     lines = np.asarray(lines, dtype=object)
-    inside = shapely.intersection(lines, area) if len(lines) else lines
+    # clip to a hair beyond the area, so lines cross its outline and are noded with it
+    # (a line clipped exactly at the outline may end a rounding error short of it)
+    reach = shapely.buffer(area, CLIP_MARGIN_M, quad_segs=2)
+    if len(lines):
+        lines = lines[shapely.STRtree(lines).query(reach, predicate="intersects")]
+    inside = shapely.intersection(lines, reach) if len(lines) else lines
     inside = inside[~shapely.is_empty(inside)] if len(inside) else inside
     noded = shapely.union_all(np.concatenate([[area.boundary], inside]))
     faces = shapely.get_parts(shapely.polygonize([noded]))
@@ -112,7 +121,12 @@ def enclose(area: BaseGeometry, lines: Sequence[BaseGeometry] | np.ndarray) -> l
 
 
 def _fill_gaps(area: BaseGeometry, faces: list[BaseGeometry]) -> list[BaseGeometry]:
-    """Give any part of ``area`` that no face covers (dropped specks) to a neighbour."""
+    """Give any part of ``area`` that no face covers (dropped specks) to a neighbour.
+
+    The speck goes to the face it shares the longest boundary with whose union
+    with it is one polygon; a speck that touches its neighbours only at points
+    (a rounding sliver) is widened by :data:`SPECK_PAD_M` to join.
+    """
     covered = shapely.union_all(faces)
     rest = shapely.difference(area, covered)
     if rest.is_empty or rest.area < 1e-9 * max(area.area, 1.0):
@@ -130,8 +144,19 @@ def _fill_gaps(area: BaseGeometry, faces: list[BaseGeometry]) -> list[BaseGeomet
                 piece.boundary, shapely.boundary(np.asarray(faces, dtype=object)[candidates])
             )
         )
-        target = int(candidates[int(np.argmax(shared))])
-        faces[target] = shapely.union_all([faces[target], piece])
+        order = candidates[np.argsort(-shared, kind="stable")].tolist()
+        for target in order:
+            merged = shapely.union_all([faces[target], piece])
+            if merged.geom_type == "Polygon":
+                break
+        else:
+            target = order[0]
+            padded = shapely.buffer(piece, SPECK_PAD_M, join_style="mitre")
+            merged = shapely.intersection(shapely.union_all([faces[target], padded]), area)
+            if merged.geom_type != "Polygon":
+                faces.append(piece)
+                continue
+        faces[target] = merged
     return faces
 
 

@@ -1,9 +1,10 @@
 """Unit grids: blocks merged or split to a target number of households, then coded.
 
 :func:`make_grids` is the flow: per community, cut it into blocks along
-streets and barriers, split blocks that hold too many households along lines
-that avoid buildings, merge blocks that hold too few (and slivers) into
-neighbours, and return grid polygons that tile the community exactly.
+streets and barriers, split blocks that hold too many households along the
+gaps between their buildings (never through a footprint), merge blocks that
+hold too few (and slivers) into neighbours, and return grid polygons that tile
+the community exactly.
 :func:`number_west_east_north_south` orders grids and communities for their
 codes (Xi'an DB6101/T 3185-2024: west to east, north to south).
 
@@ -18,9 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from scipy import sparse
+from scipy.sparse import csgraph
 from shapely.geometry.base import BaseGeometry
 
+from gis._errors import InfeasibleError
 from gis.blocks import enclose, shared_lengths
+from gis.tessellation import regions, tessellate
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,77 @@ class GridSet:
     members: list[np.ndarray]
 
 
+@dataclass(frozen=True)
+class CodedGrids:
+    """The grids of every community, coded.
+
+    Attributes
+    ----------
+    codes
+        15-digit grid codes, in code order.
+    polygons, members
+        Per grid: its polygon and the indices of its buildings.
+    community_codes
+        12-digit community code of each input community (input order).
+    community_members
+        Indices of the buildings of each input community.
+    """
+
+    codes: list[str]
+    polygons: list[BaseGeometry]
+    members: list[np.ndarray]
+    community_codes: list[str]
+    community_members: list[np.ndarray]
+
+
+def cut_and_code(
+    communities: list[BaseGeometry],
+    lines: np.ndarray,
+    buildings: Buildings,
+    targets: GridTargets,
+    *,
+    prefix: str,
+) -> CodedGrids:
+    """Cut every community into grids and give communities and grids their codes.
+
+    Communities are numbered west → east in rows from north to south within
+    the sub-district, and grids likewise within their community (Xi'an
+    DB6101/T 3185-2024): code = ``prefix`` (6 + 3 digits) + community (3) +
+    grid (3).
+
+    Raises
+    ------
+    InfeasibleError
+        When a community would hold more than the 999 grids a code allows.
+    """
+    per_community = assign_points(communities, buildings.points, np.arange(len(buildings.points)))
+    community_codes = [""] * len(communities)
+    codes: list[str] = []
+    polygons: list[BaseGeometry] = []
+    members: list[np.ndarray] = []
+    for seq, c in enumerate(_reading_order(communities).tolist(), start=1):
+        community_codes[c] = f"{prefix}{seq:03d}"
+        gridset = make_grids(communities[c], lines, buildings, per_community[c], targets)
+        order = _reading_order(gridset.polygons)
+        if len(order) > 999:
+            raise InfeasibleError(
+                f"community {community_codes[c]} would hold {len(order)} grids, more than the "
+                "999 a code allows: give community boundaries or raise households_min"
+            )
+        for gseq, g in enumerate(order.tolist(), start=1):
+            codes.append(f"{community_codes[c]}{gseq:03d}")
+            polygons.append(gridset.polygons[g])
+            members.append(gridset.members[g])
+    return CodedGrids(codes, polygons, members, community_codes, per_community)
+
+
+def _reading_order(polygons: list[BaseGeometry]) -> np.ndarray:
+    """Reading order of polygons: rows half a typical polygon's size high."""
+    points = shapely.get_coordinates(shapely.point_on_surface(np.asarray(polygons, dtype=object)))
+    row = float(np.sqrt(np.median(shapely.area(np.asarray(polygons, dtype=object))))) / 2
+    return number_west_east_north_south(points, row_height=row)
+
+
 def make_grids(
     community: BaseGeometry,
     lines: np.ndarray,
@@ -106,14 +182,16 @@ def make_grids(
     # 1. blocks enclosed by streets and barriers
     blocks = enclose(community, lines)
     block_members = assign_points(blocks, buildings.points, members)
-    # 2. split blocks holding too many households or residents
+    # 2. split blocks holding too many households or residents between their buildings
     pieces: list[BaseGeometry] = []
     piece_members: list[np.ndarray] = []
     for block, idx in zip(blocks, block_members, strict=True):
-        for poly, sub in split_region(block, idx, buildings, targets):
+        for poly, sub in split_block(block, idx, buildings, targets):
             pieces.append(poly)
             piece_members.append(sub)
-    # 3. merge slivers and blocks holding too few into neighbours
+    # 3. snap the pieces into an exact coverage (shared edges vertex for vertex)
+    pieces = list(shapely.coverage_clean(np.asarray(pieces, dtype=object)))
+    # 4. merge slivers and blocks holding too few into neighbours
     groups = merge_regions(pieces, piece_members, buildings, targets)
     polygons = [_union(pieces, group) for group in groups]
     grouped = [np.concatenate([piece_members[i] for i in group]) for group in groups]
@@ -148,53 +226,135 @@ def assign_points(
     return [np.array(o, dtype=np.int64) for o in out]
 
 
-def split_region(
-    polygon: BaseGeometry,
+def split_block(
+    block: BaseGeometry,
     members: np.ndarray,
     buildings: Buildings,
     targets: GridTargets,
-    *,
-    depth: int = 0,
 ) -> list[tuple[BaseGeometry, np.ndarray]]:
-    """Split ``polygon`` by straight cuts until each piece is within the targets.
+    """Split a block that holds too many households along the gaps between its buildings.
 
-    Each cut runs across the polygon's long axis, at the position that best
-    divides its households in the wanted ratio, preferring positions in gaps
-    between buildings (a cut through a building costs 2% of imbalance).
+    The block is cut into one cell per building (:func:`gis.tessellation.tessellate`);
+    the cell graph is partitioned into contiguous groups of about the target
+    household count, with the shortest boundaries (:func:`partition_buildings`);
+    each group's cells, with its footprints made whole, become a piece.  No
+    footprint is cut; a building that alone holds more than the maximum is a
+    piece of its own.
 
     Returns
     -------
     list of (polygon, member indices)
+        Pieces tiling ``block``.
     """
-    hh = float(buildings.households[members].sum())
-    pop = float(buildings.population[members].sum())
-    if (hh <= targets.households_max and pop <= targets.residents_max) or len(members) < 2:
-        return [(polygon, members)]
-    if depth > 24:
-        return [(polygon, members)]
-    parts = _parts(hh, pop, targets)
-    share = (parts // 2) / parts
-    axis = _long_axis(polygon)
-    t_points = buildings.points[members] @ axis
-    weight = buildings.households[members] if hh > 0 else buildings.population[members]
-    cut = _best_cut(polygon, axis, t_points, weight, buildings.shapes[members], share)
-    if cut is None:
-        return [(polygon, members)]
-    pieces = [
-        p
-        for side in (-1, +1)
-        for p in shapely.get_parts(_half_plane(polygon, axis, cut, side))
-        if p.geom_type == "Polygon" and p.area > 0
-    ]
+    hh = buildings.households[members]
+    pop = buildings.population[members]
+    if len(members) < 2 or _fits(float(hh.sum()), float(pop.sum()), targets):
+        return [(block, members)]
+    tess = tessellate(block, buildings.shapes[members])
+    labels = partition_buildings(tess.graph, hh, pop, targets)
+    pieces = [poly for poly, _ in regions(tess, labels)]
     if len(pieces) < 2:
-        return [(polygon, members)]
-    out: list[tuple[BaseGeometry, np.ndarray]] = []
-    for poly, sub in zip(pieces, assign_points(pieces, buildings.points, members), strict=True):
-        if len(sub) == len(members):  # the cut separated nothing: stop here
-            out.append((poly, sub))
-        else:
-            out.extend(split_region(poly, sub, buildings, targets, depth=depth + 1))
-    return out
+        return [(block, members)]
+    return list(zip(pieces, assign_points(pieces, buildings.points, members), strict=True))
+
+
+def partition_buildings(
+    graph: sparse.csr_matrix, households: np.ndarray, population: np.ndarray, targets: GridTargets
+) -> np.ndarray:
+    """Group buildings into contiguous parts within the targets, cutting short boundaries.
+
+    Parameters
+    ----------
+    graph
+        Symmetric matrix of shared cell boundary (m) between buildings.
+    households, population
+        Per building.
+    targets
+        The household and resident targets.
+
+    Returns
+    -------
+    ndarray of int
+        Part of each building, ``0 … k-1``.  A part over a target is split
+        again (recursive bisection by METIS) unless it is a single building.
+    """
+    n = len(households)
+    labels = np.zeros(n, dtype=np.int64)
+    todo = [np.arange(n)]
+    next_label = 1
+    while todo:
+        nodes = todo.pop()
+        hh, pop = float(households[nodes].sum()), float(population[nodes].sum())
+        if len(nodes) < 2 or _fits(hh, pop, targets):
+            continue
+        k = min(_parts(hh, pop, targets), len(nodes))
+        weight = households[nodes] if hh > 0 else population[nodes]
+        sub = _metis(graph if len(nodes) == n else graph[nodes][:, nodes], weight, k)
+        for part in range(1, k):
+            labels[nodes[sub == part]] = next_label
+            next_label += 1
+        for part in range(k):
+            chosen = nodes[sub == part]
+            if len(chosen) < len(nodes):  # a part METIS could not shrink is left as it is
+                todo.append(chosen)
+    return np.unique(labels, return_inverse=True)[1]
+
+
+def _fits(hh: float, pop: float, targets: GridTargets) -> bool:
+    return hh <= targets.households_max and pop <= targets.residents_max
+
+
+#: METIS is asked for ``k`` parts only of a graph with at least this many buildings per part.
+METIS_MIN_PER_PART = 3
+
+
+def _metis(graph: sparse.csr_matrix, weight: np.ndarray, k: int) -> np.ndarray:
+    """METIS k-way partition with contiguous parts, balanced by ``weight``."""
+    import pymetis
+
+    n = graph.shape[0]
+    vweights = np.maximum(np.round(weight * 100), 0).astype(np.int64)
+    eweights = np.maximum(1, np.round(graph.data * 10)).astype(np.int64)
+    # METIS complains on stdout (and leaves parts empty) when parts are nearly single buildings
+    tries = (1, 0) if n >= METIS_MIN_PER_PART * k else ()
+    for contig in tries:  # METIS refuses contiguous parts of a disconnected graph
+        options = pymetis.Options(seed=0, ufactor=30, contig=contig, niter=20, ncuts=3)
+        try:
+            _, parts = pymetis.part_graph(
+                k,
+                adjacency=pymetis.CSRAdjacency(
+                    graph.indptr.astype(np.int64), graph.indices.astype(np.int64)
+                ),
+                vweights=vweights,
+                eweights=eweights,
+                options=options,
+            )
+        except (RuntimeError, ValueError):
+            continue
+        parts = np.asarray(parts, dtype=np.int64)
+        if len(np.unique(parts)) == k:
+            return parts
+    # tiny graphs: slices of equal weight in breadth-first order
+    graph = _chain_components(graph)
+    order = csgraph.breadth_first_order(graph, 0, directed=False, return_predecessors=False)
+    w = weight[order] + 1e-9
+    centre = (np.cumsum(w) - w / 2) / w.sum()  # each building goes by its middle
+    out = np.empty(n, dtype=np.int64)
+    out[order] = np.minimum((centre * k).astype(np.int64), k - 1)
+    return np.unique(out, return_inverse=True)[1]
+
+
+def _chain_components(graph: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Join the components of ``graph`` by weak edges so METIS sees one graph."""
+    count, comp = csgraph.connected_components(graph, directed=False)
+    if count == 1:
+        return graph
+    firsts = np.unique(comp, return_index=True)[1]
+    a, b = firsts[:-1], firsts[1:]
+    extra = sparse.coo_matrix(
+        (np.full(2 * len(a), 0.1), (np.r_[a, b], np.r_[b, a])), shape=graph.shape
+    )
+    return (graph + extra).tocsr()
 
 
 def _parts(hh: float, pop: float, targets: GridTargets) -> int:
@@ -206,74 +366,6 @@ def _parts(hh: float, pop: float, targets: GridTargets) -> int:
     return max(2, by_hh, by_pop)
 
 
-def _long_axis(polygon: BaseGeometry) -> np.ndarray:
-    """Unit vector along the longer side of the polygon's minimum rotated rectangle."""
-    rect = shapely.oriented_envelope(polygon)
-    coords = np.asarray(rect.exterior.coords) if rect.geom_type == "Polygon" else None
-    if coords is None or len(coords) < 4:
-        return np.array([1.0, 0.0])
-    sides = np.diff(coords[:3], axis=0)
-    side = sides[int(np.argmax(np.hypot(sides[:, 0], sides[:, 1])))]
-    axis = side / np.hypot(*side)
-    return axis if (axis[0], axis[1]) >= (0.0, 0.0) else -axis  # deterministic sign
-
-
-def _best_cut(
-    polygon: BaseGeometry,
-    axis: np.ndarray,
-    t_points: np.ndarray,
-    weight: np.ndarray,
-    shapes: np.ndarray,
-    share: float,
-) -> float | None:
-    """Position along ``axis`` to cut at, or None when no cut separates anything."""
-    coords, owner = shapely.get_coordinates(shapes, return_index=True)
-    t_vertices = coords @ axis
-    lo = np.full(len(shapes), np.inf)
-    hi = np.full(len(shapes), -np.inf)
-    np.minimum.at(lo, owner, t_vertices)
-    np.maximum.at(hi, owner, t_vertices)
-    order = np.argsort(t_points, kind="stable")
-    ts, ws = t_points[order], weight[order]
-    total = float(ws.sum())
-    if total <= 0 or ts[0] == ts[-1]:
-        return None
-    # candidates: midpoints between consecutive buildings' inside points
-    mids = (ts[:-1] + ts[1:]) / 2
-    mids = mids[ts[:-1] < ts[1:]]
-    left = np.searchsorted(ts, mids, side="left")
-    left_weight = np.concatenate([[0.0], np.cumsum(ws)])[left]
-    error = np.abs(left_weight / total - share)
-    crossings = _count_crossings(mids, lo, hi)
-    cost = error + 0.02 * crossings
-    return float(mids[int(np.argmin(cost))])
-
-
-def _count_crossings(positions: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """How many intervals ``[lo, hi]`` strictly contain each position."""
-    lo_sorted, hi_sorted = np.sort(lo), np.sort(hi)
-    started = np.searchsorted(lo_sorted, positions, side="left")
-    ended = np.searchsorted(hi_sorted, positions, side="right")
-    return started - ended
-
-
-def _half_plane(polygon: BaseGeometry, axis: np.ndarray, cut: float, side: int) -> BaseGeometry:
-    """The part of ``polygon`` on one side of the line ``t = cut`` (side -1: t < cut)."""
-    minx, miny, maxx, maxy = polygon.bounds
-    reach = 2.0 * math.hypot(maxx - minx, maxy - miny) + 1.0
-    normal = np.array([-axis[1], axis[0]])
-    centre = np.array([(minx + maxx) / 2, (miny + maxy) / 2])
-    origin = centre + (cut - centre @ axis) * axis  # on the cut line, beside the polygon
-    far = origin + side * reach * axis
-    corners = [
-        origin - reach * normal,
-        origin + reach * normal,
-        far + reach * normal,
-        far - reach * normal,
-    ]
-    return shapely.intersection(polygon, shapely.Polygon(corners))
-
-
 def merge_regions(
     polygons: list[BaseGeometry],
     members: list[np.ndarray],
@@ -282,55 +374,121 @@ def merge_regions(
 ) -> list[list[int]]:
     """Group adjacent regions so that few hold fewer households than the minimum.
 
-    Slivers and regions without households join the neighbour they share the
-    longest border with; other small regions join the neighbour that keeps
-    the sum smallest, never past the maximum.  Greedy, smallest first.
+    First, strips without households (between railway tracks, along a
+    river) join the empty regions they touch, so that a railway yard goes to
+    one grid whole instead of to both sides strip by strip.  Then, smallest
+    first: slivers and regions without households join the neighbour they
+    share the longest border with; other small regions join the neighbour that
+    keeps the sum smallest, never past the maximum.  So no two neighbours both
+    under the minimum are left that would fit the maximum together.
 
     Returns
     -------
     list of lists of indices into ``polygons``
         Each group is one grid; groups are listed in input order of their first member.
     """
-    n = len(polygons)
-    hh = np.array([buildings.households[m].sum() for m in members], dtype=float)
-    pop = np.array([buildings.population[m].sum() for m in members], dtype=float)
-    area = np.array([p.area for p in polygons], dtype=float)
-    neighbours: list[dict[int, float]] = [{} for _ in range(n)]
-    for (p, q), length in shared_lengths(polygons).items():
-        neighbours[p][q] = length
-        neighbours[q][p] = length
-    group: list[list[int]] = [[i] for i in range(n)]
-    alive = np.ones(n, dtype=bool)
+    regions = _Regions(polygons, members, buildings)
+    regions.join_thin_empty()
+    regions.merge_small(targets)
+    return regions.groups()
 
-    def small(i: int) -> bool:
-        return area[i] < targets.sliver_m2 or hh[i] < targets.households_min
 
-    heap = [(hh[i], area[i], i) for i in range(n) if small(i)]
-    heapq.heapify(heap)
-    while heap:
-        key_hh, key_area, i = heapq.heappop(heap)
-        if not alive[i] or (key_hh, key_area) != (hh[i], area[i]) or not small(i):
-            continue
-        j = _merge_partner(i, neighbours[i], hh, pop, area, targets)
-        if j is None:
-            continue
-        # merge i into j
-        for k, length in neighbours[i].items():
+#: Regions without households narrower than this on average (m) are strips.
+THIN_M = 25.0
+
+
+class _Regions:
+    """Adjacent regions being merged: sums, areas, shared borders, groups."""
+
+    def __init__(
+        self, polygons: list[BaseGeometry], members: list[np.ndarray], buildings: Buildings
+    ) -> None:
+        n = len(polygons)
+        self.hh = np.array([buildings.households[m].sum() for m in members], dtype=float)
+        self.pop = np.array([buildings.population[m].sum() for m in members], dtype=float)
+        self.area = shapely.area(np.asarray(polygons, dtype=object)).astype(float)
+        self.length = shapely.length(np.asarray(polygons, dtype=object)).astype(float)
+        self.neighbours: list[dict[int, float]] = [{} for _ in range(n)]
+        for (i, j), length in shared_lengths(polygons).items():
+            self.neighbours[i][j] = length
+            self.neighbours[j][i] = length
+        self.group: list[list[int]] = [[i] for i in range(n)]
+        self.alive = np.ones(n, dtype=bool)
+
+    def absorb(self, j: int, i: int) -> None:
+        """Merge region ``i`` into region ``j``."""
+        for k, length in self.neighbours[i].items():
             if k == j:
                 continue
-            neighbours[j][k] = neighbours[j].get(k, 0.0) + length
-            neighbours[k][j] = neighbours[k].get(j, 0.0) + length
-            del neighbours[k][i]
-        neighbours[j].pop(i, None)
-        neighbours[i] = {}
-        hh[j] += hh[i]
-        pop[j] += pop[i]
-        area[j] += area[i]
-        group[j].extend(group[i])
-        alive[i] = False
-        if small(j):
-            heapq.heappush(heap, (hh[j], area[j], j))
-    return sorted((sorted(group[i]) for i in np.flatnonzero(alive)), key=lambda g: g[0])
+            self.neighbours[j][k] = self.neighbours[j].get(k, 0.0) + length
+            self.neighbours[k][j] = self.neighbours[k].get(j, 0.0) + length
+            del self.neighbours[k][i]
+        shared = self.neighbours[j].pop(i, 0.0)
+        self.neighbours[i] = {}
+        self.hh[j] += self.hh[i]
+        self.pop[j] += self.pop[i]
+        self.area[j] += self.area[i]
+        self.length[j] += self.length[i] - 2 * shared
+        self.group[j].extend(self.group[i])
+        self.alive[i] = False
+
+    def empty(self, i: int) -> bool:
+        return bool(self.hh[i] == 0 and self.pop[i] == 0)
+
+    def join_thin_empty(self) -> None:
+        """Merge strips without households with the empty regions they touch, transitively.
+
+        Every empty region joined to a strip through empty regions ends up in one
+        region: the tracks of a railway yard do not split it into alternating strips.
+        """
+        width = 2 * self.area / np.maximum(self.length, 1e-9)
+        empty = np.array([self.empty(i) for i in range(len(self.area))])
+        thin = empty & (width < THIN_M)
+        pairs = [
+            (i, j)
+            for i in np.flatnonzero(empty).tolist()
+            for j in self.neighbours[i]
+            if i < j and empty[j] and (thin[i] or thin[j])
+        ]
+        if not pairs:
+            return
+        n = len(self.area)
+        edges = sparse.coo_matrix(
+            (np.ones(len(pairs)), ([p[0] for p in pairs], [p[1] for p in pairs])), shape=(n, n)
+        )
+        _, label = csgraph.connected_components(edges, directed=False)
+        for comp in np.unique(label[[p[0] for p in pairs]]).tolist():
+            parts = np.flatnonzero(label == comp)
+            keep = int(parts[np.argmax(self.area[parts])])
+            for i in sorted(parts.tolist(), key=lambda k: -self.area[k]):
+                if i != keep:
+                    self.absorb(keep, i)
+
+    def merge_small(self, targets: GridTargets) -> None:
+        """Merge slivers and regions under the minimum into neighbours, smallest first."""
+
+        def small(i: int) -> bool:
+            return self.area[i] < targets.sliver_m2 or self.hh[i] < targets.households_min
+
+        heap = [(self.hh[i], self.area[i], i) for i in np.flatnonzero(self.alive) if small(i)]
+        heapq.heapify(heap)
+        while heap:
+            key_hh, key_area, i = heapq.heappop(heap)
+            if not self.alive[i] or (key_hh, key_area) != (self.hh[i], self.area[i]):
+                continue
+            if not small(i):
+                continue
+            j = _merge_partner(i, self.neighbours[i], self.hh, self.pop, self.area, targets)
+            if j is None:
+                continue
+            self.absorb(j, i)
+            if small(j):
+                heapq.heappush(heap, (self.hh[j], self.area[j], j))
+
+    def groups(self) -> list[list[int]]:
+        return sorted(
+            (sorted(self.group[i]) for i in np.flatnonzero(self.alive)), key=lambda g: g[0]
+        )
 
 
 def _merge_partner(
@@ -367,6 +525,9 @@ def _union(polygons: list[BaseGeometry], group: list[int]) -> BaseGeometry:
     if len(group) == 1:
         return polygons[group[0]]
     parts = [polygons[i] for i in group]
+    merged = shapely.coverage_union_all(parts)  # the pieces are a clean coverage
+    if merged.geom_type == "Polygon":
+        return merged
     merged = shapely.union_all(parts)
     if merged.geom_type == "Polygon":
         return merged

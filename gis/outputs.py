@@ -62,6 +62,7 @@ FILES = {
     **ADDED_LAYER_FILES,
     "gpkg": "area.gpkg",
     "meta": "build.json",
+    "adjacency": "adjacency.csv",
     "plan": "plan.csv",
     "coverage": "coverage.json",
     "report": "report.html",
@@ -75,7 +76,9 @@ BUILDING_COLUMNS = (
     "population",
     "floors",
     "floors_source",
+    "landuse",
     "residential_share",
+    "demand",
     "area_m2",
     "building",
     "name",
@@ -220,8 +223,15 @@ class BuildFolder:
 
     # ------------------------------------------------------------------ writing
 
-    def write_build(self, layers: Mapping[str, gpd.GeoDataFrame], meta: Mapping[str, Any]) -> None:
-        """Write a whole build (its layers, area.gpkg and build.json), replacing the folder.
+    def write_build(
+        self,
+        layers: Mapping[str, gpd.GeoDataFrame],
+        meta: Mapping[str, Any],
+        tables: Mapping[str, pd.DataFrame] | None = None,
+    ) -> None:
+        """Write a whole build (its layers, area.gpkg, tables and build.json), replacing the folder.
+
+        ``tables`` are CSV files by name (a key of :data:`FILES`: the grid adjacency).
 
         The files go to a temporary sibling folder; only when all are written is
         it renamed to this folder (an older one is replaced).
@@ -244,6 +254,8 @@ class BuildFolder:
             write_gpkg_layers(
                 {name: gdf.to_crs(WGS84) for name, gdf in layers.items()}, staged.file("gpkg")
             )
+            for name, table in (tables or {}).items():
+                frame_to_csv(table, staged.file(name))
             write_json(staged.file("meta"), meta)
             _replace_folder(staging, out)
         except BaseException:
@@ -533,14 +545,38 @@ def to_geojson_file(gdf: gpd.GeoDataFrame, path: PathLike, *, layer: str) -> Non
     )
 
 
+def _for_gpkg(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, bool]:
+    """Valid MultiPolygons for a polygon layer (and True); any other layer as it is."""
+    geoms = gdf.geometry.values
+    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+    if not polygonal.any():
+        return gdf, False
+    fixed = _valid(geoms[polygonal])
+    multi = np.array([_multi(g) for g in fixed], dtype=object)
+    out = gdf.copy()
+    out.loc[polygonal, out.geometry.name] = multi
+    return out, True
+
+
+def _multi(geom: shapely.Geometry) -> shapely.Geometry:
+    if geom.geom_type == "Polygon":
+        return shapely.MultiPolygon([geom])
+    return geom if geom.geom_type == "MultiPolygon" else shapely.MultiPolygon()
+
+
 def write_gpkg_layers(layers: Mapping[str, gpd.GeoDataFrame], target: PathLike) -> None:
     """Write or replace ``layers`` in the GeoPackage ``target``, atomically.
 
-    Layers already in the file and not named in ``layers`` are kept.
+    Layers already in the file and not named in ``layers`` are kept.  Polygon
+    layers are written as valid MultiPolygons (one geometry type per layer;
+    rings that reprojection made touch or cross are repaired, as for GeoJSON).
     """
     target = Path(target)
     with atomic_path(target) as tmp:
         if target.exists():
             shutil.copyfile(target, tmp)
         for name, gdf in layers.items():
-            gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+            ready, polygonal = _for_gpkg(gdf)
+            ready.to_file(
+                tmp, layer=name, driver="GPKG", engine="pyogrio", promote_to_multi=polygonal
+            )

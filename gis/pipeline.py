@@ -27,23 +27,19 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
-from pyproj import CRS
 
 from gis import outputs
 from gis._errors import EmptyLayerError, InfeasibleError, UnreadableFileError
-from gis._types import CRSLike, PathLike, Progress
+from gis._types import PathLike, Progress
+from gis.adjacency import Adjacency, adjacency_frame, grid_adjacency, link_lines, load_adjacency
 from gis.area import AreaInput, load_area
 from gis.blocks import BLOCK_HIGHWAYS, MAJOR_HIGHWAYS, barrier_lines
-from gis.communities import derive_communities, fit_communities
+from gis.communities import Communities, derive_communities, fit_communities
+from gis.crossings import building_crossings
 from gis.crs import metric_crs
-from gis.grids import (
-    Buildings,
-    GridTargets,
-    assign_points,
-    make_grids,
-    number_west_east_north_south,
-)
+from gis.grids import Buildings, CodedGrids, GridTargets, cut_and_code
 from gis.options import (
     BuildOptions,
     CoverageOptions,
@@ -52,7 +48,12 @@ from gis.options import (
     SuggestOptions,
 )
 from gis.outputs import BuildFolder
-from gis.population import PopulationParams, apply_household_table, estimate_population
+from gis.population import (
+    PopulationParams,
+    apply_household_table,
+    estimate_population,
+    whole_numbers,
+)
 
 if TYPE_CHECKING:  # the flows load the engine of each step when they run
     from gis.coverage import CoverageResult
@@ -66,7 +67,8 @@ class BuildResult:
 
     ``folder`` (set by :func:`build`) holds the layers as written, so the next
     steps go on without reading them back; ``defaults`` is the manifest's
-    ``[defaults]`` table.
+    ``[defaults]`` table; ``adjacency`` the grid neighbour graph
+    (``adjacency.csv``).
     """
 
     grids: gpd.GeoDataFrame
@@ -75,6 +77,7 @@ class BuildResult:
     summary: dict[str, Any] = field(default_factory=dict)
     folder: BuildFolder | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
+    adjacency: Adjacency | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def build(
     # every layer, area.gpkg and build.json, replacing the folder as a whole
     step("writing files")
     folder = BuildFolder(out_dir)
-    folder.write_build(build_layers(result, area), result.summary)
+    folder.write_build(build_layers(result, area), result.summary, build_tables(result))
     result.summary["seconds"] = round(time.perf_counter() - started, 3)
     return replace(result, folder=folder, defaults=dict(area.defaults))
 
@@ -136,7 +139,7 @@ def _with_communities(area: AreaInput, path: PathLike | None) -> AreaInput:
     return replace(area, communities=read_vector(path, what="community boundaries"))
 
 
-def make_area_grids(  # noqa: PLR0915  (the grids engineer splits it, issue 11)
+def make_area_grids(
     area: AreaInput, *, options: BuildOptions = BuildOptions(), progress: Progress | None = None
 ) -> BuildResult:
     """Grids, buildings and communities for an area already read (no file written).
@@ -155,6 +158,93 @@ def make_area_grids(  # noqa: PLR0915  (the grids engineer splits it, issue 11)
     BuildResult
     """
     step = progress or (lambda _name: None)
+    targets = _targets(area, options)
+    metric = _metric(area, options)
+    warnings: list[str] = list(area.notes)
+
+    step("checking buildings")
+    buildings, repaired = _repair_buildings(metric.buildings, warnings)
+    if buildings.empty:
+        raise EmptyLayerError(
+            f"the study area of {area.name} contains no buildings: check the boundary "
+            "(study_area in area.toml) or the extract"
+        )
+
+    step("estimating population")
+    buildings, households_report = _population(area, metric, buildings, options)
+    arrays = _arrays(buildings)
+
+    step("outlining communities")
+    communities = _communities(area, metric, arrays)
+    warnings.extend(communities.notes)
+
+    step("cutting grids")
+    lines = barrier_lines(metric.streets, metric.barriers, BLOCK_HIGHWAYS)
+    prefix = area.admin_code + area.subdistrict_code
+    coded = cut_and_code(communities.polygons, lines, arrays, targets, prefix=prefix)
+
+    step("counting households")
+    grids, buildings, community_frame = _layers(area, coded, communities, buildings, metric.crs)
+
+    step("linking neighbours")
+    links = link_lines(metric.streets, metric.barriers)
+    adjacency = grid_adjacency(grids, links=links, water=metric.water)
+    crossings = _crossings(grids, buildings, lines, communities, area, metric)
+
+    summary = _summary(
+        area,
+        metric.crs,
+        grids,
+        community_frame,
+        buildings,
+        targets,
+        repaired,
+        households_report,
+        adjacency,
+        crossings,
+        warnings,
+    )
+    return BuildResult(
+        grids=grids,
+        buildings=buildings,
+        communities=community_frame,
+        summary=summary,
+        adjacency=adjacency,
+    )
+
+
+@dataclass(frozen=True)
+class _Metric:
+    """The layers of an area in the metric CRS of the build."""
+
+    crs: Any
+    boundary: Any
+    water: Any
+    buildings: gpd.GeoDataFrame
+    streets: gpd.GeoDataFrame
+    barriers: gpd.GeoDataFrame
+    landuse: gpd.GeoDataFrame
+    pois: gpd.GeoDataFrame
+
+
+def _metric(area: AreaInput, options: BuildOptions) -> _Metric:
+    shapes = gpd.GeoSeries([area.boundary, area.water], crs=outputs.WGS84)
+    crs = metric_crs(shapes.iloc[:1], preferred=options.crs or area.crs)
+    boundary, water = shapes.to_crs(crs)
+    layers = area.layers
+    return _Metric(
+        crs=crs,
+        boundary=boundary,
+        water=water,
+        buildings=layers.buildings.to_crs(crs),
+        streets=layers.streets.to_crs(crs),
+        barriers=layers.barriers.to_crs(crs),
+        landuse=layers.landuse.to_crs(crs),
+        pois=layers.pois.to_crs(crs),
+    )
+
+
+def _targets(area: AreaInput, options: BuildOptions) -> GridTargets:
     defaults = area.defaults
     targets = GridTargets(
         households_min=float(options.households_min or defaults.get("households_min", 300)),
@@ -166,137 +256,133 @@ def make_area_grids(  # noqa: PLR0915  (the grids engineer splits it, issue 11)
             f"households_min ({targets.households_min:g}) is above households_max "
             f"({targets.households_max:g}): give a range such as 300-500"
         )
-    warnings: list[str] = []
-    boundary_wgs = gpd.GeoSeries([area.boundary], crs=outputs.WGS84)
-    crs = metric_crs(boundary_wgs, preferred=options.crs or area.crs)
-    boundary = boundary_wgs.to_crs(crs).iloc[0]
+    return targets
 
-    step("checking buildings")
-    buildings, repaired = _repair_buildings(area.layers.buildings.to_crs(crs), warnings)
-    if buildings.empty:
-        raise EmptyLayerError(
-            f"the study area of {area.name} contains no buildings: check the boundary "
-            "(study_area in area.toml) or the extract"
-        )
 
-    step("estimating population")
-    params = PopulationParams.from_manifest(defaults) if defaults else PopulationParams()
+def _population(
+    area: AreaInput, metric: _Metric, buildings: gpd.GeoDataFrame, options: BuildOptions
+) -> tuple[gpd.GeoDataFrame, dict[str, Any] | None]:
+    """Estimated households and residents, replaced by the office's table where it has rows."""
+    params = PopulationParams.from_manifest(area.defaults) if area.defaults else PopulationParams()
     total = options.population_total or area.population_total
-    buildings = estimate_population(buildings, params=params, total=total)
-    households_report = None
+    buildings = estimate_population(
+        buildings, params=params, total=total, landuse=metric.landuse, pois=metric.pois
+    )
     table = options.households if options.households is not None else area.households
-    if table is not None:
-        buildings, households_report = apply_household_table(buildings, table, params=params)
-    arrays = Buildings(
+    if table is None:
+        return buildings, None
+    return apply_household_table(buildings, table, params=params)
+
+
+def _arrays(buildings: gpd.GeoDataFrame) -> Buildings:
+    return Buildings(
         points=shapely.get_coordinates(buildings.geometry.representative_point().values),
         shapes=buildings.geometry.values,
         households=buildings["households"].to_numpy(dtype=float),
         population=buildings["population"].to_numpy(dtype=float),
     )
 
-    step("outlining communities")
-    streets = area.layers.streets.to_crs(crs)
-    barriers = area.layers.barriers.to_crs(crs)
-    community_polys, community_names, derived, notes = _communities(
-        area, boundary, streets, barriers, arrays, crs
-    )
-    warnings.extend(notes)
 
-    step("cutting grids")
-    lines = barrier_lines(streets, barriers, BLOCK_HIGHWAYS)
-    every = np.arange(len(buildings))
-    per_community = assign_points(community_polys, arrays.points, every)
-    community_order = number_west_east_north_south(
-        shapely.get_coordinates(shapely.point_on_surface(community_polys)),
-        row_height=float(np.sqrt(np.median([p.area for p in community_polys]))) / 2,
-    )
-    grid_rows: list[dict[str, Any]] = []
-    grid_of_building = np.empty(len(buildings), dtype=object)
-    community_rows: list[dict[str, Any]] = []
-    prefix = area.admin_code + area.subdistrict_code
-    for seq, c in enumerate(community_order.tolist(), start=1):
-        ccode = f"{prefix}{seq:03d}"
-        gridset = make_grids(community_polys[c], lines, arrays, per_community[c], targets)
-        order = number_west_east_north_south(
-            shapely.get_coordinates(shapely.point_on_surface(gridset.polygons)),
-            row_height=float(np.sqrt(np.median([p.area for p in gridset.polygons]))) / 2,
+def _communities(area: AreaInput, metric: _Metric, arrays: Buildings) -> Communities:
+    """The office's communities fitted to the study area (derived where they do not reach)."""
+    major = barrier_lines(metric.streets, metric.barriers, MAJOR_HIGHWAYS)
+    if area.communities is None:
+        polys = derive_communities(metric.boundary, major, arrays)
+        note = (
+            f"no community boundaries were given: {len(polys)} communities were derived from "
+            "blocks enclosed by major roads, railways and rivers (give your own with --communities)"
         )
-        if len(order) > 999:
-            raise InfeasibleError(
-                f"community {ccode} would hold {len(order)} grids, more than the 999 a code "
-                "allows: give community boundaries or raise households_min"
-            )
-        for gseq, g in enumerate(order.tolist(), start=1):
-            code = f"{ccode}{gseq:03d}"
-            members = gridset.members[g]
-            grid_of_building[members] = code
-            grid_rows.append(
-                {
-                    "code": code,
-                    "community": ccode,
-                    "households": float(arrays.households[members].sum()),
-                    "population": float(arrays.population[members].sum()),
-                    "buildings": len(members),
-                    "geometry": gridset.polygons[g],
-                }
-            )
-        community_rows.append(
-            {
-                "code": ccode,
-                "name": community_names[c] or _community_label(area, seq),
-                "derived": derived,
-                "households": float(arrays.households[per_community[c]].sum()),
-                "population": float(arrays.population[per_community[c]].sum()),
-                "grids": len(order),
-                "geometry": community_polys[c],
-            }
-        )
-
-    step("assembling layers")
-    grids = gpd.GeoDataFrame(grid_rows, geometry="geometry", crs=crs)
-    grids["area_m2"] = grids.geometry.area.round(2)
-    communities = gpd.GeoDataFrame(community_rows, geometry="geometry", crs=crs)
-    communities["area_m2"] = communities.geometry.area.round(2)
-    buildings = buildings.assign(
-        grid=grid_of_building,
-        community=[code[:12] for code in grid_of_building],
-        area_m2=buildings.geometry.area.round(2),
+        return Communities(polys, [None] * len(polys), [True] * len(polys), [note])
+    given = area.communities.to_crs(metric.crs)
+    names = (
+        [None if pd.isna(n) else str(n) for n in given["name"]]
+        if "name" in given.columns
+        else [None] * len(given)
     )
-    summary = _summary(
-        area,
-        crs,
-        grids,
-        communities,
-        buildings,
-        targets,
-        repaired,
-        derived,
-        households_report,
-        warnings,
+    return fit_communities(
+        metric.boundary, list(given.geometry.values), names, major_lines=major, buildings=arrays
     )
-    return BuildResult(grids=grids, buildings=buildings, communities=communities, summary=summary)
 
 
-def _communities(
+def _layers(
     area: AreaInput,
-    boundary: shapely.Geometry,
-    streets: gpd.GeoDataFrame,
-    barriers: gpd.GeoDataFrame,
-    arrays: Buildings,
-    crs: CRSLike,
-) -> tuple[list[Any], list[str | None], bool, list[str]]:
-    if area.communities is not None:
-        given = area.communities.to_crs(crs)
-        polys, kept, notes = fit_communities(boundary, list(given.geometry.values))
-        names = given["name"].tolist() if "name" in given.columns else [None] * len(given)
-        return polys, [names[k] if k >= 0 else None for k in kept], False, notes
-    major = barrier_lines(streets, barriers, MAJOR_HIGHWAYS)
-    polys = derive_communities(boundary, major, arrays)
-    note = (
-        f"no community boundaries were given: {len(polys)} communities were derived from "
-        "blocks enclosed by major roads, railways and rivers (give your own with --communities)"
+    coded: CodedGrids,
+    communities: Communities,
+    buildings: gpd.GeoDataFrame,
+    crs: Any,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Grid, building and community frames, households and residents in whole numbers.
+
+    Households and residents are rounded by the largest-remainder method
+    community by community, grid by grid (:func:`gis.population.whole_numbers`),
+    so buildings sum exactly to their grid and grids to their community.
+    """
+    grid_of = np.empty(len(buildings), dtype=object)
+    for code, members in zip(coded.codes, coded.members, strict=True):
+        grid_of[members] = code
+    community_of = np.array([code[:12] for code in grid_of], dtype=object)
+    buildings = buildings.assign(
+        grid=grid_of,
+        community=community_of,
+        area_m2=buildings.geometry.area.round(2),
+        households=whole_numbers(buildings["households"], community_of, grid_of),
+        population=whole_numbers(buildings["population"], community_of, grid_of),
     )
-    return polys, [None] * len(polys), True, [note]
+    per_grid = buildings.groupby("grid")[["households", "population"]].sum()
+    count = buildings.groupby("grid").size()
+    grids = gpd.GeoDataFrame(
+        {
+            "code": coded.codes,
+            "community": [c[:12] for c in coded.codes],
+            "households": per_grid["households"].reindex(coded.codes, fill_value=0).to_numpy(),
+            "population": per_grid["population"].reindex(coded.codes, fill_value=0).to_numpy(),
+            "buildings": count.reindex(coded.codes, fill_value=0).to_numpy(),
+        },
+        geometry=coded.polygons,
+        crs=crs,
+    )
+    grids["area_m2"] = grids.geometry.area.round(2)
+    per_community = grids.groupby("community")
+    codes = coded.community_codes
+    frame = gpd.GeoDataFrame(
+        {
+            "code": codes,
+            "name": [
+                name or _community_label(area, int(code[-3:]))
+                for name, code in zip(communities.names, codes, strict=True)
+            ],
+            "derived": communities.derived,
+            "households": per_community["households"].sum().reindex(codes, fill_value=0).values,
+            "population": per_community["population"].sum().reindex(codes, fill_value=0).values,
+            "grids": per_community.size().reindex(codes, fill_value=0).values,
+        },
+        geometry=communities.polygons,
+        crs=crs,
+    )
+    frame["area_m2"] = frame.geometry.area.round(2)
+    order = np.argsort(codes, kind="stable")
+    return grids, buildings, frame.iloc[order].reset_index(drop=True)
+
+
+def _crossings(
+    grids: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    lines: np.ndarray,
+    communities: Communities,
+    area: AreaInput,
+    metric: _Metric,
+) -> dict[str, Any]:
+    """Buildings that grid boundaries cross (expected none) and those OSM draws across lines."""
+    pos = {code: i for i, code in enumerate(grids["code"])}
+    given = [p for p, d in zip(communities.polygons, communities.derived, strict=True) if not d]
+    return building_crossings(
+        buildings.geometry.to_numpy(),
+        np.array([pos[g] for g in buildings["grid"]], dtype=np.int64),
+        grids.geometry.to_numpy(),
+        lines=lines,
+        edges=[metric.boundary, *given],
+        ids=buildings["id"].astype(str).to_numpy(),
+    )
 
 
 def _community_label(area: AreaInput, seq: int) -> str:
@@ -333,26 +419,35 @@ def _repair_buildings(
     return out, {"repaired": int(invalid.sum() - empty[invalid].sum()), "dropped": dropped}
 
 
-def _polygons_only(geom: shapely.Geometry) -> shapely.Geometry:
+def _polygons_only(geom: Any) -> Any:
     parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
     return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
 def _summary(
     area: AreaInput,
-    crs: CRS,
+    crs: Any,
     grids: gpd.GeoDataFrame,
     communities: gpd.GeoDataFrame,
     buildings: gpd.GeoDataFrame,
     targets: GridTargets,
     repaired: dict[str, Any],
-    derived: bool,
     households_report: dict[str, Any] | None,
+    adjacency: Adjacency,
+    crossings: dict[str, Any],
     warnings: list[str],
 ) -> dict[str, Any]:
     hh = grids["households"]
     with_homes = grids[hh > 0]
     bounds = gpd.GeoSeries([area.boundary], crs=outputs.WGS84).total_bounds
+    derived = communities.loc[communities["derived"], "code"].tolist()
+    nearest = [k for k in adjacency.links if k.kind == "nearest"]
+    if nearest:
+        warnings.append(
+            f"{len(nearest)} grid(s) on an island or enclave that no bridge, tunnel or ferry of "
+            "the extract reaches were joined to the nearest grid across the gap: "
+            + ", ".join(f"{k.grid_a}–{k.grid_b} ({k.gap_m:.0f} m)" for k in nearest[:5])
+        )
     return {
         "name": area.name,
         "source": area.source,
@@ -362,12 +457,15 @@ def _summary(
         "subdistrict_code": area.subdistrict_code,
         "language": area.language,
         "bbox": [round(float(v), 7) for v in bounds],
+        "water_m2": area.water_m2,
         "communities": len(communities),
-        "communities_derived": derived,
+        "communities_derived": bool(derived),
+        "derived_communities": derived,
         "grids": len(grids),
         "buildings": len(buildings),
-        "households": round(float(hh.sum()), 1),
-        "population": round(float(grids["population"].sum()), 1),
+        "demand_points": int(buildings["demand"].sum()),
+        "households": int(hh.sum()),
+        "population": int(grids["population"].sum()),
         "area_m2": round(float(grids["area_m2"].sum()), 1),
         "targets": {
             "households_min": targets.households_min,
@@ -383,6 +481,11 @@ def _summary(
         "median_households": round(float(with_homes["households"].median()), 1)
         if len(with_homes)
         else 0.0,
+        "crossings": crossings,
+        "links": {
+            kind: sum(k.kind == kind for k in adjacency.links)
+            for kind in ("bridge", "tunnel", "ferry", "nearest")
+        },
         "geometry_repaired": repaired["repaired"],
         "geometry_dropped": len(repaired["dropped"]),
         "household_table": households_report,
@@ -404,6 +507,13 @@ def build_layers(result: BuildResult, area: AreaInput) -> dict[str, gpd.GeoDataF
             {"name": [area.name]}, geometry=[area.boundary], crs=outputs.WGS84
         ),
     }
+
+
+def build_tables(result: BuildResult) -> dict[str, pd.DataFrame]:
+    """The tables a build writes, by name: the grid adjacency (``adjacency.csv``)."""
+    if result.adjacency is None:
+        return {}
+    return {"adjacency": adjacency_frame(result.adjacency)}
 
 
 def draw_plan(
@@ -444,6 +554,7 @@ def draw_plan(
         seed=options.seed,
         progress=progress,
         time_limit=options.time_limit,
+        adjacency=load_adjacency(folder.path, grids),  # on land, or over a bridge
     )
     # workers and an office per district, when asked
     if options.staffing is not None:

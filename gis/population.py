@@ -33,10 +33,19 @@ manifest's ``[defaults]`` table):
   within 150 m, used when at least 3 such buildings are found;
 * residential share: residential types (residential, apartments, house,
   detached, semidetached_house, terrace, bungalow, dormitory, farm, cabin,
-  houseboat, static_caravan) 1.0; an untyped ``building=yes`` 0.6 when it has
-  no ``shop``/``office``/``amenity`` tag, 0.3 with a ``shop`` or ``office``
-  tag, 0 with an ``amenity`` tag; every other type 0; footprints under 30 m²
-  (sheds, kiosks, garages) and rows with no building tag 0.
+  houseboat, static_caravan) 1.0, whatever the land use around them; an
+  untyped ``building=yes`` 0.6 when it has no ``shop``/``office``/``amenity``
+  tag, 0.3 with a ``shop`` or ``office`` tag or a shop or office mapped as a
+  point inside it, 0 with an ``amenity`` tag; an untyped building standing in
+  ``landuse=commercial`` or ``retail`` 0.1 (offices and shops with a few flats),
+  in ``landuse=industrial`` (and railway, military, port, …) 0, whichever of
+  these is lowest; every other type (office, commercial, retail, industrial,
+  warehouse, school, …) 0; footprints under 30 m² (sheds, kiosks, garages) and
+  rows with no building tag 0;
+* not lived in and not a demand point (``demand`` is false, for coverage):
+  ``building=roof``, ``carport``, ``canopy``, ``ruins``, ``construction``,
+  toll booths (``barrier=toll_booth``), and buildings tagged ``ruins`` or
+  ``construction``.
 """
 
 from __future__ import annotations
@@ -128,6 +137,26 @@ RESIDENTIAL_TYPES: frozenset[str] = frozenset(
     }
 )
 
+#: Residential share of an untyped building (``building=yes``) by the land use it stands in.
+DEFAULT_LANDUSE_SHARES: Mapping[str, float] = MappingProxyType(
+    {
+        "commercial": 0.1,
+        "retail": 0.1,
+        "industrial": 0.0,
+        "railway": 0.0,
+        "military": 0.0,
+        "port": 0.0,
+        "garages": 0.0,
+        "depot": 0.0,
+        "construction": 0.0,
+    }
+)
+
+#: Building types nobody lives in that are not demand points either (roofs, ruins, …).
+NOT_BUILDINGS: frozenset[str] = frozenset(
+    {"roof", "carport", "canopy", "ruins", "construction", "toll_booth", "collapsed", "destroyed"}
+)
+
 _FEET_M = 0.3048
 
 
@@ -154,8 +183,11 @@ class PopulationParams:
         Footprints smaller than this hold no residents (sheds, kiosks).
     untyped_share, untyped_shop_share, untyped_amenity_share
         Residential share of ``building=yes`` without ``shop``/``office``/
-        ``amenity`` tags, with a ``shop`` or ``office`` tag, and with an
-        ``amenity`` tag.
+        ``amenity`` tags, with a ``shop`` or ``office`` tag (or such a point
+        inside), and with an ``amenity`` tag.
+    landuse_shares
+        Residential share of ``building=yes`` by the ``landuse`` it stands in
+        (when lower than the above); see :data:`DEFAULT_LANDUSE_SHARES`.
     type_floors
         Default floors by building type; ``default_floors`` for other types.
     type_max_floors
@@ -183,6 +215,7 @@ class PopulationParams:
     estimated_floor_area_max_m2: float = 60_000.0
     type_floors: Mapping[str, float] = field(default_factory=lambda: DEFAULT_TYPE_FLOORS)
     type_max_floors: Mapping[str, float] = field(default_factory=lambda: DEFAULT_TYPE_MAX_FLOORS)
+    landuse_shares: Mapping[str, float] = field(default_factory=lambda: DEFAULT_LANDUSE_SHARES)
 
     def __post_init__(self) -> None:
         positive = (
@@ -213,9 +246,15 @@ class PopulationParams:
                 raise InputError(f"{name} must be a share between 0 and 1, got {value!r}")
         if not _is_finite_number(self.min_footprint_m2) or self.min_footprint_m2 < 0:
             raise InputError(f"min_footprint_m2 must be ≥ 0, got {self.min_footprint_m2!r}")
+        for use, value in self.landuse_shares.items():
+            if not _is_finite_number(value) or not 0 <= value <= 1:
+                raise InputError(
+                    f"landuse_shares.{use} must be a share between 0 and 1, got {value!r}"
+                )
         # Freeze the mappings so a shared default can never be changed in place.
         object.__setattr__(self, "type_floors", MappingProxyType(dict(self.type_floors)))
         object.__setattr__(self, "type_max_floors", MappingProxyType(dict(self.type_max_floors)))
+        object.__setattr__(self, "landuse_shares", MappingProxyType(dict(self.landuse_shares)))
 
     @classmethod
     def from_manifest(cls, source: Mapping[str, Any] | str | os.PathLike[str]) -> PopulationParams:
@@ -247,9 +286,10 @@ class PopulationParams:
         defaults = source.get("defaults", source)
         if not isinstance(defaults, Mapping):
             raise ManifestError("the manifest's [defaults] must be a table")
-        names = {f.name for f in fields(cls)} - {"type_floors", "type_max_floors"}
+        mappings = ("type_floors", "type_max_floors", "landuse_shares")
+        names = {f.name for f in fields(cls)} - set(mappings)
         values = {k: v for k, v in defaults.items() if k in names}
-        for key in ("type_floors", "type_max_floors"):
+        for key in mappings:
             if key in defaults:
                 values[key] = {**getattr(cls(), key), **dict(defaults[key])}
         try:
@@ -375,6 +415,78 @@ def calibrate(
     return v
 
 
+def apportion(values: ArrayLike, groups: ArrayLike, totals: ArrayLike) -> NDArray[np.int64]:
+    """Share whole numbers out by the largest-remainder method, group by group.
+
+    Parameters
+    ----------
+    values
+        Non-negative weights, one per item.
+    groups
+        Group of each item: integers ``0 … g-1``.
+    totals
+        Whole number to share out in each group (``g`` of them).
+
+    Returns
+    -------
+    numpy.ndarray of int
+        Per item, summing to ``totals[g]`` over each group ``g`` (a group whose
+        weights are all 0 shares its total equally).  Ties go to the earlier item.
+    """
+    v = np.asarray(values, dtype=float)
+    g = np.asarray(groups, dtype=np.int64)
+    t = np.asarray(totals, dtype=np.int64)
+    if len(v) == 0:
+        return np.zeros(0, dtype=np.int64)
+    sums = np.bincount(g, weights=v, minlength=len(t))
+    counts = np.bincount(g, minlength=len(t))
+    flat = sums[g] <= 0
+    share = np.where(flat, 1.0 / np.maximum(counts[g], 1), v / np.where(flat, 1.0, sums[g]))
+    quota = share * t[g]
+    whole = np.floor(quota + 1e-9).astype(np.int64)
+    left = t - np.bincount(g, weights=whole, minlength=len(t)).round().astype(np.int64)
+    order = np.lexsort((np.arange(len(v)), -(quota - whole), g))
+    rank = np.empty(len(v), dtype=np.int64)
+    starts = np.searchsorted(g[order], np.arange(len(t)))
+    rank[order] = np.arange(len(v)) - starts[g[order]]
+    return whole + (rank < left[g]).astype(np.int64)
+
+
+def whole_numbers(values: ArrayLike, *levels: ArrayLike) -> NDArray[np.int64]:
+    """Round ``values`` to whole numbers that still add up level by level.
+
+    The total is rounded; it is shared out among the groups of the first
+    level by the largest-remainder method, each group's share among its
+    groups of the next level, and so on down to the items.  So buildings sum
+    exactly to their grid and grids to their community, each within 1 of
+    its unrounded value.
+
+    Parameters
+    ----------
+    values
+        One value per item (households of buildings).
+    *levels
+        Group labels per item, coarsest first (community, then grid); any
+        hashable values.
+
+    Returns
+    -------
+    numpy.ndarray of int
+    """
+    v = np.asarray(values, dtype=float)
+    if len(v) == 0:
+        return np.zeros(0, dtype=np.int64)
+    parent = np.zeros(len(v), dtype=np.int64)
+    totals = np.array([round(float(v.sum()))], dtype=np.int64)
+    for level in levels:
+        keys = pd.factorize(pd.Series(list(zip(parent.tolist(), list(level), strict=True))))[0]
+        first = np.unique(keys, return_index=True)[1]
+        sums = np.bincount(keys, weights=v)
+        totals = apportion(sums, parent[first], totals)
+        parent = keys
+    return apportion(v, parent, totals)
+
+
 # --------------------------------------------------------------------------- tag parsing
 
 
@@ -450,6 +562,8 @@ def residential_shares(
     amenity: ArrayLike | None = None,
     shop: ArrayLike | None = None,
     office: ArrayLike | None = None,
+    landuse: ArrayLike | None = None,
+    lived_in: ArrayLike | None = None,
     params: PopulationParams = PopulationParams(),
 ) -> NDArray[np.float64]:
     """Share of each building's floor area that is housing (see the module notes).
@@ -461,7 +575,13 @@ def residential_shares(
     footprint_m2
         Footprint areas (m²).
     amenity, shop, office
-        The OSM tags of the same name (``None`` where absent).
+        The OSM tags of the same name (``None`` where absent); a shop or
+        office mapped as a point inside the footprint counts as ``shop``.
+    landuse
+        The ``landuse`` the building stands in (``None`` where none).
+    lived_in
+        False for structures nobody lives in (see :func:`lived_in`); all true
+        by default.
     params
         Shares and the smallest residential footprint.
     """
@@ -477,8 +597,36 @@ def residential_shares(
         params.untyped_amenity_share,
         np.where(has_shop, params.untyped_shop_share, params.untyped_share),
     )
+    if landuse is not None:
+        use = _normalise_types(landuse)
+        by_use = np.array([params.landuse_shares.get(u, 1.0) for u in use], dtype=float)
+        yes_share = np.minimum(yes_share, by_use.reshape(n))
     share = np.where(untyped, yes_share, share)
+    if lived_in is not None:
+        share = np.where(np.asarray(lived_in, dtype=bool), share, 0.0)
     return np.where(area < params.min_footprint_m2, 0.0, share)
+
+
+def lived_in(
+    building: ArrayLike,
+    *,
+    barrier: ArrayLike | None = None,
+    ruins: ArrayLike | None = None,
+    construction: ArrayLike | None = None,
+) -> NDArray[np.bool_]:
+    """Whether each building is one people can live in and be served at (a demand point).
+
+    False for ``building`` = roof, carport, canopy, ruins, construction (see
+    :data:`NOT_BUILDINGS`), for toll booths (``barrier=toll_booth``) and for
+    buildings with a ``ruins`` or ``construction`` tag.
+    """
+    kind = _normalise_types(building)
+    n = len(kind)
+    out = ~np.isin(kind, list(NOT_BUILDINGS))
+    if barrier is not None:
+        out &= _normalise_types(barrier).reshape(n) != "toll_booth"
+    out &= ~_present(ruins, n) & ~_present(construction, n)
+    return out
 
 
 def type_floors(
@@ -562,6 +710,8 @@ def estimate_population(
     *,
     params: PopulationParams = PopulationParams(),
     total: float | None = None,
+    landuse: gpd.GeoDataFrame | None = None,
+    pois: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Estimate floors, residents and households of every building.
 
@@ -571,19 +721,26 @@ def estimate_population(
         Building footprints in a projected metric CRS, with columns ``id``,
         ``building`` (OSM tag) and optionally ``levels`` and ``height`` (raw
         ``building:levels`` / ``height`` tags), ``amenity``, ``shop``,
-        ``office``.
+        ``office``, ``barrier``, ``ruins``, ``construction``.
     params
         Estimation parameters.
     total
         Known population of the area; when given, the estimates are scaled so
         that they sum to it exactly.
+    landuse
+        Land-use polygons with a ``landuse`` column (any CRS); a building
+        stands in the smallest one holding its inside point.
+    pois
+        Points of interest with ``shop``/``office`` columns (any CRS); a shop
+        or office point inside a footprint counts as that building's tag.
 
     Returns
     -------
     geopandas.GeoDataFrame
         A copy of ``buildings``, same index, with columns ``floors``,
         ``floors_source`` (``"levels"``, ``"height"``, ``"neighbours"`` or
-        ``"type_default"``), ``residential_share``, ``population`` and
+        ``"type_default"``), ``landuse``, ``residential_share``, ``demand``
+        (false for roofs, ruins, …: see :func:`lived_in`), ``population`` and
         ``households``.
     """
     _check_buildings(buildings)
@@ -630,13 +787,25 @@ def estimate_population(
     floors = np.where(estimated, np.minimum(floors, np.maximum(by_area, params.min_floors)), floors)
     floors = np.clip(floors, params.min_floors, params.max_floors)
 
-    # 3. residents and households
+    # 3. residents and households, from the tags and the land use around
+    demand = lived_in(
+        kind,
+        barrier=_column(out, "barrier", n),
+        ruins=_column(out, "ruins", n),
+        construction=_column(out, "construction", n),
+    )
+    use = landuse_of(out, landuse)
+    shop = _column(out, "shop", n)
+    if pois is not None and n:
+        shop = np.where(_present(shop, n), shop, np.where(shops_inside(out, pois), "yes", None))
     share = residential_shares(
         kind,
         footprint,
         amenity=_column(out, "amenity", n),
-        shop=_column(out, "shop", n),
+        shop=shop,
         office=_column(out, "office", n),
+        landuse=use,
+        lived_in=demand,
         params=params,
     )
     pop = residents(footprint, floors, share, params.floor_area_per_person_m2)
@@ -644,9 +813,51 @@ def estimate_population(
         pop = calibrate(pop, total)
     out["floors"] = floors
     out["floors_source"] = pd.Series(source, index=out.index, dtype=object)
+    out["landuse"] = pd.Series(use, index=out.index, dtype=object)
     out["residential_share"] = share
+    out["demand"] = demand
     out["population"] = pop
     out["households"] = households_from_residents(pop, params.persons_per_household)
+    return out
+
+
+def landuse_of(
+    buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame | None
+) -> NDArray[np.object_]:
+    """The ``landuse`` value each building stands in (the smallest polygon holding its inside
+    point), or ``None``."""
+    n = len(buildings)
+    out = np.full(n, None, dtype=object)
+    if landuse is None or landuse.empty or n == 0 or "landuse" not in landuse.columns:
+        return out
+    polys = landuse.to_crs(buildings.crs)
+    geoms = polys.geometry.to_numpy()
+    ok = shapely.get_type_id(geoms) >= 3
+    geoms, values = geoms[ok], polys["landuse"].to_numpy(dtype=object)[ok]
+    if len(geoms) == 0:
+        return out
+    points = shapely.point_on_surface(buildings.geometry.to_numpy())
+    b, p = shapely.STRtree(geoms).query(points, predicate="within")
+    order = np.lexsort((shapely.area(geoms[p]), b))  # smallest land use first
+    b, p = b[order], p[order]
+    first = np.unique(b, return_index=True)[1]
+    out[b[first]] = values[p[first]]
+    return out
+
+
+def shops_inside(buildings: gpd.GeoDataFrame, pois: gpd.GeoDataFrame) -> NDArray[np.bool_]:
+    """Whether a shop or office point (``shop``/``office`` tag) lies inside each footprint."""
+    n = len(buildings)
+    if pois.empty or not ({"shop", "office"} & set(pois.columns)):
+        return np.zeros(n, dtype=bool)
+    tagged = _present(_column(pois, "shop", len(pois)), len(pois)) | _present(
+        _column(pois, "office", len(pois)), len(pois)
+    )
+    points = pois[tagged].to_crs(buildings.crs).geometry.to_numpy()
+    out = np.zeros(n, dtype=bool)
+    if len(points):
+        hit = shapely.STRtree(points).query(buildings.geometry.to_numpy(), predicate="contains")[0]
+        out[np.unique(hit)] = True
     return out
 
 

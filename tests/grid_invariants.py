@@ -57,3 +57,44 @@ def check_grid_invariants(
         comm_values = communities.set_index("code")[column].reindex(per_comm.index)
         assert np.allclose(per_comm.to_numpy(), comm_values.to_numpy(), rtol=1e-9, atol=1e-6)
         assert np.isclose(buildings[column].sum(), grids[column].sum(), rtol=1e-12, atol=1e-6)
+
+
+def crossed_buildings(
+    grids: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, *, share: float = 1e-3
+) -> np.ndarray:
+    """Ids of the buildings with more than ``share`` of their footprint outside their grid.
+
+    Recomputed from the frames (one metric CRS), independently of the build's own count.
+    """
+    owner = grids.set_index("code").geometry.loc[buildings["grid"]].values
+    footprints = buildings.geometry.values
+    outside = shapely.area(shapely.difference(footprints, owner))
+    crossed = outside > share * shapely.area(footprints)
+    return buildings["id"].to_numpy()[crossed]
+
+
+def mergeable_pairs(
+    grids: gpd.GeoDataFrame, hmin: float, hmax: float, residents_max: float
+) -> list[tuple[str, str]]:
+    """Neighbouring grids of one community, both under ``hmin``, that fit ``hmax`` together.
+
+    Households are whole numbers rounded from the sums the builder merged on, so the
+    test leaves a margin of one household per grid.
+    """
+    geoms = grids.geometry.values
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    hh = grids["households"].to_numpy()
+    pop = grids["population"].to_numpy()
+    comm = grids["community"].to_numpy()
+    codes = grids["code"].to_numpy()
+    out = []
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        if i >= j or comm[i] != comm[j] or not (0 < hh[i] < hmin - 1 and 0 < hh[j] < hmin - 1):
+            continue
+        if hh[i] + hh[j] > hmax - 2 or pop[i] + pop[j] > residents_max - 2:
+            continue
+        shared = shapely.length(shapely.intersection(geoms[i].boundary, geoms[j].boundary))
+        if shared > 0.5:
+            out.append((str(codes[i]), str(codes[j])))
+    return out

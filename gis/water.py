@@ -63,13 +63,17 @@ def water_mask(
     water = shapely.union_all(np.concatenate(parts)) if any(len(p) for p in parts) else None
     if water is None or water.is_empty:
         return shapely.Polygon()
-    water = shapely.intersection(shapely.make_valid(water), area)
+    # a water body counts by its whole size, not by the part inside the area
+    bodies = [p for p in shapely.get_parts(shapely.make_valid(water)) if p.geom_type == "Polygon"]
+    bodies = [p for p in bodies if p.area >= MIN_WATER_M2]
+    if not bodies:
+        return shapely.Polygon()
+    water = shapely.intersection(shapely.union_all(bodies), area)
     if len(footprints):
         near = footprints[shapely.intersects(footprints, water)]
         if len(near):
             water = shapely.difference(water, shapely.union_all(near))
-    keep = [p for p in shapely.get_parts(water) if p.geom_type == "Polygon"]
-    keep = [p for p in keep if p.area >= MIN_WATER_M2]
+    keep = [p for p in shapely.get_parts(water) if p.geom_type == "Polygon" and p.area > 1.0]
     return shapely.union_all(keep) if keep else shapely.Polygon()
 
 

@@ -415,56 +415,23 @@ def calibrate(
     return v
 
 
-def apportion(values: ArrayLike, groups: ArrayLike, totals: ArrayLike) -> NDArray[np.int64]:
-    """Share whole numbers out by the largest-remainder method, group by group.
-
-    Parameters
-    ----------
-    values
-        Non-negative weights, one per item.
-    groups
-        Group of each item: integers ``0 … g-1``.
-    totals
-        Whole number to share out in each group (``g`` of them).
-
-    Returns
-    -------
-    numpy.ndarray of int
-        Per item, summing to ``totals[g]`` over each group ``g`` (a group whose
-        weights are all 0 shares its total equally).  Ties go to the earlier item.
-    """
-    v = np.asarray(values, dtype=float)
-    g = np.asarray(groups, dtype=np.int64)
-    t = np.asarray(totals, dtype=np.int64)
-    if len(v) == 0:
-        return np.zeros(0, dtype=np.int64)
-    sums = np.bincount(g, weights=v, minlength=len(t))
-    counts = np.bincount(g, minlength=len(t))
-    flat = sums[g] <= 0
-    share = np.where(flat, 1.0 / np.maximum(counts[g], 1), v / np.where(flat, 1.0, sums[g]))
-    quota = share * t[g]
-    whole = np.floor(quota + 1e-9).astype(np.int64)
-    left = t - np.bincount(g, weights=whole, minlength=len(t)).round().astype(np.int64)
-    order = np.lexsort((np.arange(len(v)), -(quota - whole), g))
-    rank = np.empty(len(v), dtype=np.int64)
-    starts = np.searchsorted(g[order], np.arange(len(t)))
-    rank[order] = np.arange(len(v)) - starts[g[order]]
-    return whole + (rank < left[g]).astype(np.int64)
-
-
 def whole_numbers(values: ArrayLike, *levels: ArrayLike) -> NDArray[np.int64]:
     """Round ``values`` to whole numbers that still add up level by level.
 
-    The total is rounded; it is shared out among the groups of the first
-    level by the largest-remainder method, each group's share among its
-    groups of the next level, and so on down to the items.  So buildings sum
-    exactly to their grid and grids to their community, each within 1 of
-    its unrounded value.
+    The total is rounded; each group of the first level gets the floor or the
+    ceiling of its own sum, so that the groups add up to the total (those
+    with the largest fractional parts are rounded up); each group's whole
+    number is shared the same way among its groups of the next level, and so
+    on down to the items.  So buildings sum exactly to their grid and grids to
+    their community, and every building, grid and community is within 1 of its
+    unrounded value.  (Such a rounding always exists: the floors of the parts
+    sum to at most the whole's floor, and rounding up every fractional part
+    reaches at least its ceiling.)
 
     Parameters
     ----------
     values
-        One value per item (households of buildings).
+        One value per item (households of buildings), ≥ 0.
     *levels
         Group labels per item, coarsest first (community, then grid); any
         hashable values.
@@ -481,10 +448,28 @@ def whole_numbers(values: ArrayLike, *levels: ArrayLike) -> NDArray[np.int64]:
     for level in levels:
         keys = pd.factorize(pd.Series(list(zip(parent.tolist(), list(level), strict=True))))[0]
         first = np.unique(keys, return_index=True)[1]
-        sums = np.bincount(keys, weights=v)
-        totals = apportion(sums, parent[first], totals)
+        totals = _floor_or_ceiling(np.bincount(keys, weights=v), parent[first], totals)
         parent = keys
-    return apportion(v, parent, totals)
+    return _floor_or_ceiling(v, parent, totals)
+
+
+def _floor_or_ceiling(
+    values: np.ndarray, groups: np.ndarray, totals: np.ndarray
+) -> NDArray[np.int64]:
+    """Floor or ceiling of each value, summing to ``totals`` per group (largest fractions up).
+
+    Each total must be the floor or the ceiling of its group's sum.
+    """
+    whole = np.floor(values + 1e-9).astype(np.int64)
+    fraction = np.where(values - whole > 1e-9, values - whole, 0.0)
+    left = totals - np.bincount(groups, weights=whole, minlength=len(totals)).round().astype(
+        np.int64
+    )
+    order = np.lexsort((np.arange(len(values)), -fraction, groups))
+    rank = np.empty(len(values), dtype=np.int64)
+    starts = np.searchsorted(groups[order], np.arange(len(totals)))
+    rank[order] = np.arange(len(values)) - starts[groups[order]]
+    return whole + (rank < left[groups]).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- tag parsing

@@ -7,7 +7,7 @@ import pytest
 import shapely
 from scipy.sparse import csgraph
 
-from gis._errors import CRSError
+from gis._errors import CRSError, UnreadableFileError
 from gis.adjacency import grid_adjacency
 from tests.districting_fixtures import lattice, voronoi_grids
 
@@ -63,3 +63,57 @@ def test_bridge_ids_are_codes() -> None:
     codes = set(g["code"])
     assert all(a in codes and b in codes for a, b, _ in adj.bridges)
     assert shapely.get_num_geometries(g.geometry.values).min() >= 1
+
+
+def _two_banks():
+    """Four 100 m grids, two on each bank of a 40 m river (y 100-140), one bridge over it."""
+    import geopandas as gpd
+
+    south = [shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)]
+    north = [shapely.box(0, 140, 100, 240), shapely.box(100, 140, 200, 240)]
+    grids = gpd.GeoDataFrame(
+        {"code": [f"32010600100{i}001" for i in range(1, 5)]},
+        geometry=south + north,
+        crs="EPSG:32650",
+    )
+    river = shapely.box(-50, 100, 250, 140)
+    links = gpd.GeoDataFrame(
+        {"id": ["w1", "w2"], "kind": ["bridge", "bridge"]},
+        geometry=[shapely.LineString([(50, 20), (50, 220)]),  # crosses the river
+                  shapely.LineString([(150, 20), (150, 90)])],  # stays on the south bank
+        crs="EPSG:32650",
+    )  # fmt: skip
+    return grids, river, links
+
+
+def test_grids_on_two_banks_are_joined_only_where_a_street_crosses() -> None:
+    grids, river, links = _two_banks()
+    alone = grid_adjacency(grids)  # no street known: one "nearest" bridge joins the banks
+    assert [k.kind for k in alone.links] == ["nearest"]
+    linked = grid_adjacency(grids, links=links, water=river)
+    assert [(k.grid_a, k.grid_b, k.kind, k.via) for k in linked.links] == [
+        (grids["code"][0], grids["code"][2], "bridge", ("w1",))
+    ]
+    assert linked.links[0].gap_m == pytest.approx(40.0)
+    assert csgraph.connected_components(linked.matrix, directed=False)[0] == 1
+    # the banks do not touch: no pair across the river shares a boundary
+    m = linked.matrix.toarray()
+    assert m[0, 3] == 0 and m[1, 2] == 0 and m[1, 3] == 0
+
+
+def test_the_adjacency_file_reads_back_as_the_same_graph(tmp_path) -> None:
+    from gis.adjacency import adjacency_frame, load_adjacency, read_adjacency
+
+    grids, river, links = _two_banks()
+    graph = grid_adjacency(grids, links=links, water=river)
+    path = tmp_path / "adjacency.csv"
+    adjacency_frame(graph).to_csv(path, index=False)
+    back = read_adjacency(path, grids["code"].to_numpy())
+    assert (back.matrix != graph.matrix).nnz == 0
+    assert back.links == graph.links
+    assert load_adjacency(tmp_path, grids).links == graph.links
+    # without the file, the graph comes from the grids alone
+    assert [k.kind for k in load_adjacency(tmp_path / "nowhere", grids).links] == ["nearest"]
+    path.write_text("grid_a,grid_b\n1,2\n")
+    with pytest.raises(UnreadableFileError, match="lacks the column"):
+        read_adjacency(path, grids["code"].to_numpy())

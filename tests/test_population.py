@@ -27,6 +27,7 @@ from gis.population import (
     parse_levels,
     residential_shares,
     residents,
+    whole_numbers,
 )
 from tests.conftest import AREAS
 
@@ -392,3 +393,95 @@ def test_a_large_footprint_among_towers_is_not_estimated_as_a_tower() -> None:
     assert out.loc[4, "floors_source"] == "neighbours"
     assert out.loc[4, "floors"] * 12_000 <= params.estimated_floor_area_max_m2 + 1e-6
     assert (out.loc[:3, "floors"] == 60).all()  # tagged floors are never capped
+
+
+# --------------------------------------------------------------------------- land use, idle
+
+
+def test_land_use_and_shop_points_lower_the_share_of_untyped_buildings() -> None:
+    rows = [{"building": "yes", "levels": "10"} for _ in range(4)]
+    rows.append({"building": "apartments", "levels": "10"})
+    gdf = _town(rows, size=20.0, gap=30.0)  # five 20 m squares, 30 m apart along x
+    landuse = gpd.GeoDataFrame(
+        {"landuse": ["commercial", "industrial", "residential"]},
+        geometry=[shapely.box(-5, -5, 25, 25), shapely.box(25, -5, 55, 25),
+                  shapely.box(85, -5, 145, 25)],
+        crs=CRS,
+    )  # fmt: skip
+    pois = gpd.GeoDataFrame(
+        {"shop": ["bakery"], "office": [None]}, geometry=[shapely.Point(70, 10)], crs=CRS
+    )
+    out = estimate_population(gdf, landuse=landuse, pois=pois)
+    defaults = PopulationParams()
+    uses = ["commercial", "industrial", None, "residential", "residential"]
+    assert out["landuse"].tolist() == uses
+    np.testing.assert_allclose(
+        out["residential_share"],
+        [defaults.landuse_shares["commercial"], 0.0, defaults.untyped_shop_share,
+         defaults.untyped_share, 1.0],
+    )  # fmt: skip
+    # an office tower tagged building=yes in a commercial district holds few households
+    plain = estimate_population(gdf)
+    assert out["households"].iloc[0] < 0.2 * plain["households"].iloc[0]
+    # explicit housing tags win over the land use
+    assert out["households"].iloc[4] == pytest.approx(plain["households"].iloc[4])
+
+
+def test_roofs_ruins_and_toll_booths_hold_no_households_and_are_not_demand_points() -> None:
+    rows = [
+        {"building": "roof"},
+        {"building": "carport"},
+        {"building": "canopy"},
+        {"building": "ruins"},
+        {"building": "construction"},
+        {"building": "yes", "barrier": "toll_booth"},
+        {"building": "yes", "ruins": "yes"},
+        {"building": "apartments", "construction": "apartments"},
+        {"building": "yes"},
+        {"building": "office"},
+    ]
+    out = estimate_population(_town(rows, size=40.0, gap=50.0))
+    assert out["demand"].tolist() == [False] * 8 + [True, True]
+    assert (out["households"].iloc[:8] == 0).all()
+    assert out["households"].iloc[8] > 0
+
+
+def test_land_use_shares_are_set_in_the_manifest() -> None:
+    params = PopulationParams.from_manifest({"defaults": {"landuse_shares": {"retail": 0.4}}})
+    assert params.landuse_shares["retail"] == 0.4 and params.landuse_shares["industrial"] == 0
+    with pytest.raises(ManifestError, match=r"landuse_shares\.retail"):
+        PopulationParams.from_manifest({"defaults": {"landuse_shares": {"retail": 2}}})
+
+
+# --------------------------------------------------------------------------- whole numbers
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.floats(min_value=0, max_value=900), min_size=1, max_size=60),
+    seed=st.integers(min_value=0, max_value=1000),
+)
+def test_whole_numbers_add_up_level_by_level(values: list[float], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = len(values)
+    community = rng.integers(0, 3, n)
+    grid = community * 10 + rng.integers(0, 4, n)
+    v = np.array(values)
+    got = whole_numbers(v, community, grid)
+    assert got.dtype.kind == "i" and (got >= 0).all()
+    assert got.sum() == round(v.sum())
+    for level in (community, grid):
+        exact = pd.Series(v).groupby(level).sum()
+        whole = pd.Series(got).groupby(level).sum()
+        # each group's total is within one of its unrounded value
+        assert (np.abs(whole - exact) < 1 + 1e-9).all()
+    assert (np.abs(got - v) < 1 + 1e-9).all()
+
+
+def test_whole_numbers_round_up_the_largest_fractions() -> None:
+    # total 10: floors 4, 3, 1 and two more for the largest fractions, .7 and .7
+    assert whole_numbers([4.6, 3.7, 1.7]).tolist() == [4, 4, 2]
+    # 1.8 -> 2: alone, the first two get them; grouped, group b (0.6) rounds up before
+    # group a (1.2), and a's one goes to its first item
+    assert whole_numbers([0.6, 0.6, 0.6]).tolist() == [1, 1, 0]
+    assert whole_numbers([0.6, 0.6, 0.6], ["a", "a", "b"]).tolist() == [1, 0, 1]

@@ -10,7 +10,7 @@ import shapely
 
 from gis._errors import CRSError, EmptyLayerError, UnreadableFileError
 from gis.area import load_area
-from gis.sources import STREET_HIGHWAYS, read_osm, read_vector
+from gis.sources import STREET_HIGHWAYS, is_osm_file, osm_format, read_osm, read_vector
 from tests.conftest import AREAS, TEST_DATA
 
 
@@ -67,3 +67,100 @@ def test_a_geopackage_source_builds_like_an_osm_one(tmp_path: Path):
     assert area.study_area_source == "built-up extent"
     assert len(area.layers.buildings) > 300
     assert len(area.layers.streets) > 100
+
+
+@pytest.mark.parametrize(
+    ("name", "compress"),
+    [
+        ("h.osm.gz", "gzip"),
+        ("h.osm.bz2", "bz2"),
+        ("h.osm.xml.gz", "gzip"),
+        ("h.osm.xml.bz2", "bz2"),
+        ("h.osm.xml", None),
+        ("h.osm", None),
+    ],
+)
+def test_osm_xml_is_read_compressed_or_not_bare_or_in_a_folder(tmp_path: Path, name, compress):
+    import bz2
+    import gzip
+
+    raw = (AREAS / "helsinki" / "helsinki.osm").read_bytes()
+    data = {"gzip": gzip.compress, "bz2": bz2.compress, None: lambda b: b}[compress](raw)
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert is_osm_file(path)
+    layers = read_osm(path)
+    plain = read_osm(AREAS / "helsinki" / "helsinki.osm")
+    assert len(layers.buildings) == len(plain.buildings) > 400
+    assert len(layers.streets) == len(plain.streets)
+    # a bare file, and a folder holding only that file, build with zero configuration
+    assert load_area(path).study_area_source == "built-up extent"
+    assert len(load_area(tmp_path).layers.buildings) > 400
+
+
+def test_a_pbf_named_like_xml_is_still_read_as_pbf(tmp_path: Path):
+    path = tmp_path / "town.osm"
+    path.write_bytes((TEST_DATA / "finland_town.osm.pbf").read_bytes())
+    assert osm_format(path) == "pbf"
+    assert len(read_osm(path).buildings) > 2000
+
+
+@pytest.mark.parametrize(
+    ("name", "is_osm"),
+    [
+        ("a.osm.pbf", True),
+        ("a.pbf", True),
+        ("a.OSM.XML.GZ", True),
+        ("a.xml.bz2", True),
+        ("a.geojson", False),
+        ("a.tar.gz", False),
+        ("a.csv.bz2", False),
+    ],
+)
+def test_osm_file_names(name: str, is_osm: bool):
+    assert is_osm_file(name) is is_osm
+
+
+def test_a_corrupt_compressed_file_is_a_clear_error(tmp_path: Path):
+    bad = tmp_path / "bad.osm.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
+    with pytest.raises(UnreadableFileError, match=r"bad\.osm\.gz"):
+        read_osm(bad)
+
+
+def test_water_coast_ferries_and_land_use_are_read():
+    helsinki = read_osm(AREAS / "helsinki" / "helsinki.osm")
+    kinds = set(helsinki.barriers["kind"])
+    assert {"water", "coastline", "railway", "ferry"} <= kinds
+    assert "commercial" in set(helsinki.landuse["landuse"])
+    assert (helsinki.landuse.geom_type.isin(["Polygon", "MultiPolygon"])).all()
+    dublin = read_osm(TEST_DATA / "dublin_docklands.osm.xml.gz")
+    roofs = dublin.buildings[dublin.buildings["building"] == "roof"]
+    assert len(roofs) > 5
+    assert "barrier" in dublin.buildings.columns
+
+
+def _names(*names: str):
+    frame = gpd.GeoDataFrame({"name": list(names)}, geometry=[shapely.Point(0, 0)] * len(names))
+    empty = gpd.GeoDataFrame({"name": []}, geometry=[])
+    from gis.sources import OsmLayers
+
+    return OsmLayers(buildings=empty, streets=frame, barriers=empty, pois=empty)
+
+
+@pytest.mark.parametrize(
+    ("names", "language"),
+    [
+        (["新街口", "中山路", "汉中路"], "zh"),
+        (["大通り", "さくら通り", "中央駅", "市役所"], "ja"),  # kanji names with some kana
+        (["カフェ", "東京"], "ja"),
+        (["세종대로", "광화문"], "ko"),
+        (["Aleksanterinkatu", "Mannerheimintie"], "en"),
+        (["Hauptstraße", "Café Müller"], "en"),
+        ([], "en"),
+    ],
+)
+def test_the_area_language_comes_from_the_script_of_its_names(names, language):
+    from gis.area import guess_language
+
+    assert guess_language(_names(*names)) == language

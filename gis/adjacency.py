@@ -153,10 +153,10 @@ def grid_adjacency(
         matrix = _with_edges(matrix, [(i, j) for i, j, *_ in joined])
     matrix, pairs = bridge_components(geoms, matrix)
     joined.extend((a, b, "nearest", (), d) for a, b, d in pairs)
-    found = [
-        Link(*sorted((str(codes[i]), str(codes[j]))), kind, via, round(float(gap), 2))
-        for i, j, kind, via, gap in joined
-    ]
+    found = []
+    for i, j, kind, via, gap in joined:
+        a, b = sorted((str(codes[i]), str(codes[j])))
+        found.append(Link(a, b, kind, via, round(float(gap), 2)))
     bridges = [(k.grid_a, k.grid_b, k.gap_m) for k in found]
     return Adjacency(codes=codes, matrix=matrix, bridges=bridges, links=found)
 

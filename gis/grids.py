@@ -338,7 +338,7 @@ def _metis(graph: sparse.csr_matrix, weight: np.ndarray, k: int) -> np.ndarray:
     for contig in tries:  # METIS refuses contiguous parts of a disconnected graph
         options = pymetis.Options(seed=0, ufactor=30, contig=contig, niter=20, ncuts=3)
         try:
-            _, parts = pymetis.part_graph(
+            _, found = pymetis.part_graph(
                 k,
                 adjacency=pymetis.CSRAdjacency(
                     graph.indptr.astype(np.int64), graph.indices.astype(np.int64)
@@ -349,7 +349,7 @@ def _metis(graph: sparse.csr_matrix, weight: np.ndarray, k: int) -> np.ndarray:
             )
         except (RuntimeError, ValueError):
             continue
-        parts = np.asarray(parts, dtype=np.int64)
+        parts = np.asarray(found, dtype=np.int64)
         if len(np.unique(parts)) == k:
             return parts
     return _grow(graph, weight, k)
@@ -511,7 +511,8 @@ class _Regions:
         def small(i: int) -> bool:
             return self.area[i] < targets.sliver_m2 or self.hh[i] < targets.households_min
 
-        heap = [(self.hh[i], self.area[i], i) for i in np.flatnonzero(self.alive) if small(i)]
+        alive = np.flatnonzero(self.alive).tolist()
+        heap = [(float(self.hh[i]), float(self.area[i]), i) for i in alive if small(i)]
         heapq.heapify(heap)
         while heap:
             key_hh, key_area, i = heapq.heappop(heap)
@@ -524,7 +525,7 @@ class _Regions:
                 continue
             self.absorb(j, i)
             if small(j):
-                heapq.heappush(heap, (self.hh[j], self.area[j], j))
+                heapq.heappush(heap, (float(self.hh[j]), float(self.area[j]), j))
 
     def groups(self) -> list[list[int]]:
         return sorted(

@@ -294,11 +294,9 @@ def _communities(area: AreaInput, metric: _Metric, arrays: Buildings) -> Communi
         )
         return Communities(polys, [None] * len(polys), [True] * len(polys), [note])
     given = area.communities.to_crs(metric.crs)
-    names = (
-        [None if pd.isna(n) else str(n) for n in given["name"]]
-        if "name" in given.columns
-        else [None] * len(given)
-    )
+    names: list[str | None] = [None] * len(given)
+    if "name" in given.columns:
+        names = [None if pd.isna(n) else str(n) for n in given["name"]]
     return fit_communities(
         metric.boundary, list(given.geometry.values), names, major_lines=major, buildings=arrays
     )

@@ -446,7 +446,8 @@ def whole_numbers(values: ArrayLike, *levels: ArrayLike) -> NDArray[np.int64]:
     parent = np.zeros(len(v), dtype=np.int64)
     totals = np.array([round(float(v.sum()))], dtype=np.int64)
     for level in levels:
-        keys = pd.factorize(pd.Series(list(zip(parent.tolist(), list(level), strict=True))))[0]
+        labels = np.asarray(level, dtype=object).tolist()
+        keys = pd.factorize(pd.Series(list(zip(parent.tolist(), labels, strict=True))))[0]
         first = np.unique(keys, return_index=True)[1]
         totals = _floor_or_ceiling(np.bincount(keys, weights=v), parent[first], totals)
         parent = keys
@@ -782,7 +783,8 @@ def estimate_population(
     use = landuse_of(out, landuse)
     shop = _column(out, "shop", n)
     if pois is not None and n:
-        shop = np.where(_present(shop, n), shop, np.where(shops_inside(out, pois), "yes", None))
+        inside = np.where(shops_inside(out, pois), "yes", None).astype(object)  # type: ignore[call-overload]
+        shop = np.where(_present(shop, n), shop, inside)
     share = residential_shares(
         kind,
         footprint,

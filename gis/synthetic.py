@@ -21,6 +21,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import geopandas as gpd
@@ -323,7 +324,8 @@ def dense_footprints(buildings: pd.DataFrame, rng: np.random.Generator) -> pd.Da
     """
     rows: list[dict[str, object]] = []
     extra = _BUILDING_WAY_BASE + 5_000_000
-    for row in buildings.to_dict("records"):
+    records: list[dict[str, Any]] = buildings.to_dict("records")  # type: ignore[assignment]
+    for row in records:
         box = row["geometry"]
         x0, y0, x1, y1 = box.bounds
         w, h = x1 - x0, y1 - y0

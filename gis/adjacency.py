@@ -10,15 +10,15 @@ enclaves still in a component of their own are bridged to the nearest grid of
 another component ("nearest"), so the graph is connected and every district
 can be made contiguous; every bridge is recorded so the map can draw it.
 
-A build writes the graph to ``adjacency.csv`` (:func:`adjacency_frame`,
-:data:`ADJACENCY_COLUMNS`); :func:`read_adjacency` reads it back for the
-districting, and :func:`load_adjacency` takes it from a build folder when it
-is there (else computes the graph from the grids alone).
+A build writes the graph to its folder's ``adjacency.csv``
+(:func:`adjacency_frame`, :data:`ADJACENCY_COLUMNS`); :func:`read_adjacency`
+reads it back, and :func:`load_adjacency`, what the districting calls, takes
+it from a build folder when it is there (else computes the graph from the
+grids alone).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,8 @@ from scipy.sparse import csgraph
 from shapely.geometry.base import BaseGeometry
 
 from gis._errors import CRSError, EmptyLayerError, UnreadableFileError
+from gis._types import PathLike
+from gis.outputs import BuildFolder
 
 #: Length (m) stored in the matrix for a bridge, which shares no boundary.
 BRIDGE_LENGTH = 1e-3
@@ -40,9 +42,8 @@ SNAP = 0.05
 MIN_SHARED = 0.5
 #: A link's end over water must come this close (m) to a grid to join it.
 LINK_REACH_M = 25.0
-#: The file a build writes the graph to.
-ADJACENCY_NAME = "adjacency.csv"
-#: Its columns: the two grid codes (``grid_a`` < ``grid_b``), the boundary they
+#: The columns of ``adjacency.csv`` (``BuildFolder.file("adjacency")``): the two grid
+#: codes (``grid_a`` < ``grid_b``), the boundary they
 #: share on land (m, 0 for links), ``link`` ("" for land, else "bridge",
 #: "tunnel", "ferry" or "nearest": no link exists, joined to the nearest grid
 #: across the gap), ``via`` (the OSM way ids of the links, ";"-separated) and
@@ -289,7 +290,7 @@ def adjacency_frame(adjacency: Adjacency) -> pd.DataFrame:
     return frame
 
 
-def read_adjacency(path: str | os.PathLike[str], codes: np.ndarray) -> Adjacency:
+def read_adjacency(path: PathLike, codes: np.ndarray) -> Adjacency:
     """Read ``adjacency.csv`` into an :class:`Adjacency` over ``codes`` (in that row order).
 
     Raises
@@ -340,7 +341,7 @@ def read_adjacency(path: str | os.PathLike[str], codes: np.ndarray) -> Adjacency
     )
 
 
-def load_adjacency(folder: str | os.PathLike[str], grids_metric: gpd.GeoDataFrame) -> Adjacency:
+def load_adjacency(folder: PathLike | BuildFolder, grids_metric: gpd.GeoDataFrame) -> Adjacency:
     """The neighbour graph of a build folder's grids: its ``adjacency.csv``, else computed.
 
     Parameters
@@ -353,14 +354,12 @@ def load_adjacency(folder: str | os.PathLike[str], grids_metric: gpd.GeoDataFram
     Returns
     -------
     Adjacency
-        Read from ``DIR/adjacency.csv`` when the build wrote one for these
-        grids (so districts keep off the river); otherwise
-        :func:`grid_adjacency` of the grids alone.
+        Read from ``DIR/adjacency.csv`` when the build wrote one (so districts
+        keep off the river); otherwise :func:`grid_adjacency` of the grids alone.
     """
-    path = Path(folder) / ADJACENCY_NAME
-    codes = grids_metric["code"].astype(str).to_numpy()
+    path = (folder if isinstance(folder, BuildFolder) else BuildFolder(folder)).file("adjacency")
     if path.is_file():
-        return read_adjacency(path, codes)
+        return read_adjacency(path, grids_metric["code"].astype(str).to_numpy())
     return grid_adjacency(grids_metric)
 
 

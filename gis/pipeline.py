@@ -552,7 +552,7 @@ def draw_plan(
         seed=options.seed,
         progress=progress,
         time_limit=options.time_limit,
-        adjacency=load_adjacency(folder.path, grids),  # on land, or over a bridge
+        adjacency=load_adjacency(folder, grids),  # on land, or over a bridge
     )
     # workers and an office per district, when asked
     if options.staffing is not None:

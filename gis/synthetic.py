@@ -228,30 +228,7 @@ def _layout(
         )  # fmt: skip
 
     # 3. lots inside the blocks, a rectangle on each
-    mi, mj = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
-    bi, bj = mi.ravel(), mj.ravel()
-    bx0, bx1 = xs[bi] + _SETBACK_M, xs[bi + 1] - _SETBACK_M
-    by0, by1 = ys[bj] + _SETBACK_M, ys[bj + 1] - _SETBACK_M
-    kx = np.maximum(1, ((bx1 - bx0) // _LOT_M).astype(int))
-    ky = np.maximum(1, ((by1 - by0) // _LOT_M).astype(int))
-    counts = kx * ky
-    block_of = np.repeat(np.arange(len(bi)), counts)
-    local = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    lx, ly = local % kx[block_of], local // kx[block_of]
-    lot_w = (bx1 - bx0)[block_of] / kx[block_of]
-    lot_h = (by1 - by0)[block_of] / ky[block_of]
-    w = lot_w * rng.uniform(0.5, 0.85, len(block_of))
-    h = lot_h * rng.uniform(0.45, 0.85, len(block_of))
-    left = bx0[block_of] + lx * lot_w + rng.uniform(0, 1, len(block_of)) * (lot_w - w)
-    bottom = by0[block_of] + ly * lot_h + rng.uniform(0, 1, len(block_of)) * (lot_h - h)
-    if dense:
-        fill = np.random.default_rng([seed, 3, side])
-        touch = fill.random(len(block_of)) < 0.35
-        w = np.where(touch, lot_w, lot_w - fill.uniform(0.3, 2.0, len(block_of)))
-        h = np.where(touch, lot_h, lot_h - fill.uniform(0.3, 2.0, len(block_of)))
-        left = bx0[block_of] + lx * lot_w
-        bottom = by0[block_of] + ly * lot_h
-    boxes = shapely.box(left, bottom, left + w, bottom + h)
+    boxes, (bi, bj, bx0, bx1, kx) = _lot_boxes(xs, ys, side, rng, dense=dense, seed=seed)
 
     # 4. footways through every 6th block, between lot columns
     foot_blocks = np.flatnonzero((np.arange(len(bi)) % 6 == 0) & (kx >= 2))
@@ -271,6 +248,45 @@ def _layout(
     streets = pd.concat(rows, ignore_index=True)
     streets.insert(0, "id", [f"w{i + 1}" for i in range(len(streets))])
     return streets, _clear_of(boxes, clear), bounds
+
+
+def _lot_boxes(
+    xs: np.ndarray, ys: np.ndarray, side: int, rng: np.random.Generator, *, dense: bool, seed: int
+) -> tuple[NDArray[np.object_], tuple[np.ndarray, ...]]:
+    """One rectangle per lot of every block, and the blocks' indices, left/right, lot columns."""
+    mi, mj = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+    bi, bj = mi.ravel(), mj.ravel()
+    bx0, bx1 = xs[bi] + _SETBACK_M, xs[bi + 1] - _SETBACK_M
+    by0, by1 = ys[bj] + _SETBACK_M, ys[bj + 1] - _SETBACK_M
+    kx = np.maximum(1, ((bx1 - bx0) // _LOT_M).astype(int))
+    ky = np.maximum(1, ((by1 - by0) // _LOT_M).astype(int))
+    counts = kx * ky
+    block_of = np.repeat(np.arange(len(bi)), counts)
+    local = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    lx, ly = local % kx[block_of], local // kx[block_of]
+    lot_w = (bx1 - bx0)[block_of] / kx[block_of]
+    lot_h = (by1 - by0)[block_of] / ky[block_of]
+    lot_x, lot_y = bx0[block_of] + lx * lot_w, by0[block_of] + ly * lot_h
+    w = lot_w * rng.uniform(0.5, 0.85, len(block_of))
+    h = lot_h * rng.uniform(0.45, 0.85, len(block_of))
+    left = lot_x + rng.uniform(0, 1, len(block_of)) * (lot_w - w)
+    bottom = lot_y + rng.uniform(0, 1, len(block_of)) * (lot_h - h)
+    if dense:
+        left, bottom, w, h = _fill_lots(lot_x, lot_y, lot_w, lot_h, [seed, 3, side])
+    boxes = shapely.box(left, bottom, left + w, bottom + h)
+
+    return boxes, (bi, bj, bx0, bx1, kx)
+
+
+def _fill_lots(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, h: np.ndarray, seed: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rectangles filling their lots almost whole: 0.3–2 m short, a third exactly (touching)."""
+    rng = np.random.default_rng(seed)
+    touch = rng.random(len(x)) < 0.35
+    width = np.where(touch, w, w - rng.uniform(0.3, 2.0, len(x)))
+    height = np.where(touch, h, h - rng.uniform(0.3, 2.0, len(x)))
+    return x, y, width, height
 
 
 def _clear_of(boxes: NDArray[np.object_], clear: list[shapely.Geometry]) -> NDArray[np.object_]:
@@ -324,7 +340,7 @@ def dense_footprints(buildings: pd.DataFrame, rng: np.random.Generator) -> pd.Da
     """
     rows: list[dict[str, object]] = []
     extra = _BUILDING_WAY_BASE + 5_000_000
-    records: list[dict[str, Any]] = buildings.to_dict("records")  # type: ignore[assignment]
+    records: list[dict[str, Any]] = buildings.to_dict("records")
     for row in records:
         box = row["geometry"]
         x0, y0, x1, y1 = box.bounds

@@ -18,10 +18,11 @@ import pytest
 import shapely
 
 from api.cli import main
-from gis.adjacency import ADJACENCY_NAME, read_adjacency
+from gis.adjacency import read_adjacency
 from gis.area import AreaInput, load_area
 from gis.blocks import BLOCK_HIGHWAYS, barrier_lines
-from gis.pipeline import BuildResult, make_area_grids, write_build
+from gis.outputs import BuildFolder
+from gis.pipeline import BuildResult, build_layers, build_tables, make_area_grids
 from tests.conftest import AREAS, TEST_DATA
 from tests.districting_fixtures import recount_moved
 from tests.grid_invariants import check_grid_invariants, crossed_buildings, mergeable_pairs
@@ -59,7 +60,9 @@ def builds(tmp_path_factory):
             crs = result.grids.crs
             shapes = gpd.GeoSeries([area.boundary, area.water], crs=4326).to_crs(crs)
             folder = tmp_path_factory.mktemp(name) / "out"
-            write_build(result, area, folder)
+            BuildFolder(folder).write_build(
+                build_layers(result, area), result.summary, build_tables(result)
+            )
             cache[name] = Built(name, area, result, shapes.iloc[0], shapes.iloc[1], folder)
         return cache[name]
 
@@ -112,9 +115,10 @@ def test_grids_stay_on_land_and_neighbours_across_water_need_a_link(builds, name
     wet = shapely.area(shapely.intersection(grids.geometry.values, shapely.union_all(lakes)))
     wet_homes = shapely.area(shapely.intersection(homes, shapely.union_all(lakes)))
     assert wet.sum() <= wet_homes + 1.0, f"{name}: grids cover {wet.sum():.0f} m² of water"
-    adjacency = read_adjacency(b.folder / ADJACENCY_NAME, grids["code"].to_numpy())
+    table = BuildFolder(b.folder).file("adjacency")
+    adjacency = read_adjacency(table, grids["code"].to_numpy())
     geoms = grids.set_index("code").geometry
-    frame = pd.read_csv(b.folder / ADJACENCY_NAME, dtype=str, keep_default_na=False)
+    frame = pd.read_csv(table, dtype=str, keep_default_na=False)
     streets = b.area.layers.streets.set_index("id").to_crs(grids.crs).geometry
     for row in frame.itertuples(index=False):
         a, c = geoms[row.grid_a], geoms[row.grid_b]
@@ -248,7 +252,7 @@ def test_build_command_writes_rfc7946_layers_and_a_geopackage(tmp_path: Path, ca
     layers = set(pyogrio.list_layers(out / "area.gpkg")[:, 0])
     assert {"grids", "buildings", "communities", "streets", "pois", "boundary"} <= layers
     assert json.loads((out / "build.json").read_text())["grids"] == len(grids)
-    assert (out / ADJACENCY_NAME).is_file()
+    assert (out / "adjacency.csv").is_file()
 
 
 @pytest.mark.parametrize("name", DISTRICT_AREAS)

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -33,7 +32,7 @@ from shapely.geometry.base import BaseGeometry
 from gis._errors import EmptyLayerError, ManifestError, UnreadableFileError
 from gis.crs import WGS84
 from gis.sources import OsmLayers, is_osm_file, list_layers, read_osm, read_vector
-from gis.water import MIN_LAND_M2, land_only, water_mask
+from gis.water import MIN_LAND_M2, dry, land_only, open_water
 
 MANIFEST = "area.toml"
 
@@ -307,27 +306,31 @@ def on_land(boundary: BaseGeometry, layers: OsmLayers, *, built_up: bool) -> Lan
     wgs = gpd.GeoSeries([boundary], crs=WGS84)
     crs = wgs.estimate_utm_crs()
     area = wgs.to_crs(crs).iloc[0]
-    footprints = layers.buildings.to_crs(crs).geometry.to_numpy() if len(layers.buildings) else []
-    footprints = np.asarray(footprints, dtype=object)
-    water = water_mask(area, layers.barriers.to_crs(crs), footprints)
-    land = land_only(area, water)
+    water = open_water(area, layers.barriers.to_crs(crs))
     notes: list[str] = []
-    if not water.is_empty and len(footprints):
-        points = shapely.point_on_surface(footprints)
-        if built_up:
-            parts = [p for p in shapely.get_parts(land) if shapely.intersects(p, points).any()]
-            if parts:
-                land = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
-        shapely.prepare(land)
-        wet = shapely.intersects(area, points) & ~shapely.intersects(land, points)
-        if wet.any():
-            ids = layers.buildings["id"].astype(str).to_numpy()[wet]
-            notes.append(
-                f"{int(wet.sum())} building(s) stand in open water or on land of less than "
-                f"{MIN_LAND_M2:,.0f} m² that water cuts off, and are left out of the study area: "
-                + ", ".join(ids[:10])
-                + (" …" if wet.sum() > 10 else "")
-            )
+    if water.is_empty or layers.buildings.empty:
+        return Land(boundary=boundary, water=shapely.Polygon(), water_m2=0.0)
+    # footprints standing in the water stay land; only those near it are reprojected
+    envelope = gpd.GeoSeries([water.envelope], crs=crs).to_crs(WGS84).iloc[0]
+    near = shapely.intersects(layers.buildings.geometry.values, envelope)
+    water = dry(water, layers.buildings[near].to_crs(crs).geometry.to_numpy())
+    land = land_only(area, water)
+    points = gpd.GeoSeries(layers.buildings.geometry.representative_point(), crs=WGS84)
+    points_m = points.to_crs(crs).to_numpy()
+    if built_up:
+        parts = [p for p in shapely.get_parts(land) if shapely.intersects(p, points_m).any()]
+        if parts:
+            land = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+    shapely.prepare(land)
+    wet = near & shapely.intersects(area, points_m) & ~shapely.intersects(land, points_m)
+    if wet.any():
+        ids = layers.buildings["id"].astype(str).to_numpy()[wet]
+        notes.append(
+            f"{int(wet.sum())} building(s) stand in open water or on land of less than "
+            f"{MIN_LAND_M2:,.0f} m² that water cuts off, and are left out of the study area: "
+            + ", ".join(ids[:10])
+            + (" …" if wet.sum() > 10 else "")
+        )
     back = gpd.GeoSeries([land, water], crs=crs).to_crs(WGS84).make_valid()
     return Land(
         boundary=back.iloc[0],

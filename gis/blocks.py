@@ -104,7 +104,7 @@ def enclose(area: BaseGeometry, lines: Sequence[BaseGeometry] | np.ndarray) -> l
     lines = np.asarray(lines, dtype=object)
     # clip to a hair beyond the area, so lines cross its outline and are noded with it
     # (a line clipped exactly at the outline may end a rounding error short of it)
-    reach = shapely.buffer(area, CLIP_MARGIN_M, quad_segs=2)
+    reach = shapely.buffer(area, CLIP_MARGIN_M, quad_segs=1, join_style="mitre")
     if len(lines):
         lines = lines[shapely.STRtree(lines).query(reach, predicate="intersects")]
     inside = shapely.intersection(lines, reach) if len(lines) else lines

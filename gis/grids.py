@@ -25,7 +25,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gis._errors import InfeasibleError
 from gis.blocks import enclose, shared_lengths
-from gis.tessellation import regions, tessellate
+from gis.tessellation import Tessellation, regions, tessellate, tessellate_blocks
 
 
 @dataclass(frozen=True)
@@ -183,10 +183,15 @@ def make_grids(
     blocks = enclose(community, lines)
     block_members = assign_points(blocks, buildings.points, members)
     # 2. split blocks holding too many households or residents between their buildings
+    full = [i for i, idx in enumerate(block_members) if _too_full(idx, buildings, targets)]
+    cells = tessellate_blocks(
+        [blocks[i] for i in full], [buildings.shapes[block_members[i]] for i in full]
+    )
+    tessellated = dict(zip(full, cells, strict=True))
     pieces: list[BaseGeometry] = []
     piece_members: list[np.ndarray] = []
-    for block, idx in zip(blocks, block_members, strict=True):
-        for poly, sub in split_block(block, idx, buildings, targets):
+    for i, (block, idx) in enumerate(zip(blocks, block_members, strict=True)):
+        for poly, sub in split_block(block, idx, buildings, targets, cells=tessellated.get(i)):
             pieces.append(poly)
             piece_members.append(sub)
     # 3. snap the pieces into an exact coverage (shared edges vertex for vertex)
@@ -224,7 +229,6 @@ def assign_points(
     A point on a shared border goes to the first polygon; a point in none (a
     rounding speck) goes to the nearest.  Every member lands in exactly one.
     """
-    out: list[list[int]] = [[] for _ in polygons]
     if len(members) == 0:
         return [np.array([], dtype=np.int64) for _ in polygons]
     geoms = np.asarray(polygons, dtype=object)
@@ -239,9 +243,10 @@ def assign_points(
     lost = np.flatnonzero(owner < 0)
     if len(lost):
         owner[lost] = tree.nearest(pts[lost])
-    for k, poly in enumerate(owner.tolist()):
-        out[poly].append(int(members[k]))
-    return [np.array(o, dtype=np.int64) for o in out]
+    order = np.argsort(owner, kind="stable")  # members stay in their given order
+    bounds = np.searchsorted(owner[order], np.arange(len(polygons) + 1))
+    ordered = np.asarray(members, dtype=np.int64)[order]
+    return [ordered[bounds[i] : bounds[i + 1]] for i in range(len(polygons))]
 
 
 def split_block(
@@ -249,6 +254,8 @@ def split_block(
     members: np.ndarray,
     buildings: Buildings,
     targets: GridTargets,
+    *,
+    cells: Tessellation | None = None,
 ) -> list[tuple[BaseGeometry, np.ndarray]]:
     """Split a block that holds too many households along the gaps between its buildings.
 
@@ -259,16 +266,19 @@ def split_block(
     footprint is cut; a building that alone holds more than the maximum is a
     piece of its own.
 
+    ``cells`` is the block's tessellation when already made
+    (:func:`gis.tessellation.tessellate_blocks` does many blocks at once).
+
     Returns
     -------
     list of (polygon, member indices)
         Pieces tiling ``block``.
     """
+    if not _too_full(members, buildings, targets):
+        return [(block, members)]
     hh = buildings.households[members]
     pop = buildings.population[members]
-    if len(members) < 2 or _fits(float(hh.sum()), float(pop.sum()), targets):
-        return [(block, members)]
-    tess = tessellate(block, buildings.shapes[members])
+    tess = cells if cells is not None else tessellate(block, buildings.shapes[members])
     labels = partition_buildings(tess.graph, hh, pop, targets)
     pieces = [poly for poly, _ in regions(tess, labels)]
     if len(pieces) < 2:
@@ -316,6 +326,14 @@ def partition_buildings(
             next_label += 1
         todo.extend(nodes[sub == part] for part in parts)
     return np.unique(labels, return_inverse=True)[1]
+
+
+def _too_full(members: np.ndarray, buildings: Buildings, targets: GridTargets) -> bool:
+    """Whether a block of several buildings holds more than the targets allow."""
+    if len(members) < 2:
+        return False
+    hh = float(buildings.households[members].sum())
+    return not _fits(hh, float(buildings.population[members].sum()), targets)
 
 
 def _fits(hh: float, pop: float, targets: GridTargets) -> bool:

@@ -546,22 +546,18 @@ def to_geojson_file(gdf: gpd.GeoDataFrame, path: PathLike, *, layer: str) -> Non
 
 
 def _for_gpkg(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, bool]:
-    """Valid MultiPolygons for a polygon layer (and True); any other layer as it is."""
+    """A polygon layer with invalid rings repaired (and True: write it as MultiPolygons)."""
     geoms = gdf.geometry.values
     polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
     if not polygonal.any():
         return gdf, False
-    fixed = _valid(geoms[polygonal])
-    multi = np.array([_multi(g) for g in fixed], dtype=object)
+    rings = geoms[polygonal]
+    fixed = _valid(rings)
+    if fixed is rings:  # all valid already
+        return gdf, True
     out = gdf.copy()
-    out.loc[polygonal, out.geometry.name] = multi
+    out.loc[polygonal, out.geometry.name] = fixed
     return out, True
-
-
-def _multi(geom: shapely.Geometry) -> shapely.Geometry:
-    if geom.geom_type == "Polygon":
-        return shapely.MultiPolygon([geom])
-    return geom if geom.geom_type == "MultiPolygon" else shapely.MultiPolygon()
 
 
 def write_gpkg_layers(layers: Mapping[str, gpd.GeoDataFrame], target: PathLike) -> None:

@@ -398,11 +398,9 @@ def _repair_buildings(
         fixed[invalid] = shapely.make_valid(
             geoms[invalid], method="structure", keep_collapsed=False
         )
-    polygonal = shapely.get_type_id(fixed) != 7  # a collection may hold lines: keep polygons
-    fixed = np.array(
-        [_polygons_only(g) if not ok else g for g, ok in zip(fixed, polygonal, strict=True)],
-        dtype=object,
-    )
+    mixed = np.flatnonzero(shapely.get_type_id(fixed) == 7)  # a collection may hold lines
+    fixed = np.asarray(fixed, dtype=object)
+    fixed[mixed] = [_polygons_only(g) for g in fixed[mixed]]
     empty = shapely.is_empty(fixed) | (shapely.area(fixed) <= 0)
     dropped = buildings.loc[empty, "id"].astype(str).tolist()
     if dropped:

@@ -628,15 +628,16 @@ def type_floors(
 
 def _normalise_types(building: ArrayLike) -> NDArray[np.str_]:
     raw = pd.Series(np.asarray(building, dtype=object).ravel())
-    return raw.where(raw.notna(), "").astype(str).str.strip().str.lower().to_numpy(dtype=str)
+    codes, uniques = pd.factorize(raw)  # a few distinct tags: clean each once
+    clean = pd.Series(uniques, dtype=object).astype(str).str.strip().str.lower().to_numpy(dtype=str)
+    return np.where(codes >= 0, np.append(clean, "")[codes], "")
 
 
 def _present(values: ArrayLike | None, n: int) -> NDArray[np.bool_]:
     if values is None:
         return np.zeros(n, bool)
-    s = pd.Series(np.asarray(values, dtype=object).ravel())
-    text = s.where(s.notna(), "").astype(str).str.strip().str.lower()
-    return ~text.isin(["", "no", "none", "nan"]).to_numpy()
+    text = _normalise_types(values)
+    return ~np.isin(text, ["", "no", "none", "nan"])
 
 
 def neighbour_floors(

@@ -198,7 +198,10 @@ def read_osm(path: str | os.PathLike[str]) -> OsmLayers:
     factory = osmium.geom.WKBFactory()
     try:
         processor = (
-            osmium.FileProcessor(osmium.io.File(str(path), fmt)).with_locations().with_areas()
+            osmium.FileProcessor(osmium.io.File(str(path), fmt))
+            .with_locations()
+            .with_areas()
+            .with_filter(osmium.filter.EmptyTagFilter())  # untagged nodes stay in C++
         )
         for obj in processor:
             if isinstance(obj, osmium.osm.Node):
@@ -222,37 +225,45 @@ def read_osm(path: str | os.PathLike[str]) -> OsmLayers:
     return layers
 
 
-def _tags(obj: Any, keys: tuple[str, ...]) -> dict[str, str | None]:
-    return {k.replace(":", "_"): obj.tags.get(k) for k in keys}
+def _tags(tags: dict[str, str], keys: tuple[str, ...]) -> dict[str, str | None]:
+    return {k.replace(":", "_"): tags.get(k) for k in keys}
+
+
+def _tag_dict(obj: Any) -> dict[str, str]:
+    """The tags of an OSM object as a plain dict (one pass instead of a lookup per key)."""
+    return {tag.k: tag.v for tag in obj.tags}
 
 
 def _take_node(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
     if len(obj.tags) == 0:  # most nodes are untagged way vertices
         return
-    kind = _poi_kind(obj.tags)
+    tags = _tag_dict(obj)
+    kind = _poi_kind(tags)
     if kind is None:
         return
     rows["p"].append(
         {
             "id": f"n{obj.id}",
             "kind": kind,
-            "amenity": obj.tags.get("amenity"),
-            "shop": obj.tags.get("shop"),
-            "office": obj.tags.get("office"),
-            "name": obj.tags.get("name"),
+            "amenity": tags.get("amenity"),
+            "shop": tags.get("shop"),
+            "office": tags.get("office"),
+            "name": tags.get("name"),
         }
     )
     wkb["p"].append(factory.create_point(obj))
 
 
 def _take_way(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
-    tags = obj.tags
+    tags = _tag_dict(obj)
     highway = tags.get("highway")
     if highway in STREET_HIGHWAYS and tags.get("area") != "yes":
         geom = _linestring(obj, factory)
         if geom is not None:
-            rows["s"].append({"id": f"w{obj.id}", **_tags(obj, _STREET_TAGS)})
+            rows["s"].append({"id": f"w{obj.id}", **_tags(tags, _STREET_TAGS)})
             wkb["s"].append(geom)
+        return
+    if tags.get("building", "no") != "no":  # a footprint: read as an area
         return
     kind = _barrier_line_kind(tags)
     if kind is not None:
@@ -263,7 +274,7 @@ def _take_way(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
 
 
 def _take_area(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
-    tags = obj.tags
+    tags = _tag_dict(obj)
     oid = f"{'w' if obj.from_way() else 'r'}{obj.orig_id()}"
     is_building = tags.get("building", "no") != "no" and "building:part" not in tags
     is_water = _is_water_area(tags)
@@ -276,7 +287,7 @@ def _take_area(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
     except RuntimeError:
         return  # incomplete ring in a clipped extract
     if is_building:
-        rows["b"].append({"id": oid, **_tags(obj, _BUILDING_TAGS + _ADDR_TAGS)})
+        rows["b"].append({"id": oid, **_tags(tags, _BUILDING_TAGS + _ADDR_TAGS)})
         rows["b"][-1]["levels"] = rows["b"][-1].pop("building_levels")
         wkb["b"].append(geom)
     if is_water:

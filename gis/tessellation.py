@@ -1,10 +1,10 @@
 """Building cells: a block cut into one cell per building, and cells grouped into regions.
 
-An enclosed tessellation (as in momepy's ``enclosed_tessellation``): points
-sampled along every footprint's rings are the seeds of a Voronoi diagram
-(scipy/Qhull); the Voronoi ridges between seeds of two different buildings,
-clipped to the block, are the cell boundaries, which run through the gaps
-between buildings.  :func:`tessellate` gives the building graph (two buildings
+An enclosed tessellation (as in momepy's ``enclosed_tessellation``): a point
+inside every footprint (and points along the rings of large ones) are the seeds
+of a Voronoi diagram (scipy/Qhull); the Voronoi ridges between seeds of two
+different buildings, clipped to the block, are the cell boundaries, which run
+through the gaps between buildings.  :func:`tessellate` gives the building graph (two buildings
 are neighbours when their cells share a ridge inside the block, weighted by its
 length); :func:`regions` draws the polygons of a grouping of the buildings,
 with every footprint whole inside its own group's polygon: where a ridge
@@ -23,10 +23,12 @@ from scipy import sparse
 from scipy.spatial import Voronoi, cKDTree
 from shapely.geometry.base import BaseGeometry
 
-#: Seeds are placed along footprint rings at most this far apart (m).  The
-#: regions are exact whatever the spacing (footprints are made whole); a finer
-#: spacing only centres boundaries better in the gaps, and costs time.
+#: Seeds are placed along the rings of large footprints at most this far apart (m).
+#: The regions are exact whatever the seeds (footprints are made whole); more
+#: seeds only shape the cells of large buildings better, and cost time.
 SEED_SPACING_M = 25.0
+#: Footprints larger than this (m²) are seeded along their rings, not only inside.
+LARGE_FOOTPRINT_M2 = 1_500.0
 
 
 @dataclass(frozen=True)
@@ -76,23 +78,80 @@ def tessellate(
     -------
     Tessellation
     """
-    shapes = np.asarray(shapes, dtype=object)
-    n = len(shapes)
-    seeds, owner = _seeds(_clip(block, shapes), spacing)
-    ridges, ridge_owner, length = _ridges(block, seeds, owner)
+    return tessellate_blocks([block], [np.asarray(shapes, dtype=object)], spacing=spacing)[0]
+
+
+def tessellate_blocks(
+    blocks: list[BaseGeometry], shapes: list[np.ndarray], *, spacing: float = SEED_SPACING_M
+) -> list[Tessellation]:
+    """:func:`tessellate` many blocks at once (one Voronoi diagram for all of them).
+
+    Each block's seeds are moved, in the diagram only, to a spot of their own
+    far from the others' (four times the largest block apart), so that no block's
+    cells reach another's; the ridges are moved back.
+
+    Parameters
+    ----------
+    blocks
+        Polygons (metric CRS).
+    shapes
+        For each block, the footprints whose inside points lie in it.
+
+    Returns
+    -------
+    list of Tessellation
+        One per block, in order.
+    """
+    counts = np.array([len(s) for s in shapes], dtype=np.int64)
+    every = np.concatenate(shapes) if len(shapes) else np.array([], dtype=object)
+    block_of = np.repeat(np.arange(len(blocks)), counts)
+    area = np.asarray(blocks, dtype=object)
+    seeds, owner = _seeds(_clip(area[block_of], every), spacing, block_of)
+    ridges, ridge_owner, length = _ridges(area, seeds, owner, block_of)
     keep = length > 1e-6
     ridges, ridge_owner, length = ridges[keep], ridge_owner[keep], length[keep]
-    a, b = ridge_owner[:, 0], ridge_owner[:, 1]
-    graph = sparse.coo_matrix((np.r_[length, length], (np.r_[a, b], np.r_[b, a])), shape=(n, n))
-    return Tessellation(
-        block=block,
-        shapes=shapes,
-        seeds=seeds,
-        seed_owner=owner,
-        ridges=ridges,
-        ridge_owner=ridge_owner,
-        graph=graph.tocsr(),
-    )
+    first = np.concatenate([[0], np.cumsum(counts)])  # buildings of block i: first[i]:first[i+1]
+    seed_block = block_of[owner]
+    ridge_block = block_of[ridge_owner[:, 0]]
+    seed_bounds = np.searchsorted(seed_block, np.arange(len(blocks) + 1))
+    ridge_order = np.argsort(ridge_block, kind="stable")
+    ridge_bounds = np.searchsorted(ridge_block[ridge_order], np.arange(len(blocks) + 1))
+    out = []
+    for i, block in enumerate(blocks):
+        n, base = int(counts[i]), int(first[i])
+        seed_slice = slice(seed_bounds[i], seed_bounds[i + 1])
+        mine = ridge_order[ridge_bounds[i] : ridge_bounds[i + 1]]
+        local = ridge_owner[mine] - base
+        graph = _graph(local, length[mine], n)
+        out.append(
+            Tessellation(
+                block=block,
+                shapes=shapes[i],
+                seeds=seeds[seed_slice],
+                seed_owner=owner[seed_slice] - base,
+                ridges=ridges[mine],
+                ridge_owner=local,
+                graph=graph,
+            )
+        )
+    return out
+
+
+def _graph(pairs: np.ndarray, length: np.ndarray, n: int) -> sparse.csr_matrix:
+    """Symmetric CSR matrix of summed ridge length between buildings (built with numpy)."""
+    if len(pairs) == 0:
+        return sparse.csr_matrix((n, n))
+    rows = np.r_[pairs[:, 0], pairs[:, 1]]
+    cols = np.r_[pairs[:, 1], pairs[:, 0]]
+    data = np.r_[length, length]
+    order = np.lexsort((cols, rows))
+    rows, cols, data = rows[order], cols[order], data[order]
+    new = np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])]  # sum repeated pairs
+    start = np.flatnonzero(new)
+    data = np.add.reduceat(data, start)
+    rows, cols = rows[start], cols[start]
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=n))]
+    return sparse.csr_matrix((data, cols, indptr), shape=(n, n))
 
 
 def regions(tess: Tessellation, labels: np.ndarray) -> list[tuple[BaseGeometry, int]]:
@@ -158,13 +217,14 @@ def _absorb_specks(pieces: list[tuple[BaseGeometry, int]]) -> list[tuple[BaseGeo
     return out
 
 
-def _clip(block: BaseGeometry, shapes: np.ndarray) -> np.ndarray:
-    """Footprints cut to the block; a footprint left empty becomes a speck at its inside point."""
-    shapely.prepare(block)
-    inside = shapely.contains_properly(block, shapes)
+def _clip(blocks: np.ndarray, shapes: np.ndarray) -> np.ndarray:
+    """Footprints cut to their blocks (pairwise); one left empty becomes a speck at its inside
+    point."""
+    shapely.prepare(blocks)
+    inside = shapely.contains_properly(blocks, shapes)
     out = shapes.copy()
     if (~inside).any():
-        clipped = shapely.intersection(shapes[~inside], block)
+        clipped = shapely.intersection(shapes[~inside], blocks[~inside])
         clipped = np.array([_polygonal(g) for g in clipped], dtype=object)
         empty = shapely.is_empty(clipped) | (shapely.area(clipped) <= 0)
         if empty.any():
@@ -181,49 +241,79 @@ def _polygonal(geom: BaseGeometry) -> BaseGeometry:
     return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
 
 
-def _seeds(shapes: np.ndarray, spacing: float) -> tuple[np.ndarray, np.ndarray]:
-    """Points along every ring and one inside point per footprint; duplicates dropped."""
-    rings = shapely.segmentize(shapes, spacing)
-    coords, owner = shapely.get_coordinates(rings, return_index=True)
+def _seeds(
+    shapes: np.ndarray, spacing: float, block_of: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One inside point per footprint, and points along the rings of large ones, by block.
+
+    Small footprints are seeded by their inside point alone: their cells are
+    then a plain Voronoi diagram of the buildings, whose boundaries run midway
+    between them (and :func:`regions` makes every footprint whole anyway).
+    Large ones (over :data:`LARGE_FOOTPRINT_M2`) also get points along their
+    rings, so their cells follow their shape.  A point two buildings of one
+    block share (a common wall) goes to the first.
+    """
+    large = np.flatnonzero(shapely.area(shapes) > LARGE_FOOTPRINT_M2)
+    rings = shapely.segmentize(shapes[large], spacing)
+    coords, local = shapely.get_coordinates(rings, return_index=True)
+    owner = large[local]
     inside = shapely.get_coordinates(shapely.point_on_surface(shapes))
     coords = np.concatenate([inside, coords])
     owner = np.concatenate([np.arange(len(shapes)), owner])
-    # shared walls give the same point to two buildings: the first keeps it
     key = np.round(coords * 1000).astype(np.int64)
-    order = np.lexsort((np.arange(len(key)), key[:, 1], key[:, 0]))
+    order = np.lexsort((np.arange(len(key)), key[:, 1], key[:, 0], block_of[owner]))
+    sorted_key = np.column_stack([block_of[owner][order], key[order]])
     repeat = np.zeros(len(key), dtype=bool)
-    repeat[order[1:]] = (np.diff(key[order], axis=0) == 0).all(axis=1)
-    return coords[~repeat], owner[~repeat]
+    repeat[order[1:]] = (np.diff(sorted_key, axis=0) == 0).all(axis=1)
+    keep = np.flatnonzero(~repeat)
+    keep = keep[np.argsort(block_of[owner[keep]], kind="stable")]
+    return coords[keep], owner[keep]
 
 
 def _ridges(
-    block: BaseGeometry, seeds: np.ndarray, owner: np.ndarray
+    blocks: np.ndarray, seeds: np.ndarray, owner: np.ndarray, block_of: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Voronoi ridges between seeds of different buildings, and their length inside the block."""
+    """Voronoi ridges between seeds of different buildings of one block, and their length
+    inside it."""
+    empty = np.array([], dtype=object), np.empty((0, 2), dtype=np.int64), np.empty(0)
     if len(np.unique(owner)) < 2:
-        return np.array([], dtype=object), np.empty((0, 2), dtype=np.int64), np.empty(0)
-    x0, y0, x1, y1 = block.bounds
-    span = max(x1 - x0, y1 - y0, 1.0)
-    far = 3 * span
-    frame = np.array([[x0 - far, y0 - far], [x1 + far, y0 - far], [x1 + far, y1 + far],
-                      [x0 - far, y1 + far]])
-    vor = Voronoi(np.concatenate([seeds, frame]))
+        return empty
+    bounds = shapely.bounds(blocks)
+    centre = (bounds[:, :2] + bounds[:, 2:]) / 2
+    pitch = 4 * max(float((bounds[:, 2:] - bounds[:, :2]).max()), 1.0)
+    side = int(np.ceil(np.sqrt(len(blocks))))
+    slot = np.column_stack([np.arange(len(blocks)) % side, np.arange(len(blocks)) // side])
+    shift = slot * pitch - centre  # block i's seeds sit around slot i, far from the others
+    seed_block = block_of[owner]
+    moved = seeds + shift[seed_block]
+    lo, hi = moved.min(axis=0) - pitch, moved.max(axis=0) + pitch
+    frame = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
+    vor = Voronoi(np.concatenate([moved, frame]))
     pairs = vor.ridge_points
     verts = np.asarray(vor.ridge_vertices)
     n = len(seeds)
     own = np.concatenate([owner, np.full(4, -1)])
+    blk = np.concatenate([seed_block, np.full(4, -1)])
     pa, pb = own[pairs[:, 0]], own[pairs[:, 1]]
-    keep = (pairs < n).all(axis=1) & (pa != pb) & (verts >= 0).all(axis=1)
-    pairs, verts = pairs[keep], verts[keep]
-    lines = shapely.linestrings(
-        np.stack([vor.vertices[verts[:, 0]], vor.vertices[verts[:, 1]]], axis=1)
+    keep = (
+        (pairs < n).all(axis=1)
+        & (pa != pb)
+        & (blk[pairs[:, 0]] == blk[pairs[:, 1]])
+        & (verts >= 0).all(axis=1)
     )
-    ends = vor.vertices[verts.ravel()]
-    shapely.prepare(block)
-    inside = shapely.contains_xy(block, ends[:, 0], ends[:, 1]).reshape(-1, 2).all(axis=1)
+    pairs, verts = pairs[keep], verts[keep]
+    if len(pairs) == 0:
+        return empty
+    rb = blk[pairs[:, 0]]
+    ends = vor.vertices[verts] - shift[rb][:, None, :]  # back where the block is
+    lines = shapely.linestrings(ends)
+    shapely.prepare(blocks)
+    inside = shapely.contains_xy(
+        np.repeat(blocks[rb], 2), ends[:, :, 0].ravel(), ends[:, :, 1].ravel()
+    ).reshape(-1, 2).all(axis=1)
     length = shapely.length(lines)
     if (~inside).any():
-        length[~inside] = shapely.length(shapely.intersection(lines[~inside], block))
+        length[~inside] = shapely.length(shapely.intersection(lines[~inside], blocks[rb[~inside]]))
     ridge_owner = np.sort(np.column_stack([own[pairs[:, 0]], own[pairs[:, 1]]]), axis=1)
     return lines, ridge_owner, length
 

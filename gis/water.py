@@ -32,7 +32,7 @@ MIN_LAND_M2 = 2_000.0
 def water_mask(
     area: BaseGeometry, barriers: gpd.GeoDataFrame, footprints: np.ndarray
 ) -> BaseGeometry:
-    """The open water inside ``area`` (metric CRS).
+    """The open water inside ``area`` (metric CRS), footprints in it left dry.
 
     Parameters
     ----------
@@ -47,6 +47,15 @@ def water_mask(
     -------
     Polygon or MultiPolygon
         Empty when the area holds no open water.
+    """
+    return dry(open_water(area, barriers), footprints)
+
+
+def open_water(area: BaseGeometry, barriers: gpd.GeoDataFrame) -> BaseGeometry:
+    """The water areas, widened river lines and sea of ``barriers`` inside ``area``.
+
+    A water body counts when it is at least :data:`MIN_WATER_M2` whole (not the
+    part inside the area).
     """
     if barriers.empty or "kind" not in barriers.columns:
         return shapely.Polygon()
@@ -63,17 +72,25 @@ def water_mask(
     water = shapely.union_all(np.concatenate(parts)) if any(len(p) for p in parts) else None
     if water is None or water.is_empty:
         return shapely.Polygon()
-    # a water body counts by its whole size, not by the part inside the area
     bodies = [p for p in shapely.get_parts(shapely.make_valid(water)) if p.geom_type == "Polygon"]
     bodies = [p for p in bodies if p.area >= MIN_WATER_M2]
     if not bodies:
         return shapely.Polygon()
-    water = shapely.intersection(shapely.union_all(bodies), area)
-    if len(footprints):
-        near = footprints[shapely.intersects(footprints, water)]
-        if len(near):
-            water = shapely.difference(water, shapely.union_all(near))
-    keep = [p for p in shapely.get_parts(water) if p.geom_type == "Polygon" and p.area > 1.0]
+    return _polygons(shapely.intersection(shapely.union_all(bodies), area))
+
+
+def dry(water: BaseGeometry, footprints: np.ndarray) -> BaseGeometry:
+    """``water`` without the footprints standing in it (piers, boat houses stay land)."""
+    if water.is_empty or len(footprints) == 0:
+        return water
+    near = footprints[shapely.intersects(footprints, water)]
+    if len(near):
+        water = shapely.difference(water, shapely.union_all(near))
+    return _polygons(water)
+
+
+def _polygons(geom: BaseGeometry) -> BaseGeometry:
+    keep = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area > 1.0]
     return shapely.union_all(keep) if keep else shapely.Polygon()
 
 

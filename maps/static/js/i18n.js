@@ -26,7 +26,9 @@ export async function init(areaLanguage) {
   } catch {
     /* storage disabled */
   }
-  current = [asked, saved, areaLanguage === "en" ? "en" : "zh"].find((l) => l in dictionaries);
+  // Chinese for Chinese areas (and when unknown); English for any other language (ja, ko, en, …)
+  const area = areaLanguage && areaLanguage !== "zh" ? "en" : "zh";
+  current = [asked, saved, area].find((l) => l in dictionaries);
   document.documentElement.lang = current === "zh" ? "zh-CN" : "en";
 }
 

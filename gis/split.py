@@ -31,7 +31,7 @@ from gis.sources import OsmLayers
 
 #: Features routed per batch (bounds the memory of the pass besides node locations).
 BATCH = 50_000
-_KINDS = ("b", "s", "x", "p")  # buildings, streets, barriers, POIs (as in gis.sources)
+_KINDS = ("b", "s", "x", "p", "l")  # buildings, streets, barriers, POIs, land use
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class SplitResult:
     parts
         One part file per sub-district, in the order of the polygons given.
     features
-        How many features each part received, by kind ("b", "s", "x", "p").
+        How many features each part received, by kind ("b", "s", "x", "p", "l").
     outside
         Buildings whose inside point lies in no sub-district.
     """
@@ -197,7 +197,11 @@ def read_part(path: str | os.PathLike[str]) -> OsmLayers:
     frames = {k: sources._frame(rows[k], wkb[k]) for k in _KINDS}
     frames = {k: _with_columns(f, k) for k, f in frames.items()}
     return OsmLayers(
-        buildings=frames["b"], streets=frames["s"], barriers=frames["x"], pois=frames["p"]
+        buildings=frames["b"],
+        streets=frames["s"],
+        barriers=frames["x"],
+        pois=frames["p"],
+        landuse=frames["l"],
     )
 
 
@@ -211,6 +215,9 @@ _COLUMNS = {
         "shop",
         "office",
         "name",
+        "barrier",
+        "ruins",
+        "construction",
         "addr_street",
         "addr_housenumber",
     ),
@@ -226,8 +233,9 @@ _COLUMNS = {
         "bridge",
         "layer",
     ),
-    "x": ("id", "kind"),
-    "p": ("id", "kind", "amenity", "name"),
+    "x": ("id", "kind", "width"),
+    "p": ("id", "kind", "amenity", "shop", "office", "name"),
+    "l": ("id", "landuse"),
 }
 
 

@@ -52,3 +52,9 @@ def test_parts_partition_the_buildings_and_keep_every_nearby_street(
         ]
         assert set(near["id"]) == set(part.streets["id"])
         assert np.array_equal(part.streets.columns, whole.streets.columns)
+        # land use (it sets the residential share) reaches the part as it does a whole read
+        near_use = whole.landuse[
+            shapely.intersects(whole.landuse.geometry.values, strip.buffer(margin))
+        ]
+        assert set(near_use["id"]) == set(part.landuse["id"])
+        assert set(whole.buildings.columns) <= set(part.buildings.columns)

@@ -251,7 +251,10 @@ def link_pairs(
     kinds = links["kind"].astype(str).to_numpy()
     found: dict[tuple[int, int], tuple[str, list[str], float]] = {}
     for i, j, k, gap in zip(
-        a[ok].tolist(), b[ok].tolist(), which[ok].tolist(), shapely.length(parts[ok]).tolist(),
+        a[ok].tolist(),
+        b[ok].tolist(),
+        which[ok].tolist(),
+        shapely.length(parts[ok]).tolist(),
         strict=True,
     ):
         key = (min(i, j), max(i, j))

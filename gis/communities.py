@@ -192,8 +192,10 @@ def fit_communities(
             kept.append(None)
             derived.append(True)
     if joined:
-        notes.append(f"{joined} small part(s) of the study area outside every given community "
-                     "joined their neighbour")
+        notes.append(
+            f"{joined} small part(s) of the study area outside every given community "
+            "joined their neighbour"
+        )
     n_derived = sum(derived)
     if n_derived and len(polygons):
         notes.append(

@@ -78,9 +78,7 @@ def building_crossings(
         "worst_outside_share": round(float(share[fault].max()), 4) if fault.any() else 0.0,
         "straddling": int(straddle.sum()),
         "straddling_ids": [str(i) for i in ids[straddle][:LISTED]],
-        "straddling_worst_share": round(float(share[straddle].max()), 4)
-        if straddle.any()
-        else 0.0,
+        "straddling_worst_share": round(float(share[straddle].max()), 4) if straddle.any() else 0.0,
     }
 
 

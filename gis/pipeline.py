@@ -163,12 +163,7 @@ def make_area_grids(
     warnings: list[str] = list(area.notes)
 
     step("checking buildings")
-    buildings, repaired = _repair_buildings(metric.buildings, warnings)
-    if buildings.empty:
-        raise EmptyLayerError(
-            f"the study area of {area.name} contains no buildings: check the boundary "
-            "(study_area in area.toml) or the extract"
-        )
+    buildings, repaired = _repair_buildings(area, metric.buildings, warnings)
 
     step("estimating population")
     buildings, households_report = _population(area, metric, buildings, options)
@@ -180,8 +175,7 @@ def make_area_grids(
 
     step("cutting grids")
     lines = barrier_lines(metric.streets, metric.barriers, BLOCK_HIGHWAYS)
-    prefix = area.admin_code + area.subdistrict_code
-    coded = cut_and_code(communities.polygons, lines, arrays, targets, prefix=prefix)
+    coded = cut_and_code(communities.polygons, lines, arrays, targets, prefix=_prefix(area))
 
     step("counting households")
     grids, buildings, community_frame = _layers(area, coded, communities, buildings, metric.crs)
@@ -189,19 +183,17 @@ def make_area_grids(
     step("linking neighbours")
     links = link_lines(metric.streets, metric.barriers)
     adjacency = grid_adjacency(grids, links=links, water=metric.water)
+
+    step("checking boundaries")
     crossings = _crossings(grids, buildings, lines, communities, area, metric)
 
     summary = _summary(
         area,
         metric.crs,
-        grids,
-        community_frame,
-        buildings,
+        (grids, community_frame, buildings),
         targets,
-        repaired,
-        households_report,
+        (repaired, households_report, crossings),
         adjacency,
-        crossings,
         warnings,
     )
     return BuildResult(
@@ -211,6 +203,11 @@ def make_area_grids(
         summary=summary,
         adjacency=adjacency,
     )
+
+
+def _prefix(area: AreaInput) -> str:
+    """The first nine digits of every grid code: the admin and sub-district codes."""
+    return area.admin_code + area.subdistrict_code
 
 
 @dataclass(frozen=True)
@@ -388,9 +385,12 @@ def _community_label(area: AreaInput, seq: int) -> str:
 
 
 def _repair_buildings(
-    buildings: gpd.GeoDataFrame, warnings: list[str]
+    area: AreaInput, buildings: gpd.GeoDataFrame, warnings: list[str]
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
-    """Repair invalid footprints; drop those that cannot be repaired, naming them."""
+    """Repair invalid footprints; drop those that cannot be repaired, naming them.
+
+    Raises :class:`EmptyLayerError` when no usable building is left.
+    """
     geoms = buildings.geometry.values
     invalid = ~shapely.is_valid(geoms)
     fixed = geoms.copy()
@@ -412,6 +412,11 @@ def _repair_buildings(
     out = buildings.copy()
     out["geometry"] = fixed
     out = out[~empty].reset_index(drop=True)
+    if out.empty:
+        raise EmptyLayerError(
+            f"the study area of {area.name} contains no buildings: check the boundary "
+            "(study_area in area.toml) or the extract"
+        )
     return out, {"repaired": int(invalid.sum() - empty[invalid].sum()), "dropped": dropped}
 
 
@@ -423,16 +428,16 @@ def _polygons_only(geom: Any) -> Any:
 def _summary(
     area: AreaInput,
     crs: Any,
-    grids: gpd.GeoDataFrame,
-    communities: gpd.GeoDataFrame,
-    buildings: gpd.GeoDataFrame,
+    frames: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame],
     targets: GridTargets,
-    repaired: dict[str, Any],
-    households_report: dict[str, Any] | None,
+    reports: tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]],
     adjacency: Adjacency,
-    crossings: dict[str, Any],
     warnings: list[str],
 ) -> dict[str, Any]:
+    """The figures of ``build.json``: ``frames`` are the grids, communities and buildings,
+    ``reports`` the geometry repairs, the household table's matches and the crossings."""
+    grids, communities, buildings = frames
+    repaired, households_report, crossings = reports
     hh = grids["households"]
     with_homes = grids[hh > 0]
     bounds = gpd.GeoSeries([area.boundary], crs=outputs.WGS84).total_bounds

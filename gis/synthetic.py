@@ -519,7 +519,6 @@ def _building(
     return "".join(ways), relation
 
 
-
 def _tags(kind: str, levels: object) -> dict[str, str]:
     return {"building": kind, **({"building:levels": levels} if isinstance(levels, str) else {})}
 

@@ -308,9 +308,11 @@ def _ridges(
     ends = vor.vertices[verts] - shift[rb][:, None, :]  # back where the block is
     lines = shapely.linestrings(ends)
     shapely.prepare(blocks)
-    inside = shapely.contains_xy(
-        np.repeat(blocks[rb], 2), ends[:, :, 0].ravel(), ends[:, :, 1].ravel()
-    ).reshape(-1, 2).all(axis=1)
+    inside = (
+        shapely.contains_xy(np.repeat(blocks[rb], 2), ends[:, :, 0].ravel(), ends[:, :, 1].ravel())
+        .reshape(-1, 2)
+        .all(axis=1)
+    )
     length = shapely.length(lines)
     if (~inside).any():
         length[~inside] = shapely.length(shapely.intersection(lines[~inside], blocks[rb[~inside]]))

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
     from gis.area import AreaInput
     from gis.pipeline import BuildResult
@@ -76,8 +77,7 @@ def render(
         fontsize=13,
     )
     _legend(ax, lo, hi)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=90, bbox_inches="tight")
+    _save(fig, out)
     plt.close(fig)
     return {
         "area": area.name,
@@ -88,6 +88,19 @@ def render(
         "straddling": s["crossings"]["straddling"],
         "links": s["links"],
     }
+
+
+def _save(fig: Figure, out: Path) -> None:
+    """Write ``fig`` as a PNG of at most 128 colours (a map has few: it stays small)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    image = Image.open(buf).convert("RGB").quantize(colors=128, method=Image.Quantize.FASTOCTREE)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    image.save(out, optimize=True)
 
 
 def _draw(ax: Axes, area: AreaInput, result: BuildResult, lo: float, hi: float) -> None:
@@ -145,16 +158,18 @@ def _legend(ax: Axes, lo: float, hi: float) -> None:
             Patch(color=COLOURS["in"], label=f"grid with {lo:g}–{hi:g} households"),
             Patch(color=COLOURS["under"], label=f"under {lo:g}"),
             Patch(color=COLOURS["over"], label=f"over {hi:g} (one building alone)"),
-            Patch(color=COLOURS["empty"], label="no households"),
+            Patch(facecolor=COLOURS["empty"], edgecolor="#999999", label="no households"),
             Patch(color="#a9cbe8", label="open water (outside the study area)"),
             Patch(color="#2ca02c", label="street link joining grids across water"),
             Patch(color="#9467bd", label="grids joined across a gap no street crosses"),
             Patch(color="#ff9f1c", label="building OSM draws across a street"),
             Patch(color="#d62728", label="building a grid boundary crosses"),
         ],
-        loc="lower left",
-        fontsize=9,
-        framealpha=0.9,
+        loc="upper center",  # below the map, never over it
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=3,
+        fontsize=10,
+        frameon=False,
     )
 
 

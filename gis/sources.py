@@ -9,7 +9,7 @@ Both return WGS 84 frames; nothing here touches the network.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -102,12 +102,18 @@ class OsmLayers:
     pois
         Points: ``id``, ``kind`` (see :data:`POI_KINDS`, else "other"),
         ``amenity``, ``name``.
+    entrances
+        Entrance and door nodes: ``id``, ``entrance``, ``door``, ``access``.
+    fences
+        Fence lines (``kind`` "fence"): barriers for walkers, not grid edges.
     """
 
     buildings: gpd.GeoDataFrame
     streets: gpd.GeoDataFrame
     barriers: gpd.GeoDataFrame
     pois: gpd.GeoDataFrame
+    entrances: gpd.GeoDataFrame = field(default_factory=lambda: _frame([], []))
+    fences: gpd.GeoDataFrame = field(default_factory=lambda: _frame([], []))
 
 
 def is_osm_file(path: str | os.PathLike[str]) -> bool:
@@ -138,8 +144,8 @@ def read_osm(path: str | os.PathLike[str]) -> OsmLayers:
     if not path.is_file():
         raise UnreadableFileError(f"{path} does not exist or is not a file")
     fmt = "pbf" if path.name.lower().endswith(".pbf") else "osm"
-    rows: dict[str, list[dict[str, Any]]] = {k: [] for k in ("b", "s", "x", "p")}
-    wkb: dict[str, list[bytes]] = {k: [] for k in ("b", "s", "x", "p")}
+    rows: dict[str, list[dict[str, Any]]] = {k: [] for k in ("b", "s", "x", "p", "e", "f")}
+    wkb: dict[str, list[bytes]] = {k: [] for k in ("b", "s", "x", "p", "e", "f")}
     factory = osmium.geom.WKBFactory()
     try:
         processor = (
@@ -159,6 +165,8 @@ def read_osm(path: str | os.PathLike[str]) -> OsmLayers:
         streets=_frame(rows["s"], wkb["s"]),
         barriers=_frame(rows["x"], wkb["x"]),
         pois=_frame(rows["p"], wkb["p"]),
+        entrances=_frame(rows["e"], wkb["e"]),
+        fences=_frame(rows["f"], wkb["f"]),
     )
     if layers.buildings.empty and layers.streets.empty:
         raise EmptyLayerError(f"{path} holds neither buildings nor streets: is it an OSM extract?")
@@ -172,6 +180,7 @@ def _tags(obj: Any, keys: tuple[str, ...]) -> dict[str, str | None]:
 def _take_node(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
     if len(obj.tags) == 0:  # most nodes are untagged way vertices
         return
+    _take_entrance(obj, factory, rows, wkb)
     kind = _poi_kind(obj.tags)
     if kind is None:
         return
@@ -195,12 +204,32 @@ def _take_way(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
             rows["s"].append({"id": f"w{obj.id}", **_tags(obj, _STREET_TAGS)})
             wkb["s"].append(geom)
         return
+    _take_fence(obj, factory, rows, wkb)
     kind = _barrier_line_kind(tags)
     if kind is not None:
         geom = _linestring(obj, factory)
         if geom is not None:
             rows["x"].append({"id": f"w{obj.id}", "kind": kind})
             wkb["x"].append(geom)
+
+
+def _take_entrance(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
+    """Entrance and door nodes, where walks into buildings start (see gis.access)."""
+    tags = obj.tags
+    if "entrance" not in tags and "door" not in tags:
+        return
+    rows["e"].append({"id": f"n{obj.id}", **_tags(obj, ("entrance", "door", "access"))})
+    wkb["e"].append(factory.create_point(obj))
+
+
+def _take_fence(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
+    """Fence lines: walkers cannot cross them, grids need not follow them."""
+    if obj.tags.get("barrier") != "fence":
+        return
+    geom = _linestring(obj, factory)
+    if geom is not None:
+        rows["f"].append({"id": f"w{obj.id}", "kind": "fence"})
+        wkb["f"].append(geom)
 
 
 def _take_area(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:

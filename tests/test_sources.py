@@ -67,3 +67,14 @@ def test_a_geopackage_source_builds_like_an_osm_one(tmp_path: Path):
     assert area.study_area_source == "built-up extent"
     assert len(area.layers.buildings) > 300
     assert len(area.layers.streets) > 100
+
+
+def test_entrances_and_fences_are_read_apart_from_grid_barriers():
+    layers = read_osm(AREAS / "helsinki" / "helsinki.osm")
+    # entrance and door nodes with their tags, for walks from doors (gis.access)
+    assert len(layers.entrances) > 300
+    assert {"entrance", "door", "access"} <= set(layers.entrances.columns)
+    assert set(shapely.get_type_id(layers.entrances.geometry.values)) == {0}
+    # fences are walkers' barriers, kept out of the barriers that grids follow
+    assert len(layers.fences) > 50 and set(layers.fences["kind"]) == {"fence"}
+    assert "fence" not in set(layers.barriers["kind"])

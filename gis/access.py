@@ -428,13 +428,15 @@ class Attached:
 
     ``entrances`` counts the mapped entrances each point is attached at
     (0: attached from a point inside it); ``xy`` is a point inside each (NaN:
-    none), for reports.
+    none) and ``start`` where each attachment's leg starts (an entrance, or
+    that point), for reports and pictures.
     """
 
     snap: Snap
     legs: Legs
     entrances: np.ndarray
     xy: np.ndarray
+    start: np.ndarray
 
     def subset(self, which: np.ndarray) -> Attached:
         """The points selected by a boolean mask or an index array, renumbered."""
@@ -443,7 +445,7 @@ class Attached:
         legs = Legs(
             *(getattr(self.legs, f)[rows] for f in ("hard", "soft", "nearest_m", "avoided"))
         )
-        return Attached(snap, legs, self.entrances[which], self.xy[which])
+        return Attached(snap, legs, self.entrances[which], self.xy[which], self.start[rows])
 
 
 def attach(
@@ -488,4 +490,4 @@ def attach(
     inside = shapely.buffer(footprints[own_b], -_INSIDE_M)
     own = np.concatenate([inside, np.full(plain.size, None, dtype=object)])
     snap, legs = snap_avoiding(network, att_xy, barriers=barriers, own=own, owner=owner, n_points=n)
-    return Attached(snap=snap, legs=legs, entrances=per_point, xy=xy)
+    return Attached(snap=snap, legs=legs, entrances=per_point, xy=xy, start=att_xy)

@@ -575,7 +575,7 @@ function wireUi() {
     $("#basemap-note").textContent = app.info.tile_url ? "" : t("basemap_local");
     labelMap();
     panels.render1310(app.coverage.r1310);
-    panels.renderCoverageFigures(app.coverage.figures);
+    panels.renderCoverageFigures(app.coverage.figures, (bbox) => layers.zoomToBox(app.map, app.info, bbox));
     panels.setStatus(t("saved", { v: app.version ?? "–" }));
   });
   $("#plan-select").addEventListener("change", (e) => openPlan(e.target.value));

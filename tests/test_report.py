@@ -175,6 +175,8 @@ def test_report_colours_districts_by_adjacency(built: Path) -> None:
     assert all(colours[a] != colours[b] for a in graph for b in graph[a])
     for d, colour in colours.items():  # the legend shows the map's colours
         assert f'<i style="background:{colour}"></i>{d}</span>' in page
+
+
 @needs_leaflet
 def test_report_shows_uncovered_households_by_cause(tmp_path: Path) -> None:
     from tests.browser_fixtures import ORIGIN

@@ -178,29 +178,19 @@ def compute_coverage(
         frame, walks, radii, mode=mode, speeds=speeds, ids=_ids(buildings), service_ids=service_ids
     )
     warnings = _input_warnings(services, walks, barriers, entrances) + warnings
-    # 5. display layers
+    # 5. display layers: isochrones, gaps, suggested new sites (first profile)
     first = next(iter(speeds))
-    state = SiteState(
-        network=walks.network,
-        buildings=walks.buildings.snap,
-        dist=walks.walk.d1,
-        radii=radii[first],
-        population=frame["population"].to_numpy(float),
-        households=frame["households"].to_numpy(float),
-        ids=_ids(buildings),
-        max_snap_m=MAX_SERVICE_SNAP_M,
-    )
+    state = _site_state(walks, frame, radii[first], _ids(buildings))
     iso, gaps, sites, figures["sites"] = _layers(
         state,
         walks,
         buildings.to_crs(metric),
         frame,
         pois,
-        first,
-        minutes[0],
         n_sites=n_sites,
         width_m=isochrone_width_m,
     )
+    iso["profile"] = first
     figures["warnings"] = warnings
     return CoverageResult(
         buildings=out,
@@ -317,24 +307,39 @@ def _input_warnings(
     return notes
 
 
+def _site_state(
+    walks: Walks, frame: pd.DataFrame, radii: dict[int, float], ids: np.ndarray
+) -> SiteState:
+    """What :func:`gis.siting.what_if` and :func:`gis.siting.suggest_sites` start from."""
+    return SiteState(
+        network=walks.network,
+        buildings=walks.buildings.snap,
+        dist=walks.walk.d1,
+        radii=radii,
+        population=frame["population"].to_numpy(float),
+        households=frame["households"].to_numpy(float),
+        ids=ids,
+        max_snap_m=MAX_SERVICE_SNAP_M,
+    )
+
+
 def _layers(
     state: SiteState,
     walks: Walks,
     b_metric: gpd.GeoDataFrame,
     frame: pd.DataFrame,
     pois: gpd.GeoDataFrame | None,
-    first: str,
-    minutes: int,
     *,
     n_sites: int,
     width_m: float,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, Any]]:
-    """Isochrones, gap areas and suggested sites (metric CRS), and the sites' figures."""
+    """Isochrones, gap areas and suggested sites (metric CRS) at the state's
+    thresholds (sites and gaps at the smallest), and the sites' figures."""
     d1 = walks.walk.d1
+    minutes = min(state.radii)
     iso = isochrones(
         walks.network, walks.nodes, walks.services.snap, radii=state.radii, width_m=width_m
     )
-    iso["profile"] = first
     iso["population_covered"] = [
         round(float(frame["population"][d1 <= r].sum()), 1) for r in iso["distance_m"]
     ]

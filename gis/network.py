@@ -232,15 +232,17 @@ def build_walk_network(
         piece, piece_length = number_pieces(xy, u, v)
     # 6. pieces that only private ways join to others (a gated estate)
     report["pieces_joined_by_private_ways"] = _pieces_joined_privately(
-        streets[private_ways(streets)], xy, piece, crs
+        streets[private_ways(streets, walkable=keep)], xy, piece, crs
     )
     return _assemble(xy, u, v, ground, piece, piece_length, crs, report)
 
 
-def private_ways(streets: pd.DataFrame) -> np.ndarray:
-    """Ways left out only because they are private (``access``/``service``), not closed to feet."""
-    keep, _ = walkable_mask(streets)
-    if "highway" not in streets.columns:
+def private_ways(streets: pd.DataFrame, *, walkable: np.ndarray) -> np.ndarray:
+    """Ways left out only because they are private (``access``/``service``), not closed to feet.
+
+    ``walkable`` is :func:`walkable_mask`'s answer for ``streets``.
+    """
+    if "highway" not in streets.columns or walkable.all():
         return np.zeros(len(streets), dtype=bool)
 
     def col(name: str) -> pd.Series:
@@ -250,7 +252,7 @@ def private_ways(streets: pd.DataFrame) -> np.ndarray:
 
     private = col("access").isin(_NO) | col("service").eq("private")
     buildable = ~col("highway").isin(EXCLUDED_HIGHWAYS) & ~col("foot").isin(_NO)
-    return (~keep & private & buildable & col("area").ne("yes")).to_numpy(bool)
+    return (~walkable & private & buildable & col("area").ne("yes")).to_numpy(bool)
 
 
 def _pieces_joined_privately(
@@ -407,15 +409,17 @@ def _segments_from_lines(
     on_ground = ground[line_idx[:-1][same_line]]
     keep = u != v
     u, v, on_ground = u[keep], v[keep], on_ground[keep]
-    # one edge per unordered pair (parallel duplicates have the same length)
-    a, b = np.minimum(u, v), np.maximum(u, v)
-    pairs, which = np.unique(np.stack([a, b], axis=1), axis=0, return_inverse=True)
-    edge_ground = np.zeros(pairs.shape[0], dtype=bool)
-    np.logical_or.at(edge_ground, which.ravel(), on_ground)
+    # one edge per unordered pair (parallel duplicates have the same length),
+    # on the ground when any of its ways is
+    n = xy.shape[0]
+    key, which = np.unique(np.minimum(u, v) * n + np.maximum(u, v), return_inverse=True)
+    edge_ground = np.bincount(which.ravel(), weights=on_ground, minlength=key.size) > 0
     # drop nodes no edge uses (a way whose vertices all round to one point)
-    used, pairs = np.unique(pairs, return_inverse=True)
-    pairs = pairs.reshape(-1, 2)
-    return xy[used], pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64), edge_ground
+    a, b = key // n, key % n
+    used = np.zeros(n, dtype=bool)
+    used[a] = used[b] = True
+    new_id = np.cumsum(used) - 1
+    return xy[used], new_id[a], new_id[b], edge_ground
 
 
 def number_pieces(xy: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -322,7 +322,16 @@ def polygon_comparison(folder: Path, *, widths=(25.0, 50.0, 100.0)) -> dict[str,
     pois = outputs.read_layer(folder, "pois", required=False)
     crs = outputs.read_meta(folder).get("crs") or buildings.estimate_utm_crs()
     services, _ = default_services(pois)
-    res = compute_coverage(buildings, streets, services, crs=crs, profiles=("adult",), n_sites=0)
+    res = compute_coverage(
+        buildings,
+        streets,
+        services,
+        crs=crs,
+        profiles=("adult",),
+        n_sites=0,
+        barriers=outputs.read_layer(folder, "barriers", required=False),
+        entrances=outputs.read_layer(folder, "entrances", required=False),
+    )
     bm = buildings.to_crs(crs)
     ok = ~bm.geometry.is_empty.to_numpy()
     pts = shapely.get_coordinates(shapely.point_on_surface(bm.geometry.values[ok]))

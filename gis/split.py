@@ -31,7 +31,8 @@ from gis.sources import OsmLayers
 
 #: Features routed per batch (bounds the memory of the pass besides node locations).
 BATCH = 50_000
-_KINDS = ("b", "s", "x", "p")  # buildings, streets, barriers, POIs (as in gis.sources)
+#: buildings, streets, barriers, POIs, entrances, fences (as in gis.sources)
+_KINDS = ("b", "s", "x", "p", "e", "f")
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class SplitResult:
     parts
         One part file per sub-district, in the order of the polygons given.
     features
-        How many features each part received, by kind ("b", "s", "x", "p").
+        How many features each part received, by kind ("b", "s", "x", "p", "e", "f").
     outside
         Buildings whose inside point lies in no sub-district.
     """
@@ -197,7 +198,12 @@ def read_part(path: str | os.PathLike[str]) -> OsmLayers:
     frames = {k: sources._frame(rows[k], wkb[k]) for k in _KINDS}
     frames = {k: _with_columns(f, k) for k, f in frames.items()}
     return OsmLayers(
-        buildings=frames["b"], streets=frames["s"], barriers=frames["x"], pois=frames["p"]
+        buildings=frames["b"],
+        streets=frames["s"],
+        barriers=frames["x"],
+        pois=frames["p"],
+        entrances=frames["e"],
+        fences=frames["f"],
     )
 
 
@@ -228,6 +234,8 @@ _COLUMNS = {
     ),
     "x": ("id", "kind"),
     "p": ("id", "kind", "amenity", "name"),
+    "e": ("id", "entrance", "door", "access"),
+    "f": ("id", "kind"),
 }
 
 

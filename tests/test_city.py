@@ -126,6 +126,7 @@ def test_walks_across_subdistrict_lines_match_the_whole_network(city: dict[str, 
     from gis.split import read_part, split_osm
 
     folder = city["process"]
+    assert len(read_layer(folder, "barriers")) and len(read_layer(folder, "entrances"))
     measure_coverage(folder)
     merged = read_layer(folder, "buildings").set_index("id")
     # the whole extract's network, as one build of the city's territory would keep it
@@ -139,6 +140,9 @@ def test_walks_across_subdistrict_lines_match_the_whole_network(city: dict[str, 
         layers.streets,
         services,
         crs="EPSG:32633",
+        # the same barriers and entrances as the city's coverage walks by
+        barriers=read_layer(folder, "barriers", required=False),
+        entrances=read_layer(folder, "entrances", required=False),
     ).buildings.set_index("id")
     ours = merged["walk_s"].astype(float)
     expected = truth.loc[merged.index, "walk_s"].astype(float)

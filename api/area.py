@@ -47,6 +47,7 @@ LAYERS: dict[str, tuple[str, str, str | None]] = {
     "isochrones": (FILES["isochrones"], "Walking isochrones", None),
     "gaps": (FILES["gaps"], "Coverage gaps", None),
     "sites": (FILES["sites"], "Suggested service sites", None),
+    "subdistricts": (FILES["subdistricts"], "Sub-districts (街道) of a city", "subdistrict"),
 }
 #: Layers listed even when their file is missing (empty until built).
 ALWAYS_LISTED = ("grids", "buildings", "communities", "districts")

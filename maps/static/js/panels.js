@@ -35,7 +35,8 @@ export function h(tag, attrs = {}, ...children) {
 
 /**
  * The districts tab: swatches to pick and lock, the balance chart, warnings and figures.
- * @param {object} view  {model, tolerance, active, locked: Set, pieces: Map, serverMetrics, serverNote}
+ * @param {object} view  {model, tolerance, active, locked: Set, pieces: Map, serverMetrics, serverNote,
+ *   only: Set of the districts the table shows (one sub-district of a city), or null for all}
  * @param {object} on  {pick(d), lock(d)}
  */
 export function renderDistricts(view, on) {
@@ -52,7 +53,8 @@ export function renderDistricts(view, on) {
   const maxDev = Math.max(tolerance * 2, ...model.districts.map((d) => Math.abs(model.deviation(d))));
   const scale = (v) => 50 + (v / maxDev) * 50; // percent of the bar track
   // While painting, the districts stay the same: update the rows in place (cheap).
-  const key = [i18nKey(), tolerance, view.active, [...view.locked].join(","), model.districts.join(",")].join("|");
+  const shown = view.only ? model.districts.filter((d) => view.only.has(d)) : model.districts;
+  const key = [i18nKey(), tolerance, view.active, [...view.locked].join(","), shown.join(",")].join("|");
   if (box.dataset.key === key && box.firstElementChild) {
     updateRows(view, box, scale);
     renderWarnings(view);
@@ -60,7 +62,7 @@ export function renderDistricts(view, on) {
     return;
   }
   box.replaceChildren();
-  const rows = model.districts.map((d) => {
+  const rows = shown.map((d) => {
     const tl = model.tally.get(d);
     const dev = model.deviation(d);
     const outside = Math.abs(dev) > tolerance + 1e-12;
@@ -177,6 +179,7 @@ export function renderWarnings(view) {
   const { model, tolerance } = view;
   const list = [];
   for (const d of model.districts) {
+    if (view.only && !view.only.has(d)) continue; // another sub-district's district
     const tl = model.tally.get(d);
     if (tl.grids === 0) {
       list.push(t("warn_empty", { d }));

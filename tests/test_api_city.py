@@ -10,16 +10,26 @@ one of its grids in the plan.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
+import mapbox_vector_tile
+import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
+from api.area import FeatureIndex
+from api.tiles import MAX_FEATURES, SCREEN_PIXELS, encode_tile, tile_bounds
 from gis.outputs import read_layer
 from tests.api_fixtures import build_dir, client, database_url, settings  # noqa: F401
 from tests.city_fixtures import city_copy
+
+#: A tile a map client can take: the size Mapbox's and QGIS's guidance keeps tiles under.
+TILE_BYTES = 500_000
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -131,3 +141,88 @@ def test_a_one_area_folder_has_one_subdistrict(client) -> None:
     assert _ids(client, "grids", subdistrict="001") == everything
     r = client.get("/collections/grids/items", params={"subdistrict": "002"})
     assert r.status_code == 400 and "001" in r.json()["detail"]
+
+
+def _tiles_over(bounds: tuple[float, float, float, float], z: int) -> list[tuple[int, int]]:
+    """The XYZ tiles at zoom ``z`` covering lon/lat ``bounds``."""
+
+    def xy(lon: float, lat: float) -> tuple[int, int]:
+        y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2
+        return int((lon + 180) / 360 * 2**z), int(y * 2**z)
+
+    w, s, e, n = bounds
+    (x0, y0), (x1, y1) = xy(w, n), xy(e, s)
+    return [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+
+
+def _tile_ids(client: Any, layer: str, z: int, bounds: Any, key: str) -> tuple[set[str], int]:
+    """The ids of every feature in the tiles over ``bounds``, and the largest tile's bytes."""
+    ids: set[str] = set()
+    largest = 0
+    for x, y in _tiles_over(bounds, z):
+        r = client.get(f"/tiles/{layer}/{z}/{x}/{y}.mvt")
+        assert r.status_code == 200, r.text
+        largest = max(largest, len(r.content))
+        if r.content:
+            features = mapbox_vector_tile.decode(r.content)[layer]["features"]
+            assert len(features) <= MAX_FEATURES
+            ids |= {str(f["properties"][key]) for f in features}
+    return ids, largest
+
+
+@pytest.mark.parametrize("z", [10, 11, 12])
+def test_a_whole_city_at_city_zooms_shows_every_grid_and_subdistrict(
+    city: Any, city_dir: Path, z: int
+) -> None:
+    subs = read_layer(city_dir, "subdistricts")
+    bounds = tuple(subs.total_bounds)
+    grids, largest = _tile_ids(city, "grids", z, bounds, "code")
+    assert grids == set(read_layer(city_dir, "grids")["code"].astype(str))
+    assert largest <= TILE_BYTES
+    outlines, _ = _tile_ids(city, "subdistricts", z, bounds, "subdistrict")
+    assert outlines == set(CODES)
+
+
+@pytest.mark.parametrize("z", [10, 11, 12])
+def test_city_zoom_building_tiles_hold_what_a_map_can_show(
+    city: Any, city_dir: Path, z: int
+) -> None:
+    buildings = read_layer(city_dir, "buildings")
+    bounds = tuple(read_layer(city_dir, "subdistricts").total_bounds)
+    got, largest = _tile_ids(city, "buildings", z, bounds, "id")
+    # a building shows when it spans a screen pixel (Web Mercator metres at this zoom)
+    b = shapely.bounds(buildings.to_crs(3857).geometry.values)
+    pixel = (tile_bounds(z, 0, 0)[2] - tile_bounds(z, 0, 0)[0]) / SCREEN_PIXELS
+    seen = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= pixel
+    assert got == set(buildings["id"][seen].astype(str))
+    assert got  # the city's large buildings show even at zoom 10
+    assert largest <= TILE_BYTES
+
+
+def test_a_dense_tile_keeps_the_largest_features_up_to_the_limit() -> None:
+    rng = np.random.default_rng(4)
+    n = MAX_FEATURES * 3
+    tile = _tiles_over((13.53, 52.43, 13.53, 52.43), 12)[0]
+    minx, miny, maxx, maxy = tile_bounds(12, *tile)  # Web Mercator
+    x = rng.uniform(minx + 1000, maxx - 1000, n)
+    y = rng.uniform(miny + 1000, maxy - 1000, n)
+    side = rng.uniform(5, 60, n)  # metres of Web Mercator: 3-40 m on the ground
+    frame = gpd.GeoDataFrame(
+        {"id": [f"b{i}" for i in range(n)]},
+        geometry=shapely.box(x, y, x + side, y + side),
+        crs="EPSG:3857",
+    ).to_crs(4326)
+    index = FeatureIndex.from_frame("buildings", frame, "id")
+    body = encode_tile(index, 12, *tile)  # the whole layer in one zoom-12 tile
+    kept = {f["properties"]["id"] for f in mapbox_vector_tile.decode(body)["buildings"]["features"]}
+    assert len(kept) == MAX_FEATURES and len(body) <= TILE_BYTES
+    sizes = pd.Series(side, index=frame["id"])
+    assert sizes[list(kept)].min() >= sizes.drop(list(kept)).max()  # the largest stayed
+    # at a street's zoom nothing is left out
+    z16 = (tile[0] * 16 + 8, tile[1] * 16 + 8)  # in the middle of the zoom-12 tile
+    w, s, e, n = tile_bounds(16, *z16)
+    pad = (e - w) * 16 / 4096  # tiles carry a margin of 16 of their 4096 units
+    near = shapely.box(w - pad, s - pad, e + pad, n + pad)
+    inside = index.tiles()[1].query(near, predicate="intersects")
+    decoded = mapbox_vector_tile.decode(encode_tile(index, 16, *z16))["buildings"]["features"]
+    assert len(decoded) == len(inside) > 0

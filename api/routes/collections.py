@@ -18,11 +18,12 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from api import plans, subdistricts
-from api.area import CHUNK, LAYERS, TILE_LAYERS, Area, FeatureIndex, data_etag, encode_tile
+from api.area import CHUNK, LAYERS, TILE_LAYERS, Area, FeatureIndex, data_etag
 from api.deps import AreaDep, BaseUrl, Reader, SettingsDep, StoreDep, caller_role
 from api.errors import _problem
 from api.schemas import VERSION_MAX, InfoPublic
 from api.store import Store
+from api.tiles import encode_tile
 
 router = APIRouter(tags=["layers"])
 
@@ -374,11 +375,14 @@ def tile(
     area: AreaDep,
     _role: Reader,
 ) -> Response:
-    """A Mapbox vector tile of ``grids`` or ``buildings`` (XYZ scheme, extent 4096)."""
-    if layer not in TILE_LAYERS:
-        raise HTTPException(
-            404, f"no tiles for {layer!r}: tiles exist for {', '.join(TILE_LAYERS)}"
-        )
+    """A Mapbox vector tile of ``grids``, ``buildings`` or ``subdistricts`` (XYZ, extent 4096).
+
+    At low zooms a tile leaves out what is smaller than a screen pixel and
+    holds at most 5,000 features, the largest (api/tiles.py).
+    """
+    if layer not in TILE_LAYERS or layer not in area.available():
+        tiled = ", ".join(n for n in TILE_LAYERS if n in area.available())
+        raise HTTPException(404, f"no tiles for {layer!r}: tiles exist for {tiled}")
     if x >= (1 << z) or y >= (1 << z):
         raise HTTPException(404, f"tile {z}/{x}/{y} does not exist: x and y must be below 2^z")
     index = area.index(layer)

@@ -149,7 +149,10 @@ def read_osm(path: str | os.PathLike[str]) -> OsmLayers:
     factory = osmium.geom.WKBFactory()
     try:
         processor = (
-            osmium.FileProcessor(osmium.io.File(str(path), fmt)).with_locations().with_areas()
+            osmium.FileProcessor(osmium.io.File(str(path), fmt))
+            .with_locations()
+            .with_areas()
+            .with_filter(osmium.filter.EmptyTagFilter())  # way vertices: locations only, in C++
         )
         for obj in processor:
             if isinstance(obj, osmium.osm.Node):

@@ -8,7 +8,7 @@ each feature's GeoJSON bytes made on first use and kept, so that a page of
 features is a join of ready bytes and the first answer does not wait for a
 whole layer.  Answers are cached by bytes (:class:`ByteLRU`), and their ETags
 come from the data's version, never from hashing a body.  Tiles come from the
-same geometries in Web Mercator with an STR-tree.
+same geometries in Web Mercator with an STR-tree (:mod:`api.tiles`).
 """
 
 from __future__ import annotations
@@ -47,15 +47,14 @@ LAYERS: dict[str, tuple[str, str, str | None]] = {
     "isochrones": (FILES["isochrones"], "Walking isochrones", None),
     "gaps": (FILES["gaps"], "Coverage gaps", None),
     "sites": (FILES["sites"], "Suggested service sites", None),
+    "subdistricts": (FILES["subdistricts"], "Sub-districts (街道) of a city", "subdistrict"),
 }
 #: Layers listed even when their file is missing (empty until built).
 ALWAYS_LISTED = ("grids", "buildings", "communities", "districts")
 #: Layers served as vector tiles.
-TILE_LAYERS = ("grids", "buildings")
+TILE_LAYERS = ("grids", "buildings", "subdistricts")
 #: Features serialised per step when a layer is streamed or a page is made.
 CHUNK = 2_000
-
-WEB_MERCATOR_HALF = 20037508.342789244
 
 
 class LRU:
@@ -218,6 +217,11 @@ class FeatureIndex:
         record = self._records[pos]
         assert record is not None
         return record
+
+    def properties_at(self, positions: np.ndarray) -> list[dict[str, Any]]:
+        """The properties of the features at ``positions``, made in one batch."""
+        self._prepare(np.asarray(positions, dtype=np.int64))
+        return [self.properties(int(pos)) for pos in positions]
 
     def feature(self, fid: str) -> bytes:
         """One feature's bytes by id."""
@@ -402,44 +406,3 @@ def data_etag(version: str, key: Hashable) -> str:
     digest = hashlib.blake2b(repr(key).encode(), digest_size=8).hexdigest()
     return f'"{version}-{digest}"'
 
-
-def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
-    """Web-Mercator bounds ``(minx, miny, maxx, maxy)`` of tile ``z/x/y`` (XYZ scheme)."""
-    size = 2 * WEB_MERCATOR_HALF / (1 << z)
-    minx = -WEB_MERCATOR_HALF + x * size
-    maxy = WEB_MERCATOR_HALF - y * size
-    return (minx, maxy - size, minx + size, maxy)
-
-
-def encode_tile(index: FeatureIndex, z: int, x: int, y: int, *, extent: int = 4096) -> bytes:
-    """The Mapbox vector tile of one layer (clipped, simplified to the tile's pixel)."""
-    import mapbox_vector_tile
-
-    geoms, tree = index.tiles()
-    minx, miny, maxx, maxy = tile_bounds(z, x, y)
-    pad = (maxx - minx) * 16 / extent
-    box = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
-    hits = tree.query(box, predicate="intersects")
-    if not len(hits):
-        return b""
-    hits.sort()
-    clipped = shapely.intersection(geoms[hits], box)
-    clipped = shapely.simplify(clipped, (maxx - minx) / extent / 2)
-    features = []
-    for pos, geom in zip(hits, clipped, strict=True):
-        if geom is None or geom.is_empty:
-            continue
-        props = {k: v for k, v in index.properties(int(pos)).items() if _tile_value(v)}
-        features.append({"geometry": geom, "properties": props})
-    if not features:
-        return b""
-    return mapbox_vector_tile.encode(
-        [{"name": index.name, "features": features}],
-        default_options={"quantize_bounds": (minx, miny, maxx, maxy), "extents": extent},
-    )
-
-
-def _tile_value(value: Any) -> bool:
-    if isinstance(value, float):
-        return bool(np.isfinite(value))
-    return isinstance(value, str | int | bool)

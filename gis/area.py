@@ -208,7 +208,9 @@ def _from_geopackage(path: Path) -> AreaInput:
 
     buildings = _with_columns(layer("buildings"), "b")
     streets = _with_columns(layer("streets"), "s")
-    layers = OsmLayers(buildings, streets, layer("barriers"), layer("pois"))
+    layers = OsmLayers(
+        buildings, streets, layer("barriers"), layer("pois"), entrances=layer("entrances")
+    )
     if "boundary" in names:
         boundary, how = _union_polygon(layer("boundary"), "boundary layer"), "boundary layer"
     else:
@@ -378,6 +380,8 @@ def _clip_layers(layers: OsmLayers, boundary: BaseGeometry) -> OsmLayers:
         barriers=within(layers.barriers, wide),
         pois=within(layers.pois, boundary),
         landuse=within(layers.landuse, boundary),
+        entrances=within(layers.entrances, wide),
+        fences=within(layers.fences, wide),
     )
 
 

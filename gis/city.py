@@ -83,6 +83,9 @@ class PartResult:
     streets: gpd.GeoDataFrame
     pois: gpd.GeoDataFrame
     summary: dict[str, Any]
+    #: what walkers cannot cross and where they go in (gis.access)
+    barriers: gpd.GeoDataFrame | None = None
+    entrances: gpd.GeoDataFrame | None = None
 
 
 @dataclass
@@ -335,7 +338,8 @@ def build_part(task: PartTask) -> PartResult:
     )
     built = make_area_grids(area, options=task.options)
     folder = task.part.with_suffix("")
-    write_part_layers(build_layers(built, area), folder)
+    out = build_layers(built, area)
+    write_part_layers(out, folder)
     return PartResult(
         index=task.index,
         code=sub.code,
@@ -345,6 +349,8 @@ def build_part(task: PartTask) -> PartResult:
         streets=layers.streets,
         pois=layers.pois,
         summary=built.summary,
+        barriers=out["barriers"],
+        entrances=out["entrances"],
     )
 
 
@@ -479,11 +485,22 @@ def merge_parts(
         "pois": cat([p.pois for p in parts]).drop_duplicates("id").reset_index(drop=True),
         "boundary": gpd.GeoDataFrame({"name": [city.name]}, geometry=[boundary], crs=WGS84),
         "subdistricts": subdistricts,
+        **{
+            name: _distinct(cat([getattr(p, name) for p in parts]))
+            for name in ("barriers", "entrances")
+        },
     }
     merged = CityResult(
         grids=grids, communities=communities, subdistricts=subdistricts, summary=summary
     )
     return merged, layers
+
+
+def _distinct(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One row per OSM id (parts overlap at their edges)."""
+    if "id" not in frame.columns:
+        return frame
+    return frame.drop_duplicates("id").reset_index(drop=True)
 
 
 def _subdistrict_row(task: PartTask, part: PartResult) -> dict[str, Any]:

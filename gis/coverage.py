@@ -2,15 +2,15 @@
 
 Main flow, :func:`compute_coverage`:
 
-1. check the options (speeds, thresholds) and the service points;
-2. build the walk network (:func:`gis.network.build_walk_network`);
-3. snap buildings and service points to street edges, reporting long snaps
-   and dropping service points that lie off the network;
-4. exact walking distance to the nearest and second-nearest service point
-   for every building (:func:`gis.network.distances_from`);
-5. per speed profile, times and coverage figures per grid, district,
-   community and the whole area, and who loses coverage at a slower speed;
-6. display layers: isochrones, gaps, suggested new sites.
+1. check the options (speeds, thresholds) and the layers;
+2. walk from every building to the nearest service points, within each piece
+   of the network, from entrances, by access legs that cross no barrier
+   (:func:`gis.walks.measure_walks`);
+3. times per building, for every speed profile;
+4. the figures: coverage per grid, district, community and area, who is lost
+   at a slower speed, uncovered households by cause, pieces without a service
+   point, long legs (:func:`gis.coverage_figures.coverage_figures`);
+5. display layers: isochrones, gaps, suggested new sites.
 
 Coverage is decided per building, never by polygon: ``walk_s`` is the
 seconds from the building to the nearest service point over the streets,
@@ -26,25 +26,17 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from gis._errors import InputError, ServiceError
 from gis._types import CRSLike
-from gis.crs import metric_crs, require_crs
+from gis.access import Snap
+from gis.coverage_figures import coverage_figures, gap_areas, tally_frame
+from gis.crs import WGS84, metric_crs, require_crs
 from gis.isochrones import DEFAULT_WIDTH_M, isochrones
-from gis.network import (
-    SPEED_PROFILES,
-    STANDARD_DISTANCES_M,
-    NodeDistances,
-    Snap,
-    WalkNetwork,
-    build_walk_network,
-    nearest_sources,
-    point_distances,
-    snap_points,
-    speed_of,
-)
+from gis.network import SPEED_PROFILES, STANDARD_DISTANCES_M, WalkNetwork, speed_of
+from gis.paths import NodeDistances
 from gis.siting import SiteState, candidate_sites, suggest_sites
+from gis.walks import MAX_SERVICE_SNAP_M, Walks, measure_walks
 
 __all__ = [
     "SERVICE_KINDS",
@@ -65,11 +57,6 @@ SERVICE_KINDS = (
     "townhall",
 )
 
-#: Access legs longer than this (m) are reported as unusually long snaps.
-LONG_SNAP_M = 100.0
-#: Service points farther than this (m) from any walkable street are dropped.
-MAX_SERVICE_SNAP_M = 250.0
-
 
 @dataclass(frozen=True)
 class CoverageResult:
@@ -77,9 +64,11 @@ class CoverageResult:
 
     ``buildings`` is indexed like the input and gains ``walk_s``, ``walk2_s``
     (seconds at the first profile), ``walk_m``, ``walk2_m`` (metres),
-    ``service`` (id of the nearest service point) and ``walk_s_<profile>`` for
-    every profile.  ``figures`` is what ``coverage.json`` holds.  Layers are in
-    WGS 84.  ``state`` answers :func:`gis.siting.what_if`.
+    ``service`` (id of the nearest service point), ``walk_s_<profile>`` for
+    every profile, ``access_m`` (the access leg the walk starts with) and
+    ``piece`` (the network piece it starts on).  ``figures`` is what
+    ``coverage.json`` holds.  Layers are in WGS 84.  ``state`` answers
+    :func:`gis.siting.what_if`.
     """
 
     buildings: gpd.GeoDataFrame
@@ -89,12 +78,22 @@ class CoverageResult:
     sites: gpd.GeoDataFrame
     warnings: list[str]
     state: SiteState
-    network: WalkNetwork
-    nodes: NodeDistances
-    services: Snap
+    walks: Walks
+
+    @property
+    def network(self) -> WalkNetwork:
+        return self.walks.network
+
+    @property
+    def nodes(self) -> NodeDistances:
+        return self.walks.nodes
+
+    @property
+    def services(self) -> Snap:
+        return self.walks.services.snap
 
 
-def compute_coverage(  # noqa: PLR0915  (the coverage engineer splits it, issue 13)
+def compute_coverage(
     buildings: gpd.GeoDataFrame,
     streets: gpd.GeoDataFrame,
     services: gpd.GeoDataFrame,
@@ -107,6 +106,9 @@ def compute_coverage(  # noqa: PLR0915  (the coverage engineer splits it, issue 
     pois: gpd.GeoDataFrame | None = None,
     n_sites: int = 10,
     isochrone_width_m: float = DEFAULT_WIDTH_M,
+    barriers: gpd.GeoDataFrame | None = None,
+    entrances: gpd.GeoDataFrame | None = None,
+    join_pieces_m: float | None = None,
 ) -> CoverageResult:
     """Per-building walking coverage from service points over the street network.
 
@@ -136,154 +138,69 @@ def compute_coverage(  # noqa: PLR0915  (the coverage engineer splits it, issue 
         Extra candidate sites for suggestions.
     n_sites
         How many new sites to suggest.
+    isochrone_width_m
+        Half-width of the display band around reached streets.
+    barriers
+        Railways, waterways, water, walls and fences that access legs may not
+        cross (``kind`` column); without them only motorways are avoided.
+    entrances
+        Entrance and door nodes; buildings with entrances walk from them.
+    join_pieces_m
+        Join network pieces whose dead ends lie this close (m); default none.
 
     Raises
     ------
     ServiceError
         No service points, or none near the walk network.
     InputError
-        A non-positive speed or threshold, or an unknown mode.
+        A non-positive speed, threshold or joining distance, or an unknown mode.
     """
-    # 1. options
-    minutes = _check_minutes(minutes, mode)
-    speeds = {}
-    for profile in profiles:
-        speed = speed_of(profile)  # refuses unknown names, zero and negatives
-        speeds[_profile_name(profile, speed)] = speed
-    if not speeds:
-        raise InputError("give at least one speed profile")
-    require_crs(buildings, "building layer")
-    require_crs(streets, "street layer")
-    if services is None or len(services) == 0:
-        raise ServiceError(
-            "no service points: give a file of service points (--services) or an area "
-            "whose POIs include community centres, clinics or government offices"
-        )
-    require_crs(services, "service point layer")
-    metric = metric_crs(buildings, preferred=crs)
-    warnings: list[str] = []
-    # 2. network
-    network = build_walk_network(streets, crs=metric)
-    if network.report["dropped_components"]:
-        warnings.append(
-            f"street network: {network.report['dropped_components']} small disconnected "
-            f"pieces ({network.report['dropped_length_m']:.0f} m of street) left out; "
-            "buildings and service points there are snapped to the main network"
-        )
-    # 3. snapping
-    b_metric = buildings.to_crs(metric)
-    b_snap = snap_points(network, b_metric)
-    s_metric = services.to_crs(metric)
-    s_snap_all = snap_points(network, s_metric)
-    s_ok = s_snap_all.access <= MAX_SERVICE_SNAP_M
-    if not s_ok.any():
-        raise ServiceError(
-            f"all {len(services)} service points lie more than {MAX_SERVICE_SNAP_M:.0f} m "
-            "from the walk network: check their CRS and that they belong to this area"
-        )
-    if not s_ok.all():
-        off = _ids(services)[~s_ok]
-        warnings.append(
-            f"{int((~s_ok).sum())} service points lie more than {MAX_SERVICE_SNAP_M:.0f} m "
-            f"from any walkable street and were left out: {', '.join(map(str, off[:20]))}"
-        )
-    s_snap = s_snap_all.subset(s_ok)
-    s_ids = _ids(services)[s_ok]
-    no_geom = ~np.isfinite(b_snap.access)
-    if no_geom.any():
-        warnings.append(
-            f"{int(no_geom.sum())} buildings have no geometry and are counted as unreachable: "
-            f"{', '.join(map(str, _ids(buildings)[no_geom][:20]))}"
-        )
-    long_snap = np.isfinite(b_snap.access) & (b_snap.access > LONG_SNAP_M)
-    if long_snap.any():
-        warnings.append(
-            f"{int(long_snap.sum())} buildings are more than {LONG_SNAP_M:.0f} m from the "
-            "nearest walkable street; their access leg is counted"
-        )
-    # 4. exact distances
-    nodes = nearest_sources(network, s_snap)
-    d1, src1, d2 = point_distances(network, nodes, b_snap, s_snap)
-    # 5. times and figures
-    out = buildings.copy()
-    first = next(iter(speeds))
-    out["walk_m"] = _nullable(d1, 3)
-    out["walk2_m"] = _nullable(d2, 3)
-    out["service"] = pd.Series(
-        np.where(src1 >= 0, s_ids[np.maximum(src1, 0)], None), index=out.index, dtype=object
+    # 1. options and layers
+    minutes, speeds = _options(minutes, profiles, mode)
+    metric = _check_layers(buildings, streets, services, crs)
+    # 2. walks within each piece, from entrances, by legs that cross no barrier
+    walks = measure_walks(
+        buildings,
+        streets,
+        services,
+        crs=metric,
+        barriers=barriers,
+        entrances=entrances,
+        join_pieces_m=join_pieces_m,
     )
-    for name, speed in speeds.items():
-        out[f"walk_s_{name}"] = _nullable(d1 / speed, 2)
-    out["walk_s"] = _nullable(d1 / speeds[first], 2)
-    out["walk2_s"] = _nullable(d2 / speeds[first], 2)
+    service_ids = _ids(services)[walks.kept]
+    # 3. times per building
+    out = _walk_columns(buildings, walks, speeds, service_ids)
+    # 4. figures and warnings
     radii = {name: _radii(minutes, speed, mode) for name, speed in speeds.items()}
-    frame = _tally_frame(out, plan)
-    figures: dict[str, Any] = {
-        "mode": mode,
-        "minutes": list(minutes),
-        "profiles": {
-            name: {
-                "speed_m_s": speed,
-                "distance_m": {str(m): round(r, 1) for m, r in radii[name].items()},
-                **_figures(frame, d1, radii[name]),
-            }
-            for name, speed in speeds.items()
-        },
-        "lost_at_slower_speed": _lost(frame, d1, radii, first),
-        "services": {"count": len(s_ids), "ids": [str(i) for i in s_ids]},
-        "network": network.report,
-        "snapping": {
-            "long_snap_m": LONG_SNAP_M,
-            "buildings_long_snap": int(long_snap.sum()),
-            "long_snap_ids": [str(i) for i in _ids(buildings)[long_snap][:200]],
-            "buildings_without_geometry": int(no_geom.sum()),
-            "building_access_m_p95": round(float(np.percentile(b_snap.access[~no_geom], 95)), 1)
-            if (~no_geom).any()
-            else None,
-        },
-    }
-    warnings += _extreme_warnings(figures, first)
-    # 6. layers
-    state = SiteState(
-        network=network,
-        buildings=b_snap,
-        dist=d1,
-        radii=radii[first],
-        population=frame["population"].to_numpy(float),
-        households=frame["households"].to_numpy(float),
-        ids=_ids(buildings),
-        max_snap_m=MAX_SERVICE_SNAP_M,
+    frame = tally_frame(out, plan)
+    figures, warnings = coverage_figures(
+        frame, walks, radii, mode=mode, speeds=speeds, ids=_ids(buildings), service_ids=service_ids
     )
-    iso = isochrones(network, nodes, s_snap, radii=radii[first], width_m=isochrone_width_m)
+    warnings = _input_warnings(services, walks, barriers, entrances) + warnings
+    # 5. display layers: isochrones, gaps, suggested new sites (first profile)
+    first = next(iter(speeds))
+    state = _site_state(walks, frame, radii[first], _ids(buildings))
+    iso, gaps, sites, figures["sites"] = _layers(
+        state,
+        walks,
+        buildings.to_crs(metric),
+        frame,
+        pois,
+        n_sites=n_sites,
+        width_m=isochrone_width_m,
+    )
     iso["profile"] = first
-    iso["population_covered"] = [
-        round(float(frame["population"][d1 <= r].sum()), 1) for r in iso["distance_m"]
-    ]
-    gaps = _gaps(b_metric, frame, d1, radii[first], minutes[0])
-    candidates = candidate_sites(
-        network,
-        buildings=b_metric,
-        pois=None if pois is None else pois.to_crs(metric),
-        demand=b_snap.subset(~(d1 <= radii[first][minutes[0]])),
-    )
-    sites = suggest_sites(state, candidates, minutes=minutes[0], k=n_sites)
-    figures["sites"] = {
-        "candidates": len(candidates),
-        "suggested": len(sites),
-        "minutes": minutes[0],
-    }
     figures["warnings"] = warnings
     return CoverageResult(
         buildings=out,
         figures=figures,
-        isochrones=iso.to_crs("EPSG:4326"),
-        gaps=gaps.to_crs("EPSG:4326"),
-        sites=sites.to_crs("EPSG:4326"),
+        isochrones=iso.to_crs(WGS84),
+        gaps=gaps.to_crs(WGS84),
+        sites=sites.to_crs(WGS84),
         warnings=warnings,
         state=state,
-        network=network,
-        nodes=nodes,
-        services=s_snap,
+        walks=walks,
     )
 
 
@@ -308,6 +225,134 @@ def default_services(pois: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, d
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _options(
+    minutes: Sequence[int], profiles: Sequence[str | float], mode: str
+) -> tuple[tuple[int, ...], dict[str, float]]:
+    """Thresholds, and speed per profile name (refusing unknown names, zero, negatives)."""
+    checked = _check_minutes(minutes, mode)
+    speeds = {}
+    for profile in profiles:
+        speed = speed_of(profile)
+        speeds[_profile_name(profile, speed)] = speed
+    if not speeds:
+        raise InputError("give at least one speed profile")
+    return checked, speeds
+
+
+def _check_layers(
+    buildings: gpd.GeoDataFrame,
+    streets: gpd.GeoDataFrame,
+    services: gpd.GeoDataFrame,
+    crs: CRSLike | None,
+) -> Any:
+    """The metric CRS, once every layer has one and there are service points."""
+    require_crs(buildings, "building layer")
+    require_crs(streets, "street layer")
+    if services is None or len(services) == 0:
+        raise ServiceError(
+            "no service points: give a file of service points (--services) or an area "
+            "whose POIs include community centres, clinics or government offices"
+        )
+    require_crs(services, "service point layer")
+    return metric_crs(buildings, preferred=crs)
+
+
+def _walk_columns(
+    buildings: gpd.GeoDataFrame, walks: Walks, speeds: dict[str, float], service_ids: np.ndarray
+) -> gpd.GeoDataFrame:
+    """The buildings with their walks: metres, seconds per profile, service, leg, piece."""
+    d1, d2, src1 = walks.walk.d1, walks.walk.d2, walks.walk.src1
+    out = buildings.copy()
+    out["walk_m"] = _nullable(d1, 3)
+    out["walk2_m"] = _nullable(d2, 3)
+    out["service"] = pd.Series(
+        np.where(src1 >= 0, service_ids[np.maximum(src1, 0)], None), index=out.index, dtype=object
+    )
+    for name, speed in speeds.items():
+        out[f"walk_s_{name}"] = _nullable(d1 / speed, 2)
+    first = speeds[next(iter(speeds))]
+    out["walk_s"] = _nullable(d1 / first, 2)
+    out["walk2_s"] = _nullable(d2 / first, 2)
+    out["access_m"] = _nullable(walks.buildings.snap.access[walks.walk.via], 1)
+    out["piece"] = walks.building_piece()
+    return out
+
+
+def _input_warnings(
+    services: gpd.GeoDataFrame,
+    walks: Walks,
+    barriers: gpd.GeoDataFrame | None,
+    entrances: gpd.GeoDataFrame | None,
+) -> list[str]:
+    """Service points left out, and layers missing for the access rules."""
+    notes = []
+    if not walks.kept.all():
+        off = _ids(services)[~walks.kept]
+        notes.append(
+            f"{int((~walks.kept).sum())} service points lie more than {MAX_SERVICE_SNAP_M:.0f} m "
+            f"from any walkable street and were left out: {', '.join(map(str, off[:20]))}"
+        )
+    if barriers is None:
+        notes.append(
+            "no barrier layer: access legs avoid motorways only, not railways, water, walls or "
+            "fences (rebuild the area with this version of gridplan to get barriers.geojson)"
+        )
+    if entrances is None:
+        notes.append(
+            "no entrance layer: buildings are reached from a point inside them, not from their "
+            "doors (rebuild the area to get entrances.geojson)"
+        )
+    return notes
+
+
+def _site_state(
+    walks: Walks, frame: pd.DataFrame, radii: dict[int, float], ids: np.ndarray
+) -> SiteState:
+    """What :func:`gis.siting.what_if` and :func:`gis.siting.suggest_sites` start from."""
+    return SiteState(
+        network=walks.network,
+        buildings=walks.buildings.snap,
+        dist=walks.walk.d1,
+        radii=radii,
+        population=frame["population"].to_numpy(float),
+        households=frame["households"].to_numpy(float),
+        ids=ids,
+        max_snap_m=MAX_SERVICE_SNAP_M,
+    )
+
+
+def _layers(
+    state: SiteState,
+    walks: Walks,
+    b_metric: gpd.GeoDataFrame,
+    frame: pd.DataFrame,
+    pois: gpd.GeoDataFrame | None,
+    *,
+    n_sites: int,
+    width_m: float,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, Any]]:
+    """Isochrones, gap areas and suggested sites (metric CRS) at the state's
+    thresholds (sites and gaps at the smallest), and the sites' figures."""
+    d1 = walks.walk.d1
+    minutes = min(state.radii)
+    iso = isochrones(
+        walks.network, walks.nodes, walks.services.snap, radii=state.radii, width_m=width_m
+    )
+    iso["population_covered"] = [
+        round(float(frame["population"][d1 <= r].sum()), 1) for r in iso["distance_m"]
+    ]
+    gaps = gap_areas(b_metric, frame, d1, state.radii[minutes], minutes)
+    candidates = candidate_sites(
+        walks.network,
+        buildings=b_metric,
+        pois=None if pois is None else pois.to_crs(walks.network.crs),
+        demand=state.buildings.subset(~(d1 <= state.radii[minutes])),
+    )
+    sites = suggest_sites(state, candidates, minutes=minutes, k=n_sites)
+    info = {"candidates": len(candidates), "suggested": len(sites), "minutes": minutes}
+    return iso, gaps, sites, info
 
 
 def _profile_name(profile: str | float, speed: float) -> str:
@@ -350,154 +395,3 @@ def _ids(frame: gpd.GeoDataFrame) -> np.ndarray:
     if "id" in frame.columns:
         return frame["id"].astype(str).to_numpy()
     return np.asarray([str(i) for i in frame.index])
-
-
-def _tally_frame(buildings: gpd.GeoDataFrame, plan: pd.DataFrame | None) -> pd.DataFrame:
-    """Population, households and grouping keys per building (positional index)."""
-    n = len(buildings)
-
-    def num(name: str) -> np.ndarray:
-        if name in buildings.columns:
-            return pd.to_numeric(buildings[name], errors="coerce").fillna(0).to_numpy(float)
-        return np.zeros(n)
-
-    def key(name: str) -> np.ndarray:
-        if name in buildings.columns:
-            return buildings[name].astype("string").fillna("").to_numpy(object)
-        return np.full(n, "", dtype=object)
-
-    frame = pd.DataFrame(
-        {
-            "population": num("population"),
-            "households": num("households"),
-            "buildings": np.ones(n),
-            "grid": key("grid"),
-            "community": key("community"),
-        }
-    )
-    if plan is not None and {"grid", "district"} <= set(plan.columns):
-        lookup = dict(zip(plan["grid"].astype(str), plan["district"].astype(str), strict=False))
-        frame["district"] = [lookup.get(g, "") for g in frame["grid"]]
-    return frame
-
-
-_QUANTITIES = ("buildings", "population", "households")
-
-
-def _tally(frame: pd.DataFrame, covered: dict[int, np.ndarray], by: str | None) -> Any:
-    data = frame[list(_QUANTITIES)].copy()
-    cols = []
-    for m, flag in covered.items():
-        for q in _QUANTITIES:
-            data[f"{q}@{m}"] = frame[q].to_numpy() * flag
-            cols.append(f"{q}@{m}")
-    if by is None:
-        sums = data.sum()
-        return _entry(sums, covered)
-    sums = data.groupby(frame[by].to_numpy()).sum()
-    return {str(k): _entry(row, covered) for k, row in sums.iterrows() if str(k) != ""}
-
-
-def _entry(row: pd.Series, covered: dict[int, np.ndarray]) -> dict[str, Any]:
-    out: dict[str, Any] = {q: round(float(row[q]), 1) for q in _QUANTITIES}
-    out["within"] = {}
-    for m in covered:
-        w: dict[str, Any] = {}
-        for q in _QUANTITIES:
-            part, whole = float(row[f"{q}@{m}"]), float(row[q])
-            w[q] = round(part, 1)
-            w[f"{q}_share"] = round(part / whole, 4) if whole > 0 else None
-        out["within"][str(m)] = w
-    return out
-
-
-def _figures(frame: pd.DataFrame, d1: np.ndarray, radii: dict[int, float]) -> dict[str, Any]:
-    covered = {m: (d1 <= r).astype(float) for m, r in radii.items()}
-    out = {"area": _tally(frame, covered, None)}
-    for level in ("community", "district", "grid"):
-        if level in frame.columns and (frame[level] != "").any():
-            out[level] = _tally(frame, covered, level)
-    return out
-
-
-def _lost(
-    frame: pd.DataFrame, d1: np.ndarray, radii: dict[str, dict[int, float]], first: str
-) -> dict[str, Any]:
-    """Per slower profile and threshold: who is covered at ``first``'s speed but not at it."""
-    out: dict[str, Any] = {}
-    for name, r in radii.items():
-        if name == first:
-            continue
-        per: dict[str, Any] = {}
-        for m in r:
-            lost = (d1 <= radii[first][m]) & ~(d1 <= r[m])
-            per[str(m)] = {q: round(float(frame[q].to_numpy()[lost].sum()), 1) for q in _QUANTITIES}
-            grids = sorted({g for g in frame["grid"].to_numpy()[lost] if g})
-            per[str(m)]["grids"] = grids
-        out[name] = per
-    return out
-
-
-def _extreme_warnings(figures: dict[str, Any], first: str) -> list[str]:
-    """Say so when coverage is 0% or 100%, so neither passes silently."""
-    area = figures["profiles"][first]["area"]
-    notes = []
-    for m, w in area["within"].items():
-        share = w["buildings_share"]
-        if share == 0:
-            notes.append(
-                f"no building is within {m} minutes of a service point: check the service "
-                "points and the speed"
-            )
-        elif share == 1 and m == str(min(int(k) for k in area["within"])):
-            notes.append(f"every building is within {m} minutes of a service point")
-    if area["population"] == 0:
-        notes.append("the buildings carry no population: shares are of buildings only")
-    return notes
-
-
-def _gaps(
-    b_metric: gpd.GeoDataFrame,
-    frame: pd.DataFrame,
-    d1: np.ndarray,
-    radii: dict[int, float],
-    minutes: int,
-    *,
-    merge_m: float = 25.0,
-) -> gpd.GeoDataFrame:
-    """Areas of uncovered buildings: their footprints grown by ``merge_m`` and merged."""
-    uncovered = ~(d1 <= radii[minutes])
-    columns: dict[str, list[float]] = {
-        "minutes": [],
-        "buildings": [],
-        "population": [],
-        "households": [],
-        "area_m2": [],
-    }
-    if not uncovered.any():
-        return gpd.GeoDataFrame(columns, geometry=[], crs=b_metric.crs)
-    geoms = b_metric.geometry.values[uncovered]
-    merged = shapely.union_all(shapely.buffer(geoms, merge_m, quad_segs=4))
-    parts = shapely.get_parts(merged)
-    reps = shapely.point_on_surface(geoms)
-    tree = shapely.STRtree(parts)
-    idx = tree.query(reps, predicate="within")
-    part_of = np.full(len(geoms), -1)
-    part_of[idx[0]] = idx[1]
-    sub = frame[uncovered].assign(part=part_of)
-    sums = sub.groupby("part")[list(_QUANTITIES)].sum()
-    rows = []
-    for p, geom in enumerate(parts):
-        s = sums.loc[p] if p in sums.index else pd.Series(dict.fromkeys(_QUANTITIES, 0.0))
-        rows.append(
-            {
-                "minutes": int(minutes),
-                "buildings": int(s["buildings"]),
-                "population": round(float(s["population"]), 1),
-                "households": round(float(s["households"]), 1),
-                "area_m2": round(float(geom.area), 1),
-                "geometry": geom,
-            }
-        )
-    gaps = gpd.GeoDataFrame(rows, geometry="geometry", crs=b_metric.crs)
-    return gaps.sort_values("population", ascending=False, ignore_index=True)

@@ -19,7 +19,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gis.network import NodeDistances, Snap, WalkNetwork
+from gis.access import Snap
+from gis.network import WalkNetwork
+from gis.paths import NodeDistances
 
 #: Half-width (m) of the band drawn around reached streets.
 DEFAULT_WIDTH_M = 50.0

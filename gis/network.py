@@ -1,4 +1,4 @@
-"""The walk network: which streets people can walk, snapping, shortest paths.
+"""The walk network: which streets people can walk, in every connected piece.
 
 Main flow, :func:`build_walk_network`:
 
@@ -6,19 +6,16 @@ Main flow, :func:`build_walk_network`:
 2. project them to a metric CRS;
 3. make every consecutive vertex pair an edge, joining ways at shared vertex
    coordinates (rounded to 1 mm) -- crossings without a shared vertex do not
-   connect;
-4. keep the largest connected component and report the others.
+   connect, so a bridge over a street stays apart from it;
+4. number the connected pieces, longest first, and keep every one of them;
+5. on request, join pieces whose dead ends lie within a distance of another
+   piece, by links that cross no barrier (:func:`join_pieces`).
 
-Points (buildings, service points) are snapped to the nearest street *edge*
-(:func:`snap_points`), not the nearest node; the access leg (point to edge) is
-counted in every distance.  :func:`nearest_sources` runs one multi-source
-Dijkstra (:func:`scipy.sparse.csgraph.dijkstra`) and, exactly, the distance to
-the second-nearest source; :func:`point_distances` turns node distances into
-distances for snapped points, including the case of a point and a source on
-the same edge.
-
-The numeric routines take arrays and a CSR matrix; only
-:func:`build_walk_network` and :func:`snap_points` touch GeoDataFrames.
+A real extract is rarely one piece: a bridge or tunnel the extract lacks, a
+private road left out, a footway drawn a metre short.  Walks run within a
+piece (:mod:`gis.paths`), so a building on a piece without a service point has
+no walk rather than a wrong one.  Snapping points to edges is
+:mod:`gis.access`.
 """
 
 from __future__ import annotations
@@ -30,12 +27,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import Transformer
 from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from gis._errors import InputError, NetworkError
 from gis._types import CRSLike
+from gis.barriers import WalkBarriers, count_crossings, no_barriers
+from gis.crs import WGS84
 
 #: Walking (and riding) speeds in m/s.  adult: 4.5 km/h as in the OSMnx examples;
 #: elderly: 0.97 m/s, the mean of people over 65 (TRR 1538); bicycle: ~15 km/h.
@@ -61,16 +61,15 @@ EXCLUDED_HIGHWAYS = frozenset(
     }
 )
 _FOOT_YES = frozenset({"yes", "designated", "permissive", "official"})
+#: ``bridge`` and ``tunnel`` values of ways off the ground (see :func:`at_ground_level`).
+_BRIDGE = frozenset({"yes", "viaduct", "boardwalk", "aqueduct", "cantilever", "suspension"})
+_TUNNEL = frozenset({"yes", "culvert", "flooded"})
 _NO = frozenset({"no", "private"})
-
-#: Added to every virtual edge so that no edge weight is zero (csgraph drops
-#: explicit zeros); subtracted again from the results.
-_OFFSET = 1.0
 
 #: Spacing (m) of the points along edges that index them for snapping.
 SAMPLE_STEP_M = 20.0
-#: Nearest samples examined per point before falling back to the STRtree.
-_SAMPLE_K = 8
+#: Feet of links closer than this (m) to an edge's end join at that end.
+_SAME_POINT_M = 1e-3
 
 
 def speed_of(profile: str | float) -> float:
@@ -95,7 +94,7 @@ def speed_of(profile: str | float) -> float:
 
 @dataclass(frozen=True)
 class WalkNetwork:
-    """An undirected walk graph in a metric CRS.
+    """An undirected walk graph in a metric CRS, in one or more pieces.
 
     Attributes
     ----------
@@ -105,17 +104,25 @@ class WalkNetwork:
         Edge end nodes and lengths (m); every edge is a straight segment.
     graph
         Symmetric ``(n, n)`` CSR matrix of edge lengths (one edge per node pair).
+    piece
+        Connected piece of each node, numbered ``0, 1, ...`` by decreasing
+        street length (piece 0 is the longest).
+    piece_length
+        Street length (m) of each piece.
     crs
         The metric CRS of ``xy``.
     report
-        What was kept and dropped (JSON-serialisable).
+        Pieces, joining links and exclusions (JSON-serialisable).
     segments
         The edges as straight LineStrings.
+    snap_edges
+        The edges access legs may attach to: ground-level ways (not bridges,
+        tunnels, or links made by :func:`join_pieces`); all edges when none is.
     tree
-        STRtree over ``segments``, for snapping (fallback).
+        STRtree over ``segments[snap_edges]``, for snapping.
     samples
-        KD-tree over points every :data:`SAMPLE_STEP_M` along every edge, and
-        ``sample_edge``, the edge of each: the fast path of snapping.
+        KD-tree over points every :data:`SAMPLE_STEP_M` along every snap edge,
+        and ``sample_edge``, the edge of each: the fast path of snapping.
     """
 
     xy: np.ndarray
@@ -123,9 +130,12 @@ class WalkNetwork:
     v: np.ndarray
     length: np.ndarray
     graph: sparse.csr_matrix
+    piece: np.ndarray
+    piece_length: np.ndarray
     crs: CRSLike
     report: dict[str, Any]
     segments: np.ndarray = field(repr=False)
+    snap_edges: np.ndarray = field(repr=False)
     tree: shapely.STRtree = field(repr=False)
     samples: cKDTree = field(repr=False)
     sample_edge: np.ndarray = field(repr=False)
@@ -138,51 +148,27 @@ class WalkNetwork:
     def n_edges(self) -> int:
         return int(self.u.shape[0])
 
+    @property
+    def n_pieces(self) -> int:
+        return int(self.piece_length.shape[0])
 
-@dataclass(frozen=True)
-class Snap:
-    """Points snapped to edges of a :class:`WalkNetwork`.
-
-    Attributes
-    ----------
-    edge
-        Index of the nearest edge per point.
-    t
-        Position along that edge in metres, from ``u[edge]``.
-    access
-        Length of the access leg (point to edge) in metres.
-    """
-
-    edge: np.ndarray
-    t: np.ndarray
-    access: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.edge.shape[0])
-
-    def subset(self, mask: np.ndarray) -> Snap:
-        """The snaps selected by a boolean mask or index array."""
-        return Snap(self.edge[mask], self.t[mask], self.access[mask])
-
-
-@dataclass(frozen=True)
-class NodeDistances:
-    """Distances (m) from a set of sources to every node.
-
-    ``d1``/``label``: nearest source distance and index (-1 where unreached);
-    ``d2``: distance to the nearest source other than ``label`` (inf if none).
-    """
-
-    d1: np.ndarray
-    label: np.ndarray
-    d2: np.ndarray
+    @property
+    def edge_piece(self) -> np.ndarray:
+        """Piece of each edge."""
+        return self.piece[self.u]
 
 
 # --------------------------------------------------------------------------- building
 
 
-def build_walk_network(streets: gpd.GeoDataFrame, *, crs: CRSLike) -> WalkNetwork:
-    """Build the walk network from street lines.
+def build_walk_network(
+    streets: gpd.GeoDataFrame,
+    *,
+    crs: CRSLike,
+    join_within_m: float | None = None,
+    barriers: WalkBarriers | None = None,
+) -> WalkNetwork:
+    """Build the walk network from street lines, keeping every piece.
 
     Parameters
     ----------
@@ -192,65 +178,176 @@ def build_walk_network(streets: gpd.GeoDataFrame, *, crs: CRSLike) -> WalkNetwor
         used where present.
     crs
         Metric CRS to compute in (see :func:`gis.crs.metric_crs`).
+    join_within_m
+        Join pieces whose dead ends lie within this distance (m) of another
+        piece (see :func:`join_pieces`); ``None`` (default) joins nothing.
+    barriers
+        Lines the joining links must not cross (:func:`gis.barriers.walk_barriers`).
 
     Returns
     -------
     WalkNetwork
-        The largest connected component; ``report`` lists the others.
+        ``report`` says how many pieces there are and lists every link made.
 
     Raises
     ------
     NetworkError
         When no walkable street is left.
+    InputError
+        When ``join_within_m`` is not a positive number.
     """
     if streets.crs is None:
         raise NetworkError("the street layer has no CRS: set one before building the walk network")
+    if join_within_m is not None and not (np.isfinite(join_within_m) and join_within_m > 0):
+        raise InputError(
+            f"the distance to join pieces must be a positive number of metres, got {join_within_m}"
+        )
     report: dict[str, Any] = {"ways": len(streets)}
     # 1. walkable ways only
     keep, reasons = walkable_mask(streets)
     report["ways_walkable"] = int(keep.sum())
     report["ways_excluded"] = reasons
-    lines = streets.geometry[keep].to_crs(crs)
-    lines = lines[~lines.is_empty & lines.notna()]
-    lines = lines.explode(index_parts=False)
-    lines = lines[shapely.get_type_id(lines.values) == 1]
-    if lines.empty:
+    # 2. projected to the metric CRS, one LineString per part
+    lines, ground = _walkable_lines(streets[keep], crs)
+    # 3. nodes at shared vertex coordinates, an edge per consecutive vertex pair
+    xy, u, v, ground = _segments_from_lines(lines, ground)
+    # 4. every connected piece, longest first
+    piece, piece_length = number_pieces(xy, u, v)
+    report["pieces_found"] = int(piece_length.shape[0])
+    # 5. links across short gaps, on request
+    if join_within_m is not None:
+        xy, u, v, ground, links = join_pieces(
+            xy,
+            u,
+            v,
+            piece,
+            ground=ground,
+            within_m=join_within_m,
+            barriers=barriers or no_barriers(),
+        )
+        report["joined"] = {
+            "within_m": float(join_within_m),
+            "links": _link_report(links, piece_length, crs),
+        }
+        piece, piece_length = number_pieces(xy, u, v)
+    # 6. pieces that only private ways join to others (a gated estate)
+    report["pieces_joined_by_private_ways"] = _pieces_joined_privately(
+        streets[private_ways(streets, walkable=keep)], xy, piece, crs
+    )
+    return _assemble(xy, u, v, ground, piece, piece_length, crs, report)
+
+
+def private_ways(streets: pd.DataFrame, *, walkable: np.ndarray) -> np.ndarray:
+    """Ways left out only because they are private (``access``/``service``), not closed to feet.
+
+    ``walkable`` is :func:`walkable_mask`'s answer for ``streets``.
+    """
+    if "highway" not in streets.columns or walkable.all():
+        return np.zeros(len(streets), dtype=bool)
+
+    def col(name: str) -> pd.Series:
+        if name in streets.columns:
+            return streets[name].astype("string").str.strip().str.lower().fillna("")
+        return pd.Series([""] * len(streets), index=streets.index, dtype="string")
+
+    private = col("access").isin(_NO) | col("service").eq("private")
+    buildable = ~col("highway").isin(EXCLUDED_HIGHWAYS) & ~col("foot").isin(_NO)
+    return (~walkable & private & buildable & col("area").ne("yes")).to_numpy(bool)
+
+
+def _pieces_joined_privately(
+    private: gpd.GeoDataFrame, xy: np.ndarray, piece: np.ndarray, crs: CRSLike
+) -> list[int]:
+    """Pieces that a private way joins to another piece (sharing a node with both)."""
+    if private.empty:
+        return []
+    coords, way = shapely.get_coordinates(private.geometry.to_crs(crs).values, return_index=True)
+    nodes = pd.DataFrame(np.round(xy, 3), columns=["x", "y"]).assign(piece=piece)
+    touch = pd.DataFrame(np.round(coords, 3), columns=["x", "y"]).assign(way=way)
+    hit = touch.merge(nodes, on=["x", "y"])[["way", "piece"]].drop_duplicates()
+    joining = hit.groupby("way")["piece"].transform("nunique") > 1
+    return sorted(int(p) for p in hit.loc[joining, "piece"].unique())
+
+
+def _walkable_lines(streets: gpd.GeoDataFrame, crs: CRSLike) -> tuple[np.ndarray, np.ndarray]:
+    """Projected LineStrings, one per part, and whether each lies at ground level."""
+    frame = gpd.GeoDataFrame(
+        {"ground": at_ground_level(streets)}, geometry=streets.geometry.values, crs=streets.crs
+    ).to_crs(crs)
+    frame = frame[~frame.geometry.is_empty & frame.geometry.notna()].explode(index_parts=False)
+    frame = frame[shapely.get_type_id(frame.geometry.values) == 1]
+    if frame.empty:
         raise NetworkError(
             "no walkable street lines: check that the street layer holds LineStrings "
             "with highway tags people may walk on"
         )
-    # 2-3. nodes at shared vertex coordinates, an edge per consecutive vertex pair
-    xy_all, u, v = _segments_from_lines(lines.values)
-    # 4. largest component
-    xy, u, v, comp_report = _largest_component(xy_all, u, v)
-    report.update(comp_report)
+    return np.asarray(frame.geometry.values, dtype=object), frame["ground"].to_numpy(bool)
+
+
+def at_ground_level(streets: pd.DataFrame) -> np.ndarray:
+    """Whether each way can be stepped onto from beside it: not a bridge, not a tunnel.
+
+    People enter bridges and tunnels at their ends, so access legs attach only
+    to ground-level ways (a passage through a building, ``tunnel=building_passage``,
+    is at ground level).
+    """
+    ground = np.ones(len(streets), dtype=bool)
+    for column, raised in (("bridge", _BRIDGE), ("tunnel", _TUNNEL)):
+        if column in streets.columns:
+            value = streets[column].astype("string").str.strip().str.lower().fillna("")
+            ground &= ~value.isin(list(raised)).to_numpy(bool)
+    return ground
+
+
+def _assemble(
+    xy: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    ground: np.ndarray,
+    piece: np.ndarray,
+    piece_length: np.ndarray,
+    crs: CRSLike,
+    report: dict[str, Any],
+) -> WalkNetwork:
     length = np.hypot(*(xy[u] - xy[v]).T)
-    graph = _symmetric_csr(u, v, length, xy.shape[0])
     segments = shapely.linestrings(np.stack([xy[u], xy[v]], axis=1))
-    report["nodes"] = int(xy.shape[0])
-    report["edges"] = int(u.shape[0])
-    report["length_km"] = round(float(length.sum()) / 1000.0, 3)
+    snap_edges = np.flatnonzero(ground) if ground.any() else np.arange(u.shape[0])
+    report["edges_off_ground"] = int((~ground).sum())
+    total = max(float(piece_length.sum()), 1e-9)
+    report.update(
+        {
+            "pieces": int(piece_length.shape[0]),
+            "main_piece_share_of_length": round(float(piece_length[0]) / total, 4),
+            "other_pieces_length_m": round(float(piece_length[1:].sum()), 1),
+            "nodes": int(xy.shape[0]),
+            "edges": int(u.shape[0]),
+            "length_km": round(float(length.sum()) / 1000.0, 3),
+        }
+    )
     return WalkNetwork(
         xy=xy,
         u=u,
         v=v,
         length=length,
-        graph=graph,
+        graph=_symmetric_csr(u, v, length, xy.shape[0]),
+        piece=piece,
+        piece_length=piece_length,
         crs=crs,
         report=report,
         segments=segments,
-        tree=shapely.STRtree(segments),
-        **_edge_samples(xy, u, v, length),
+        snap_edges=snap_edges,
+        tree=shapely.STRtree(segments[snap_edges]),
+        **_edge_samples(xy, u, v, length, snap_edges),
     )
 
 
 def _edge_samples(
-    xy: np.ndarray, u: np.ndarray, v: np.ndarray, length: np.ndarray
+    xy: np.ndarray, u: np.ndarray, v: np.ndarray, length: np.ndarray, edges: np.ndarray
 ) -> dict[str, Any]:
-    """Points at most :data:`SAMPLE_STEP_M` apart along every edge (ends included)."""
-    pieces = np.maximum(np.ceil(length / SAMPLE_STEP_M).astype(np.int64), 1)
+    """Points at most :data:`SAMPLE_STEP_M` apart along ``edges`` (ends included)."""
+    pieces = np.maximum(np.ceil(length[edges] / SAMPLE_STEP_M).astype(np.int64), 1)
     counts = pieces + 1
-    edge = np.repeat(np.arange(u.shape[0]), counts)
+    edge = np.repeat(edges, counts)
     start = np.repeat(np.cumsum(counts) - counts, counts)
     frac = (np.arange(edge.shape[0]) - start) / np.repeat(pieces, counts)
     pts = xy[u[edge]] + frac[:, None] * (xy[v[edge]] - xy[u[edge]])
@@ -297,8 +394,11 @@ def walkable_mask(streets: pd.DataFrame) -> tuple[np.ndarray, dict[str, int]]:
     return ~excluded, reasons
 
 
-def _segments_from_lines(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unique nodes (rounded to 1 mm) and the edges between consecutive vertices."""
+def _segments_from_lines(
+    lines: np.ndarray, ground: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Nodes (rounded to 1 mm) used by an edge, the edges between consecutive
+    vertices, and whether each edge lies on a ground-level way (any of its ways)."""
     coords, line_idx = shapely.get_coordinates(lines, return_index=True)
     coords = np.round(coords, 3)
     xy, inverse = np.unique(coords, axis=0, return_inverse=True)
@@ -306,38 +406,39 @@ def _segments_from_lines(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     same_line = line_idx[1:] == line_idx[:-1]
     u = inverse[:-1][same_line]
     v = inverse[1:][same_line]
+    on_ground = ground[line_idx[:-1][same_line]]
     keep = u != v
-    u, v = u[keep], v[keep]
-    # one edge per unordered pair (parallel duplicates have the same length)
-    a, b = np.minimum(u, v), np.maximum(u, v)
-    pairs = np.unique(np.stack([a, b], axis=1), axis=0)
-    return xy, pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+    u, v, on_ground = u[keep], v[keep], on_ground[keep]
+    # one edge per unordered pair (parallel duplicates have the same length),
+    # on the ground when any of its ways is
+    n = xy.shape[0]
+    key, which = np.unique(np.minimum(u, v) * n + np.maximum(u, v), return_inverse=True)
+    edge_ground = np.bincount(which.ravel(), weights=on_ground, minlength=key.size) > 0
+    # drop nodes no edge uses (a way whose vertices all round to one point)
+    a, b = key // n, key % n
+    used = np.zeros(n, dtype=bool)
+    used[a] = used[b] = True
+    new_id = np.cumsum(used) - 1
+    return xy[used], new_id[a], new_id[b], edge_ground
 
 
-def _largest_component(
-    xy: np.ndarray, u: np.ndarray, v: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+def number_pieces(xy: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Connected piece of each node, numbered by decreasing street length, and the lengths.
+
+    Ties in length go to the piece holding the lower node index, so the
+    numbering is the same on every run.
+    """
     n = xy.shape[0]
     length = np.hypot(*(xy[u] - xy[v]).T)
     adj = sparse.coo_matrix((np.ones(u.shape[0]), (u, v)), shape=(n, n)).tocsr()
     n_comp, comp = csgraph.connected_components(adj, directed=False)
-    comp_of_edge = comp[u]
-    comp_len = np.bincount(comp_of_edge, weights=length, minlength=n_comp)
-    comp_nodes = np.bincount(comp, minlength=n_comp)
-    main = int(np.argmax(comp_len))
-    dropped = [c for c in range(n_comp) if c != main and comp_nodes[c] > 0]
-    report = {
-        "components": int(n_comp),
-        "dropped_components": len(dropped),
-        "dropped_nodes": int(sum(comp_nodes[c] for c in dropped)),
-        "dropped_length_m": round(float(sum(comp_len[c] for c in dropped)), 1),
-        "kept_share_of_length": round(float(comp_len[main] / max(comp_len.sum(), 1e-9)), 4),
-    }
-    node_keep = comp == main
-    new_id = np.full(n, -1, dtype=np.int64)
-    new_id[node_keep] = np.arange(int(node_keep.sum()))
-    edge_keep = comp_of_edge == main
-    return xy[node_keep], new_id[u[edge_keep]], new_id[v[edge_keep]], report
+    comp_len = np.bincount(comp[u], weights=length, minlength=n_comp)
+    first_node = np.full(n_comp, n, dtype=np.int64)
+    np.minimum.at(first_node, comp, np.arange(n))
+    order = np.lexsort((first_node, -comp_len))
+    rank = np.empty(n_comp, dtype=np.int64)
+    rank[order] = np.arange(n_comp)
+    return rank[comp], comp_len[order]
 
 
 def _symmetric_csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> sparse.csr_matrix:
@@ -347,280 +448,171 @@ def _symmetric_csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> spars
     return sparse.csr_matrix((data, (rows, cols)), shape=(n, n))
 
 
-# --------------------------------------------------------------------------- snapping
+# --------------------------------------------------------------------------- joining pieces
 
 
-def snap_points(network: WalkNetwork, points: gpd.GeoDataFrame | gpd.GeoSeries) -> Snap:
-    """Snap points (in ``network.crs``) to their nearest edge.
+@dataclass(frozen=True)
+class Link:
+    """A link made by :func:`join_pieces`, from a dead end to a point of another piece."""
 
-    Polygons are represented by a point inside them
-    (:func:`shapely.point_on_surface`).  Empty or missing geometries get an
-    infinite access leg, so every distance to them is infinite (unreachable).
+    start_xy: tuple[float, float]
+    foot_xy: tuple[float, float]
+    length_m: float
+    from_piece: int
+    to_piece: int
+
+
+def join_pieces(
+    xy: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    piece: np.ndarray,
+    *,
+    ground: np.ndarray,
+    within_m: float,
+    barriers: WalkBarriers,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[Link]]:
+    """Link each dead end to the nearest point of another piece within ``within_m``.
+
+    A dead end is a node with one edge.  Its link goes straight to the
+    nearest point of a ground-level edge of a different piece (the edge is
+    split there) and is made only when it crosses no barrier; several dead
+    ends may link the same two pieces, and two dead ends facing each other
+    make one link.  Numeric core: node coordinates, edges (with their
+    ``ground`` flags) and pieces in; the joined graph and the links out.
+    Links are not ground-level edges: no access leg attaches to one.
     """
-    geoms = points.geometry.values if isinstance(points, gpd.GeoDataFrame) else points.values
-    if points.crs is not None and not points.crs.equals(network.crs):
-        raise InputError("points must be in the network's metric CRS: call .to_crs(network.crs)")
-    reps = shapely.point_on_surface(geoms)
-    xy = np.full((len(reps), 2), np.nan)
-    ok = ~(shapely.is_empty(reps) | shapely.is_missing(reps))
-    xy[ok] = shapely.get_coordinates(reps[ok])
-    return snap_xy(network, xy)
+    end, edge, t, gap = _link_candidates(
+        xy, u, v, piece, ground=ground, within_m=within_m, barriers=barriers
+    )
+    if end.size == 0:
+        return xy, u, v, ground, []
+    xy2, u2, v2, ground2, target = _split_edges(xy, u, v, ground, edge, t)
+    a, b = np.minimum(end, target), np.maximum(end, target)
+    _, first = np.unique(np.stack([a, b], axis=1), axis=0, return_index=True)
+    first = np.sort(first)
+    links = [
+        Link(
+            start_xy=(float(xy2[end[k], 0]), float(xy2[end[k], 1])),
+            foot_xy=(float(xy2[target[k], 0]), float(xy2[target[k], 1])),
+            length_m=float(gap[k]),
+            from_piece=int(piece[end[k]]),
+            to_piece=int(piece[u[edge[k]]]),
+        )
+        for k in first
+    ]
+    # a dead end lying on the other edge (gap 0) becomes the split node itself
+    merge = first[(gap[first] < _SAME_POINT_M) & (target[first] >= xy.shape[0])]
+    remap = np.arange(xy2.shape[0])
+    remap[target[merge]] = end[merge]
+    link = np.setdiff1d(first, merge)
+    u2 = np.concatenate([remap[u2], end[link]])
+    v2 = np.concatenate([remap[v2], target[link]])
+    ground2 = np.concatenate([ground2, np.zeros(link.size, dtype=bool)])
+    return (*_compact(xy2, u2, v2), ground2, links)
 
 
-def snap_xy(network: WalkNetwork, xy: np.ndarray) -> Snap:
-    """Snap coordinates ``(k, 2)`` in metres to their nearest edge (numeric core)."""
-    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
-    if xy.shape[0] == 0:
-        empty = np.zeros(0)
-        return Snap(np.zeros(0, dtype=np.int64), empty, empty)
-    valid = np.isfinite(xy).all(axis=1)
-    xy = np.where(valid[:, None], xy, network.xy[0])
-    edge = _nearest_edges(network, xy)
-    a = network.xy[network.u[edge]]
-    b = network.xy[network.v[edge]]
-    ab = b - a
-    length = network.length[edge]
-    frac = np.clip(np.einsum("ij,ij->i", xy - a, ab) / (length**2), 0.0, 1.0)
+def _compact(
+    xy: np.ndarray, u: np.ndarray, v: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drop the nodes no edge uses and renumber the others."""
+    used, inverse = np.unique(np.concatenate([u, v]), return_inverse=True)
+    return xy[used], inverse[: u.shape[0]], inverse[u.shape[0] :]
+
+
+def _link_candidates(
+    xy: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    piece: np.ndarray,
+    *,
+    ground: np.ndarray,
+    within_m: float,
+    barriers: WalkBarriers,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per dead end with a link: the node, the ground-level edge of the other
+    piece, the position of the foot along it (m from ``u``) and the gap (m)."""
+    n = xy.shape[0]
+    degree = np.bincount(np.concatenate([u, v]), minlength=n)
+    ends = np.flatnonzero(degree == 1)
+    segments = shapely.linestrings(np.stack([xy[u], xy[v]], axis=1))
+    pi, ei = shapely.STRtree(segments).query(
+        shapely.points(xy[ends]), predicate="dwithin", distance=within_m
+    )
+    other = (piece[ends[pi]] != piece[u[ei]]) & ground[ei]
+    pi, ei = pi[other], ei[other]
+    p, a = xy[ends[pi]], xy[u[ei]]
+    ab = xy[v[ei]] - a
+    seg_len = np.hypot(*ab.T)
+    frac = np.clip(np.einsum("ij,ij->i", p - a, ab) / seg_len**2, 0.0, 1.0)
     foot = a + frac[:, None] * ab
-    access = np.where(valid, np.hypot(*(xy - foot).T), np.inf)
-    return Snap(edge=edge, t=frac * length, access=access)
+    gap = np.hypot(*(p - foot).T)
+    hard, soft = count_crossings(barriers, p, foot)
+    ok = np.flatnonzero((gap <= within_m) & (hard + soft == 0))
+    order = ok[np.lexsort((gap[ok], pi[ok]))]
+    best = order[np.r_[True, pi[order][1:] != pi[order][:-1]]] if order.size else order
+    return ends[pi[best]], ei[best], frac[best] * seg_len[best], gap[best]
 
 
-def _nearest_edges(network: WalkNetwork, xy: np.ndarray) -> np.ndarray:
-    """Exact nearest edge per point.
+def _split_edges(
+    xy: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    ground: np.ndarray,
+    edge: np.ndarray,
+    t: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split edges at positions ``t`` (m from ``u``); the node at each position.
 
-    The edges of the ``_SAMPLE_K`` nearest sample points are the candidates.
-    The nearest edge's closest point lies within ``step / 2`` of one of its
-    samples, so when the farthest of those samples is more than
-    ``best + step / 2`` away the nearest edge is among the candidates; other
-    points fall back to an STRtree search.
+    Positions within :data:`_SAME_POINT_M` of an end are that end; equal
+    positions on one edge share one new node; the parts keep their edge's
+    ``ground`` flag.
     """
-    k = min(_SAMPLE_K, network.sample_edge.shape[0])
-    dist, idx = network.samples.query(xy, k=k)
-    dist, idx = dist.reshape(len(xy), k), idx.reshape(len(xy), k)
-    cand = network.sample_edge[idx]  # (n, k)
-    a = network.xy[network.u[cand]]
-    b = network.xy[network.v[cand]]
-    ab = b - a
-    ap = xy[:, None, :] - a
-    seg2 = np.einsum("nkj,nkj->nk", ab, ab)
-    frac = np.clip(np.einsum("nkj,nkj->nk", ap, ab) / seg2, 0.0, 1.0)
-    gap = np.hypot(*np.moveaxis(ap - frac[..., None] * ab, -1, 0))
-    best_col = np.argmin(gap, axis=1)
-    rows = np.arange(len(xy))
-    edge = cand[rows, best_col]
-    best = gap[rows, best_col]
-    unsure = dist[:, -1] <= best + SAMPLE_STEP_M / 2
-    if k == network.sample_edge.shape[0]:
-        unsure[:] = False
-    if unsure.any():
-        pts = shapely.points(xy[unsure])
-        found = network.tree.query_nearest(pts, all_matches=False)
-        fallback = np.empty(int(unsure.sum()), dtype=np.int64)
-        fallback[found[0]] = found[1]
-        edge[unsure] = fallback
-    return edge
-
-
-# --------------------------------------------------------------------------- distances
-
-
-def augmented_graph(network: WalkNetwork, sources: Snap) -> sparse.csr_matrix:
-    """The network plus one virtual node per source, with directed edges to the
-    two ends of its edge weighted ``_OFFSET + access + position``.
-
-    Virtual nodes only send: no path passes through a service point.
-    """
-    n, s = network.n_nodes, len(sources)
-    eu, ev = network.u[sources.edge], network.v[sources.edge]
-    seg_len = network.length[sources.edge]
-    vid = n + np.arange(s)
-    rows = np.concatenate([network.u, network.v, vid, vid])
-    cols = np.concatenate([network.v, network.u, eu, ev])
-    w = np.concatenate(
-        [
-            network.length,
-            network.length,
-            _OFFSET + sources.access + sources.t,
-            _OFFSET + sources.access + (seg_len - sources.t),
-        ]
+    length = np.hypot(*(xy[u] - xy[v]).T)
+    target = np.where(t <= _SAME_POINT_M, u[edge], v[edge])
+    inner = (t > _SAME_POINT_M) & (t < length[edge] - _SAME_POINT_M)
+    if not inner.any():
+        return xy, u, v, ground, target
+    key = np.stack([edge[inner], np.round(t[inner], 3)], axis=1)
+    splits, which = np.unique(key, axis=0, return_inverse=True)
+    new_id = xy.shape[0] + np.arange(splits.shape[0])
+    target[np.flatnonzero(inner)] = new_id[which.ravel()]
+    s_edge = splits[:, 0].astype(np.int64)
+    a = xy[u[s_edge]]
+    unit = (xy[v[s_edge]] - a) / length[s_edge][:, None]
+    new_xy = a + unit * splits[:, 1:2]
+    # chains u -> first split -> ... -> v along every split edge (splits sorted by edge, t)
+    starts = np.r_[True, s_edge[1:] != s_edge[:-1]]
+    stops = np.r_[s_edge[1:] != s_edge[:-1], True]
+    prev = np.where(starts, u[s_edge], np.r_[0, new_id[:-1]])
+    chain_u = np.concatenate([prev, new_id[stops]])
+    chain_v = np.concatenate([new_id, v[s_edge[stops]]])
+    chain_ground = np.concatenate([ground[s_edge], ground[s_edge[stops]]])
+    keep = np.ones(u.shape[0], dtype=bool)
+    keep[s_edge] = False
+    return (
+        np.vstack([xy, new_xy]),
+        np.concatenate([u[keep], chain_u]),
+        np.concatenate([v[keep], chain_v]),
+        np.concatenate([ground[keep], chain_ground]),
+        target,
     )
-    return sparse.csr_matrix((w, (rows, cols)), shape=(n + s, n + s))
 
 
-def nearest_sources(network: WalkNetwork, sources: Snap) -> NodeDistances:
-    """Exact distance from every node to its nearest and second-nearest source.
-
-    Nearest: one multi-source Dijkstra (``min_only=True``) from virtual source
-    nodes, which also labels each node with its nearest source.
-
-    Second nearest: for a node ``x`` with label ``A``, walk back along the
-    shortest path from the second-nearest source; the last node ``w`` not
-    labelled ``A`` is followed by a stretch of ``A``-labelled nodes only, and
-    replacing the path up to ``w`` by ``w``'s own nearest source does not make
-    it longer.  So ``d2(x)`` is the shortest path inside ``A``'s region from a
-    boundary edge ``(w, z)``, entered at cost ``d1(w) + |wz|``.  One more
-    Dijkstra on the graph with inter-label edges removed and a super source
-    joined to each boundary node computes it for all nodes at once.
-    """
-    n, s = network.n_nodes, len(sources)
-    if s == 0:
-        raise InputError("no sources to measure from")
-    graph = augmented_graph(network, sources)
-    dist, _, src = csgraph.dijkstra(
-        graph,
-        directed=True,
-        indices=np.arange(n, n + s),
-        min_only=True,
-        return_predecessors=True,
-    )
-    d1 = dist[:n] - _OFFSET
-    label = np.where(src[:n] >= 0, src[:n] - n, -1)
-    d2 = _second_nearest(network, sources, d1, label)
-    return NodeDistances(d1=d1, label=label, d2=d2)
-
-
-def _second_nearest(
-    network: WalkNetwork, sources: Snap, d1: np.ndarray, label: np.ndarray
-) -> np.ndarray:
-    n = network.n_nodes
-    u, v, seg_len = network.u, network.v, network.length
-    same = label[u] == label[v]
-    # entries into each region: across boundary street edges, both ways ...
-    cross = ~same & (label[u] >= 0) & (label[v] >= 0)
-    tgt = [v[cross], u[cross]]
-    cost = [d1[u[cross]] + seg_len[cross], d1[v[cross]] + seg_len[cross]]
-    # ... and straight from a source to an end of its edge labelled otherwise
-    sid = np.arange(len(sources))
-    for end, pos in ((network.u, sources.t), (network.v, seg_len[sources.edge] - sources.t)):
-        node = end[sources.edge]
-        other = label[node] != sid
-        tgt.append(node[other])
-        cost.append((sources.access + pos)[other])
-    tgt_a, cost_a = np.concatenate(tgt), np.concatenate(cost)
-    if tgt_a.size == 0:
-        return np.full(n, np.inf)
-    rows = np.concatenate([u[same], v[same], np.full(tgt_a.size, n)])
-    cols = np.concatenate([v[same], u[same], tgt_a])
-    w = np.concatenate([seg_len[same], seg_len[same], cost_a + _OFFSET])
-    g = _min_duplicates(rows, cols, w, n + 1)  # csr would sum duplicate entries
-    d2 = csgraph.dijkstra(g, directed=True, indices=n)[:n] - _OFFSET
-    return d2
-
-
-def _min_duplicates(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n: int) -> sparse.csr_matrix:
-    """CSR matrix keeping the smallest weight of duplicate entries (csr sums them)."""
-    key = rows.astype(np.int64) * n + cols
-    order = np.lexsort((w, key))
-    key_s = key[order]
-    first = np.ones(key_s.size, dtype=bool)
-    first[1:] = key_s[1:] != key_s[:-1]
-    sel = order[first]
-    return sparse.csr_matrix((w[sel], (rows[sel], cols[sel])), shape=(n, n))
-
-
-def point_distances(
-    network: WalkNetwork, nodes: NodeDistances, points: Snap, sources: Snap
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exact distances (m) from snapped points to their nearest and second-nearest source.
-
-    A point on edge ``(u, v)`` at ``t`` with access leg ``a`` is reached via
-    ``u`` (``d(u) + t + a``), via ``v`` (``d(v) + L - t + a``), or, for a
-    source on the same edge, directly along it.
-
-    Returns
-    -------
-    d1, src1, d2
-        Nearest distance, its source index (-1 if unreachable), and the
-        distance to the nearest *other* source (inf when there is none).
-    """
-    e = points.edge
-    pu, pv = network.u[e], network.v[e]
-    seg_len = network.length[e]
-    via_u = points.t + points.access
-    via_v = seg_len - points.t + points.access
-    # candidates: (distance, source) per route; columns: u-first, v-first, u-second, v-second
-    cand_d = np.stack(
-        [nodes.d1[pu] + via_u, nodes.d1[pv] + via_v, nodes.d2[pu] + via_u, nodes.d2[pv] + via_v],
-        axis=1,
-    )
-    cand_s = np.stack(
-        [nodes.label[pu], nodes.label[pv], -2 * np.ones_like(pu), -2 * np.ones_like(pv)], axis=1
-    )
-    d1 = np.min(cand_d[:, :2], axis=1)
-    src1 = np.where(cand_d[:, 0] <= cand_d[:, 1], cand_s[:, 0], cand_s[:, 1])
-    # same-edge sources, exact and direct
-    same_d, same_p, same_s = _same_edge_pairs(points, sources)
-    if same_d.size:
-        order = np.argsort(same_d, kind="stable")
-        same_d, same_p, same_s = same_d[order], same_p[order], same_s[order]
-        # nearest per point among same-edge sources
-        first = np.unique(same_p, return_index=True)[1]
-        p_first = same_p[first]
-        better = same_d[first] < d1[p_first]
-        d1[p_first[better]] = same_d[first][better]
-        src1[p_first[better]] = same_s[first][better]
-    src1 = np.where(np.isfinite(d1), src1, -1)
-    # second: routes via u/v use d1 when that end's nearest source is not src1, else d2
-    alt_u = np.where(nodes.label[pu] != src1, cand_d[:, 0], cand_d[:, 2])
-    alt_v = np.where(nodes.label[pv] != src1, cand_d[:, 1], cand_d[:, 3])
-    d2 = np.minimum(alt_u, alt_v)
-    if same_d.size:
-        other = same_s != src1[same_p]
-        np.minimum.at(d2, same_p[other], same_d[other])
-    return d1, src1, d2
-
-
-def _same_edge_pairs(points: Snap, sources: Snap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(distance, point index, source index) for every point/source sharing an edge."""
-    if len(points) == 0 or len(sources) == 0:
-        z = np.zeros(0, dtype=np.int64)
-        return np.zeros(0), z, z
-    p = pd.DataFrame({"edge": points.edge, "p": np.arange(len(points))})
-    s = pd.DataFrame({"edge": sources.edge, "s": np.arange(len(sources))})
-    m = p.merge(s, on="edge")
-    if m.empty:
-        z = np.zeros(0, dtype=np.int64)
-        return np.zeros(0), z, z
-    pi, si = m["p"].to_numpy(), m["s"].to_numpy()
-    d = np.abs(points.t[pi] - sources.t[si]) + points.access[pi] + sources.access[si]
-    return d, pi, si
-
-
-def distances_from(
-    network: WalkNetwork, sources: Snap, points: Snap
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nearest and second-nearest source distance (m) for each snapped point.
-
-    The whole computation in one call: :func:`nearest_sources` then
-    :func:`point_distances`.
-    """
-    nodes = nearest_sources(network, sources)
-    return point_distances(network, nodes, points, sources)
-
-
-def single_source_reach(
-    network: WalkNetwork, source: Snap, points: Snap, *, limit: float
-) -> np.ndarray:
-    """Distance (m) from one snapped source to each snapped point, inf beyond ``limit``.
-
-    Runs a bounded Dijkstra from the two ends of the source's edge; used for
-    "what if I add a site here".
-    """
-    e = int(source.edge[0])
-    a, b = int(network.u[e]), int(network.v[e])
-    off_a = float(source.access[0] + source.t[0])
-    off_b = float(source.access[0] + network.length[e] - source.t[0])
-    dist = csgraph.dijkstra(network.graph, directed=False, indices=[a, b], limit=limit)
-    node_d = np.minimum(dist[0] + off_a, dist[1] + off_b)
-    pe = points.edge
-    d = np.minimum(
-        node_d[network.u[pe]] + points.t + points.access,
-        node_d[network.v[pe]] + network.length[pe] - points.t + points.access,
-    )
-    same = pe == e
-    if same.any():
-        direct = np.abs(points.t[same] - source.t[0]) + points.access[same] + source.access[0]
-        d[same] = np.minimum(d[same], direct)
-    d[d > limit] = np.inf
-    return d
+def _link_report(links: list[Link], piece_length: np.ndarray, crs: CRSLike) -> list[dict[str, Any]]:
+    """The links as JSON: both ends in WGS 84, the gap and the pieces joined."""
+    to_wgs = Transformer.from_crs(crs, WGS84, always_xy=True)
+    out = []
+    for link in links:
+        start = to_wgs.transform(*link.start_xy)
+        foot = to_wgs.transform(*link.foot_xy)
+        out.append(
+            {
+                "length_m": round(link.length_m, 2),
+                "from": [round(float(c), 7) for c in start],
+                "to": [round(float(c), 7) for c in foot],
+                "from_piece_length_m": round(float(piece_length[link.from_piece]), 1),
+                "to_piece_length_m": round(float(piece_length[link.to_piece]), 1),
+            }
+        )
+    return out

@@ -130,6 +130,9 @@ class CoverageOptions:
         Use the GB 50180 living-circle distances instead of times.
     sites
         How many new sites to suggest.
+    join_pieces
+        Join pieces of the walk network whose dead ends lie within this many
+        metres of another piece (each link reported); ``None``: join nothing.
     """
 
     minutes: tuple[int, ...] = (5, 10, 15)
@@ -137,6 +140,7 @@ class CoverageOptions:
     speed: str = "adult"
     standard: bool = False
     sites: int = 10
+    join_pieces: float | None = None
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,8 @@ LAYER_FILES = {
     "pois": "pois.geojson",
     "boundary": "boundary.geojson",
     "subdistricts": "subdistricts.geojson",  # city folders only (gis.city)
+    "barriers": "barriers.geojson",
+    "entrances": "entrances.geojson",
 }
 #: GeoJSON layers later steps add: the plan's districts, the coverage's layers,
 #: the office's own service points (uploaded).

@@ -507,6 +507,9 @@ def build_layers(result: BuildResult, area: AreaInput) -> dict[str, gpd.GeoDataF
         "boundary": gpd.GeoDataFrame(
             {"name": [area.name]}, geometry=[area.boundary], crs=outputs.WGS84
         ),
+        # what walkers cannot cross and where they go in (gis.access)
+        "barriers": _walk_barrier_layer(area),
+        "entrances": area.layers.entrances,
     }
 
 
@@ -515,6 +518,15 @@ def build_tables(result: BuildResult) -> dict[str, pd.DataFrame]:
     if result.adjacency is None:
         return {}
     return {"adjacency": adjacency_frame(result.adjacency)}
+
+
+def _walk_barrier_layer(area: AreaInput) -> gpd.GeoDataFrame:
+    """Railways, water, walls and fences: the lines access legs may not cross."""
+    parts = [f for f in (area.layers.barriers, area.layers.fences) if not f.empty]
+    if not parts:
+        return gpd.GeoDataFrame({"id": [], "kind": []}, geometry=[], crs=outputs.WGS84)
+    merged = pd.concat([f.to_crs(outputs.WGS84) for f in parts], ignore_index=True)
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs=outputs.WGS84)
 
 
 def draw_plan(
@@ -661,6 +673,9 @@ def measure_coverage(
         crs=folder.crs,
         pois=pois,
         n_sites=options.sites,
+        barriers=folder.read("barriers", required=False),
+        entrances=folder.read("entrances", required=False),
+        join_pieces_m=options.join_pieces,
     )
     # the coverage files, figures last
     figures = {
@@ -725,6 +740,8 @@ def respond(
         crs=folder.crs,
         max_listed=max(len(buildings), 1),  # every building: the counts come from the lists
         plan=plan,
+        barriers=folder.read("barriers", required=False),
+        entrances=folder.read("entrances", required=False),
     )
     # the planner's summary, and the full result when asked
     summary = response_summary(

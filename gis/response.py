@@ -22,13 +22,11 @@ import pandas as pd
 
 from gis._errors import InputError, ServiceError
 from gis._types import CRSLike
+from gis.access import snap_points
 from gis.crs import metric_crs, require_crs
-from gis.network import (
-    build_walk_network,
-    distances_from,
-    snap_points,
-    speed_of,
-)
+from gis.network import build_walk_network, speed_of
+from gis.paths import distances_from
+from gis.walks import measure_walks
 
 #: Travel modes of the 1310 check and their speed profile.
 MODES = {"walk": "adult", "bicycle": "bicycle"}
@@ -47,6 +45,9 @@ def check_1310(
     crs: CRSLike | None = None,
     max_listed: int = 500,
     plan: pd.DataFrame | None = None,
+    barriers: gpd.GeoDataFrame | None = None,
+    entrances: gpd.GeoDataFrame | None = None,
+    join_pieces_m: float | None = None,
 ) -> dict[str, Any]:
     """Share of households a worker can reach within 3 and 10 minutes.
 
@@ -66,55 +67,90 @@ def check_1310(
         Thresholds; the largest decides which buildings are listed as outside.
     speed
         Override the mode's speed (m/s).
+    barriers, entrances, join_pieces_m
+        As for :func:`gis.coverage.compute_coverage`: workers walk the same
+        network, from the same doors, by the same legs.
 
     Returns
     -------
     dict
         ``share_households`` per threshold, ``worst_case_s`` (the longest
-        response time over buildings with households), ``outside`` (buildings
-        beyond the largest threshold with their grid, i.e. whom to call),
-        ``without_grid`` (buildings nobody is responsible for) and
-        ``response_s`` per building id.
+        response time over buildings with households; null when some cannot
+        be reached at all), ``outside`` (buildings beyond the largest
+        threshold with their grid, i.e. whom to call), ``without_grid``
+        (buildings nobody is responsible for) and ``response_s`` per building.
     """
+    # 1. options and layers
+    v, thresholds = _options(mode, speed, minutes)
+    metric = _check_layers(buildings, bases, crs)
+    # 2. walks from the bases, over the network coverage uses
+    walks = measure_walks(
+        buildings,
+        streets,
+        bases,
+        crs=metric,
+        barriers=barriers,
+        entrances=entrances,
+        join_pieces_m=join_pieces_m,
+        max_service_m=MAX_BASE_SNAP_M,
+        what="worker bases",
+    )
+    t = walks.walk.d1 / v
+    # 3. shares, worst case and whom to call
+    out = {"mode": mode, "speed_m_s": v, "bases": int(walks.kept.sum())}
+    out["bases_off_network"] = int((~walks.kept).sum())
+    out |= _response_figures(buildings, t, thresholds, max_listed=max_listed)
+    # 4. per district
+    if plan is not None:
+        out["per_district"] = _per_district(
+            plan, _text(buildings, "grid"), t, _households(buildings), thresholds
+        )
+    out["response_s"] = {
+        str(i): (round(float(x), 1) if np.isfinite(x) else None)
+        for i, x in zip(_ids(buildings), t, strict=True)
+    }
+    return out
+
+
+def _options(mode: str, speed: float | None, minutes: Sequence[float]) -> tuple[float, list[float]]:
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     v = speed_of(MODES[mode] if speed is None else speed)
-    minutes = sorted(float(m) for m in minutes)
-    if not minutes or minutes[0] <= 0:
-        raise InputError(f"minutes must be positive, got {minutes}")
+    thresholds = sorted(float(m) for m in minutes)
+    if not thresholds or thresholds[0] <= 0:
+        raise InputError(f"minutes must be positive, got {thresholds}")
+    return v, thresholds
+
+
+def _check_layers(buildings: gpd.GeoDataFrame, bases: gpd.GeoDataFrame, crs: CRSLike | None) -> Any:
     if bases is None or len(bases) == 0:
         raise ServiceError("no worker bases: give district offices or points for the 1310 check")
     require_crs(buildings, "building layer")
     require_crs(bases, "base layer")
-    metric = metric_crs(buildings, preferred=crs)
-    network = build_walk_network(streets, crs=metric)
-    b_snap = snap_points(network, buildings.to_crs(metric))
-    s_snap = snap_points(network, bases.to_crs(metric))
-    ok = s_snap.access <= MAX_BASE_SNAP_M
-    if not ok.any():
-        raise ServiceError(
-            f"all worker bases lie more than {MAX_BASE_SNAP_M:.0f} m from the street network"
-        )
-    d1, _, _ = distances_from(network, s_snap.subset(ok), b_snap)
-    t = d1 / v
+    return metric_crs(buildings, preferred=crs)
+
+
+def _households(buildings: gpd.GeoDataFrame) -> np.ndarray:
+    """Households per building; one each when the layer carries none."""
     hh = _column(buildings, "households", default=1.0)
-    if hh.sum() <= 0:
-        hh = np.ones(len(buildings))
+    return hh if hh.sum() > 0 else np.ones(len(buildings))
+
+
+def _response_figures(
+    buildings: gpd.GeoDataFrame, t: np.ndarray, minutes: list[float], *, max_listed: int
+) -> dict[str, Any]:
+    """Shares within each threshold, the worst case, buildings outside and without a grid."""
+    hh = _households(buildings)
     ids = _ids(buildings)
     grid = _text(buildings, "grid")
     community = _text(buildings, "community")
     has_hh = hh > 0
     served = t[has_hh]
     out: dict[str, Any] = {
-        "mode": mode,
-        "speed_m_s": v,
-        "bases": int(ok.sum()),
-        "bases_off_network": int((~ok).sum()),
         "households": round(float(hh.sum()), 1),
         "share_households": {
             f"{m:g}": round(float(hh[t <= m * 60].sum() / hh.sum()), 4) for m in minutes
         },
-        # null when some household cannot be reached at all (see unreachable_buildings)
         "worst_case_s": round(float(served.max()), 1)
         if served.size and np.isfinite(served).all()
         else None,
@@ -122,7 +158,7 @@ def check_1310(
         "without_grid": [str(i) for i in ids[grid == ""]][:max_listed],
     }
     outside = np.flatnonzero(~(t <= minutes[-1] * 60) & has_hh)
-    outside = outside[np.argsort(-np.nan_to_num(t[outside], posinf=1e18))]
+    outside = outside[np.argsort(-np.nan_to_num(t[outside], posinf=1e18), kind="stable")]
     out["outside_count"] = int(outside.size)
     out["outside"] = [
         {
@@ -137,12 +173,6 @@ def check_1310(
     worst = pd.Series(np.where(np.isfinite(t), t, np.nan)).groupby(grid).max()
     out["worst_case_s_per_grid"] = {
         str(g): round(float(s), 1) for g, s in worst.items() if g != "" and np.isfinite(s)
-    }
-    if plan is not None:
-        out["per_district"] = _per_district(plan, grid, t, hh, minutes)
-    out["response_s"] = {
-        str(i): (round(float(x), 1) if np.isfinite(x) else None)
-        for i, x in zip(ids, t, strict=True)
     }
     return out
 
@@ -185,7 +215,7 @@ def spacing(
     p = points.to_crs(metric)
     if streets is not None:
         network = build_walk_network(streets, crs=metric)
-        d, _, _ = distances_from(network, snap_points(network, p), snap_points(network, b))
+        d = distances_from(network, snap_points(network, p), snap_points(network, b)).d1
         how = "network"
     else:
         reps = b.geometry.representative_point()

@@ -26,15 +26,10 @@ from scipy import optimize, sparse
 from scipy.sparse import csgraph
 
 from gis._errors import InfeasibleError, InputError
+from gis.access import Snap, snap_xy
 from gis.crs import WGS84
-from gis.network import (
-    _OFFSET,
-    Snap,
-    WalkNetwork,
-    augmented_graph,
-    single_source_reach,
-    snap_xy,
-)
+from gis.network import WalkNetwork
+from gis.paths import _OFFSET, augmented_graph, single_source_reach
 
 #: OSM ``building`` values of public buildings that could host a service point.
 PUBLIC_BUILDINGS = frozenset(
@@ -144,18 +139,19 @@ def coverage_matrix(
     """Boolean ``(candidates, demand)`` matrix: candidate ``c`` brings demand ``d``
     within ``radius`` metres of walking.
 
-    Bounded Dijkstra from the candidates' virtual nodes, in chunks; only the
-    reached nodes are expanded to the demand points attached to them (via
-    either end of their edge), so the work follows what is reached.
+    Bounded Dijkstra from the candidates' virtual nodes (one per attachment),
+    in chunks; only the reached nodes are expanded to the demand points
+    attached to them (via either end of their edge), so the work follows what
+    is reached.
     """
     n, c = network.n_nodes, len(candidates)
     if c == 0 or len(demand) == 0:
         return sparse.csr_matrix((c, len(demand)), dtype=bool)
     graph = augmented_graph(network, candidates)
-    # demand points attached to nodes, with the rest of their walk from there
+    # demand attachments on nodes, with the rest of their walk from there
     e = demand.edge
     att_node = np.concatenate([network.u[e], network.v[e]])
-    att_dem = np.concatenate([np.arange(len(demand))] * 2)
+    att_dem = np.concatenate([demand.owner] * 2)
     att_rest = np.concatenate(
         [demand.t + demand.access, network.length[e] - demand.t + demand.access]
     )
@@ -165,8 +161,9 @@ def coverage_matrix(
     att_dem, att_rest = att_dem[order], att_rest[order]
     indptr = np.concatenate([[0], np.cumsum(np.bincount(att_node, minlength=n))])
     rows, cols = [], []
-    for start in range(0, c, chunk):
-        idx = np.arange(start, min(start + chunk, c))
+    n_att = candidates.n_attachments
+    for start in range(0, n_att, chunk):
+        idx = np.arange(start, min(start + chunk, n_att))
         dist = csgraph.dijkstra(graph, directed=True, indices=n + idx, limit=radius + _OFFSET)
         r, node = np.nonzero(np.isfinite(dist[:, :n]))
         if r.size == 0:
@@ -177,18 +174,18 @@ def coverage_matrix(
         first = np.cumsum(count) - count
         entry = indptr[node][pair] + (np.arange(pair.size) - first[pair])
         ok = d[pair] + att_rest[entry] <= radius
-        rows.append(idx[r[pair[ok]]])
+        rows.append(candidates.owner[idx[r[pair[ok]]]])
         cols.append(att_dem[entry[ok]])
-    # a candidate and a demand point on the same edge: directly along it
-    p = pd.DataFrame({"edge": demand.edge, "d": np.arange(len(demand))})
-    q = pd.DataFrame({"edge": candidates.edge, "c": np.arange(c)})
+    # a candidate and a demand attachment on the same edge: directly along it
+    p = pd.DataFrame({"edge": demand.edge, "d": np.arange(demand.n_attachments)})
+    q = pd.DataFrame({"edge": candidates.edge, "c": np.arange(n_att)})
     m = p.merge(q, on="edge")
     if not m.empty:
         di, ci = m["d"].to_numpy(), m["c"].to_numpy()
         direct = np.abs(demand.t[di] - candidates.t[ci]) + demand.access[di] + candidates.access[ci]
         ok = direct <= radius
-        rows.append(ci[ok])
-        cols.append(di[ok])
+        rows.append(candidates.owner[ci[ok]])
+        cols.append(demand.owner[di[ok]])
     if not rows:
         return sparse.csr_matrix((c, len(demand)), dtype=bool)
     r, k = np.concatenate(rows), np.concatenate(cols)

@@ -123,6 +123,10 @@ class OsmLayers:
         ``amenity``, ``shop``, ``office``, ``name``.
     landuse
         Land-use polygons: ``id``, ``landuse`` (the tag's value).
+    entrances
+        Entrance and door nodes: ``id``, ``entrance``, ``door``, ``access``.
+    fences
+        Fence lines (``kind`` "fence"): barriers for walkers, not grid edges.
     """
 
     buildings: gpd.GeoDataFrame
@@ -130,6 +134,8 @@ class OsmLayers:
     barriers: gpd.GeoDataFrame
     pois: gpd.GeoDataFrame
     landuse: gpd.GeoDataFrame = field(default_factory=lambda: _empty(("id", "landuse")))
+    entrances: gpd.GeoDataFrame = field(default_factory=lambda: _frame([], []))
+    fences: gpd.GeoDataFrame = field(default_factory=lambda: _frame([], []))
 
 
 def _empty(columns: tuple[str, ...]) -> gpd.GeoDataFrame:
@@ -193,8 +199,8 @@ def read_osm(path: str | os.PathLike[str]) -> OsmLayers:
     if not path.is_file():
         raise UnreadableFileError(f"{path} does not exist or is not a file")
     fmt = osm_format(path)
-    rows: dict[str, list[dict[str, Any]]] = {k: [] for k in ("b", "s", "x", "p", "l")}
-    wkb: dict[str, list[bytes]] = {k: [] for k in ("b", "s", "x", "p", "l")}
+    rows: dict[str, list[dict[str, Any]]] = {k: [] for k in ("b", "s", "x", "p", "l", "e", "f")}
+    wkb: dict[str, list[bytes]] = {k: [] for k in ("b", "s", "x", "p", "l", "e", "f")}
     factory = osmium.geom.WKBFactory()
     try:
         processor = (
@@ -219,6 +225,8 @@ def read_osm(path: str | os.PathLike[str]) -> OsmLayers:
         barriers=_frame(rows["x"], wkb["x"]),
         pois=_frame(rows["p"], wkb["p"]),
         landuse=_frame(rows["l"], wkb["l"]) if rows["l"] else _empty(("id", "landuse")),
+        entrances=_frame(rows["e"], wkb["e"]),
+        fences=_frame(rows["f"], wkb["f"]),
     )
     if layers.buildings.empty and layers.streets.empty:
         raise EmptyLayerError(f"{path} holds neither buildings nor streets: is it an OSM extract?")
@@ -238,6 +246,7 @@ def _take_node(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
     if len(obj.tags) == 0:  # most nodes are untagged way vertices
         return
     tags = _tag_dict(obj)
+    _take_entrance(obj, tags, factory, rows, wkb)
     kind = _poi_kind(tags)
     if kind is None:
         return
@@ -265,12 +274,31 @@ def _take_way(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
         return
     if tags.get("building", "no") != "no":  # a footprint: read as an area
         return
+    _take_fence(obj, tags, factory, rows, wkb)
     kind = _barrier_line_kind(tags)
     if kind is not None:
         geom = _linestring(obj, factory)
         if geom is not None:
             rows["x"].append({"id": f"w{obj.id}", "kind": kind, "width": tags.get("width")})
             wkb["x"].append(geom)
+
+
+def _take_entrance(obj: Any, tags: dict[str, str], factory: Any, rows: dict, wkb: dict) -> None:
+    """Entrance and door nodes, where walks into buildings start (see gis.access)."""
+    if "entrance" not in tags and "door" not in tags:
+        return
+    rows["e"].append({"id": f"n{obj.id}", **_tags(tags, ("entrance", "door", "access"))})
+    wkb["e"].append(factory.create_point(obj))
+
+
+def _take_fence(obj: Any, tags: dict[str, str], factory: Any, rows: dict, wkb: dict) -> None:
+    """Fence lines: walkers cannot cross them, grids need not follow them."""
+    if tags.get("barrier") != "fence":
+        return
+    geom = _linestring(obj, factory)
+    if geom is not None:
+        rows["f"].append({"id": f"w{obj.id}", "kind": "fence"})
+        wkb["f"].append(geom)
 
 
 def _take_area(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:

@@ -31,7 +31,8 @@ from gis.sources import OsmLayers
 
 #: Features routed per batch (bounds the memory of the pass besides node locations).
 BATCH = 50_000
-_KINDS = ("b", "s", "x", "p", "l")  # buildings, streets, barriers, POIs, land use
+#: buildings, streets, barriers, POIs, land use, entrances, fences (as in gis.sources)
+_KINDS = ("b", "s", "x", "p", "l", "e", "f")
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class SplitResult:
     parts
         One part file per sub-district, in the order of the polygons given.
     features
-        How many features each part received, by kind ("b", "s", "x", "p", "l").
+        How many features each part received, by kind ("b", "s", "x", "p", "l", "e", "f").
     outside
         Buildings whose inside point lies in no sub-district.
     """
@@ -202,6 +203,8 @@ def read_part(path: str | os.PathLike[str]) -> OsmLayers:
         barriers=frames["x"],
         pois=frames["p"],
         landuse=frames["l"],
+        entrances=frames["e"],
+        fences=frames["f"],
     )
 
 
@@ -236,6 +239,8 @@ _COLUMNS = {
     "x": ("id", "kind", "width"),
     "p": ("id", "kind", "amenity", "shop", "office", "name"),
     "l": ("id", "landuse"),
+    "e": ("id", "entrance", "door", "access"),
+    "f": ("id", "kind"),
 }
 
 

@@ -83,6 +83,15 @@ TEXT = {
         "profile_adult": "成年人",
         "profile_elderly": "老年人",
         "speed": "{v} 米/秒",
+        "uncovered": "未覆盖户数及原因",
+        "cause_far": "离服务点太远",
+        "cause_piece": "所在路网片段无服务点",
+        "cause_geometry": "无几何形状",
+        "pieces": "无服务点的路网片段(可能缺少桥梁、隧道或渡口)",
+        "piece": "片段",
+        "street_m": "道路长度 (米)",
+        "near": "位置",
+        "private": "仅经私有道路相连",
     },
     "en": {
         "title": "Grid planning report",
@@ -120,6 +129,16 @@ TEXT = {
         "profile_adult": "adults",
         "profile_elderly": "elderly people",
         "speed": "{v} m/s",
+        "uncovered": "Uncovered households by cause",
+        "cause_far": "far from any service point",
+        "cause_piece": "on a network piece without one",
+        "cause_geometry": "no geometry",
+        "pieces": "Network pieces without a service point (a bridge, tunnel or ferry may be "
+        "missing from the data)",
+        "piece": "Piece",
+        "street_m": "Street (m)",
+        "near": "Near",
+        "private": "joined only by private ways",
     },
 }
 
@@ -279,6 +298,8 @@ def render(data: ReportData) -> str:
         parts += [f"<h2>{t['coverage_map']}</h2>", _coverage_map(data), _walk_legend(t)]
         if data.buildings["walk_s"].notna().any():
             parts.append(_chart_html(coverage_chart(data), t["coverage"]))
+        if data.coverage.get("uncovered_by_cause"):
+            parts += [_chart_html(uncovered_chart(data), t["uncovered"]), _pieces_html(data)]
     parts += [_table_html(data), f"<footer>{t['source']}</footer>"]
     for i, part in enumerate(parts):
         fig.add_child(_block(part) if isinstance(part, str) else part, name=f"part_{i}")
@@ -587,6 +608,55 @@ def coverage_chart(data: ReportData) -> bytes:
         ax.set_title(t["coverage"])
         fig.legend(loc="outside lower center", fontsize=8, ncols=5, frameon=False)
         return _png(fig)
+
+
+def uncovered_chart(data: ReportData) -> bytes:
+    """PNG horizontal stacked bars: uncovered households per threshold, by cause."""
+    import matplotlib
+    import numpy as np
+
+    t = TEXT[data.language]
+    causes = data.coverage["uncovered_by_cause"]
+    minutes = sorted(causes, key=float)
+    keys = [
+        ("far", t["cause_far"], "#fdae61"),
+        ("no_service_on_piece", t["cause_piece"], "#d7191c"),
+    ]
+    keys.append(("no_geometry", t["cause_geometry"], "#999999"))
+    with matplotlib.rc_context(_FONTS):
+        fig = _figure(7.0, 0.5 * len(minutes) + 1.6)
+        ax = fig.add_subplot()
+        left = np.zeros(len(minutes))
+        y = [f"> {m} {t['minutes']}" for m in minutes]
+        for key, label, colour in keys:
+            hh = np.array([causes[m][key]["households"] for m in minutes], dtype=float)
+            ax.barh(y, hh, left=left, color=colour, label=label)
+            left += hh
+        ax.set_xlabel(t["households"])
+        ax.set_title(t["uncovered"])
+        fig.legend(loc="outside lower center", fontsize=8, ncols=3, frameon=False)
+        return _png(fig)
+
+
+def _pieces_html(data: ReportData) -> str:
+    """The network pieces with buildings but no service point, as a table."""
+    t = TEXT[data.language]
+    pieces = (data.coverage.get("network") or {}).get("pieces_without_service") or []
+    if not pieces:
+        return ""
+    rows = "".join(
+        f"<tr><td>{p['piece']}</td><td>{p['length_m']:,.0f}</td><td>{p['buildings']:,.0f}</td>"
+        f"<td>{p['households']:,.0f}</td><td>{p['center'][1]:.5f}, {p['center'][0]:.5f}</td>"
+        f"<td>{t['private'] if p.get('joined_by_private_ways') else ''}</td></tr>"
+        for p in pieces[:50]
+    )
+    head = "".join(
+        f"<th>{html.escape(h)}</th>"
+        for h in (t["piece"], t["street_m"], t["buildings"], t["households"], t["near"], "")
+    )
+    return (
+        f"<h3>{html.escape(t['pieces'])}</h3><table class='summary'><tr>{head}</tr>{rows}</table>"
+    )
 
 
 def _chart_html(png: bytes, alt: str) -> str:

@@ -174,20 +174,17 @@ def reference_distances(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Nearest and second-nearest service distance per point, by networkx.
 
-    Only the largest connected component of the segments is used.
+    Every connected piece of the segments is kept: a point snaps to the
+    nearest segment of any piece and is reached only from services on its
+    own piece (inf otherwise).
     """
     g = nx.Graph()
     for (a, b), c in zip(keys, coords, strict=True):
         w = float(np.hypot(c[2] - c[0], c[3] - c[1]))
         if not g.has_edge(a, b) or g[a][b]["weight"] > w:
             g.add_edge(a, b, weight=w)
-    main = max(
-        nx.connected_components(g),
-        key=lambda cc: sum(d["weight"] for _, _, d in g.subgraph(cc).edges(data=True)),
-    )
-    g = g.subgraph(main).copy()
-    seg_keys = [k for k in keys if k[0] in main]
-    seg = np.asarray([c for k, c in zip(keys, coords, strict=True) if k[0] in main])
+    seg_keys = list(keys)
+    seg = np.asarray(coords)
     # brute-force nearest segment for every point
     alls = np.vstack([points_xy, services_xy])
     a, b = seg[:, :2], seg[:, 2:]
@@ -228,3 +225,63 @@ def reference_distances(
     d1 = part[0]
     d2 = part[1] if len(services_xy) > 1 else np.full(n, np.inf)
     return d1, d2
+
+
+# --------------------------------------------------------------------------- build folders
+
+
+def add_lonely_piece(folder: Path, origin: tuple[float, float]) -> dict[str, list]:
+    """Give a synthetic build folder (WGS 84) a footway of its own, about 9 km north
+    of ``origin``, with a 40-household building beside it, and a 12-household
+    building about 230 m west of the town; the town's streets are noded where
+    they cross.  Returns where the footway and the buildings are."""
+    import json
+
+    island = [[origin[0] + 0.002, origin[1] + 0.08], [origin[0] + 0.004, origin[1] + 0.08]]
+    lonely = (origin[0] + 0.003, origin[1] + 0.0802)
+    far = (origin[0] - 0.0025, origin[1] + 0.01)
+
+    def square(lon: float, lat: float, d: float = 0.0001) -> list:
+        return [[[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]]
+
+    def add(name: str, features: list[dict]) -> None:
+        data = json.loads((folder / name).read_text("utf-8"))
+        data["features"] += features
+        (folder / name).write_text(json.dumps(data), "utf-8")
+
+    # the town's streets cross without shared vertices: node them, as OSM ways share nodes
+    town = json.loads((folder / "streets.geojson").read_text("utf-8"))
+    lines = [shapely.LineString(f["geometry"]["coordinates"]) for f in town["features"]]
+    town["features"] = [
+        {
+            "type": "Feature",
+            "properties": {"highway": "residential"},
+            "geometry": part.__geo_interface__,
+        }
+        for part in shapely.get_parts(shapely.union_all(lines))
+    ]
+    (folder / "streets.geojson").write_text(json.dumps(town), "utf-8")
+    footway = {"highway": "footway"}
+    add(
+        "streets.geojson",
+        [
+            {
+                "type": "Feature",
+                "properties": footway,
+                "geometry": {"type": "LineString", "coordinates": island},
+            }
+        ],
+    )
+    grid = json.loads((folder / "grids.geojson").read_text("utf-8"))["features"][0]
+    add(
+        "buildings.geojson",
+        [
+            {
+                "type": "Feature",
+                "properties": {"id": bid, "grid": grid["properties"]["code"], "households": hh},
+                "geometry": {"type": "Polygon", "coordinates": square(*where)},
+            }
+            for bid, where, hh in (("lonely", lonely, 40), ("far", far, 12))
+        ],
+    )
+    return {"island": island, "lonely": list(lonely), "far": list(far)}

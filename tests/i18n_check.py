@@ -32,10 +32,10 @@ UNTRANSLATED = [
 
 
 def data_strings(folder: Path) -> list[str]:
-    """Names that come from the data (area, communities, services), shown as they are."""
+    """Names that come from the data (area, communities, services, sub-districts), as they are."""
     meta = json.loads((folder / "build.json").read_text("utf-8"))
     names = [meta["name"]]
-    for layer in ("communities", "pois"):
+    for layer in ("communities", "pois", "subdistricts"):
         path = folder / f"{layer}.geojson"
         if path.exists():
             for f in json.loads(path.read_text("utf-8"))["features"]:

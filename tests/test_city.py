@@ -27,7 +27,7 @@ from gis._errors import InputError, ManifestError
 from gis.city import build_city
 from gis.outputs import read_layer
 from gis.pipeline import measure_coverage
-from tests.conftest import ROOT
+from tests.city_fixtures import ADLERSHOF, ADLERSHOF_BOUNDS, box_subdistricts, shared_data
 from tests.grid_invariants import check_grid_invariants
 
 pytestmark = pytest.mark.slow
@@ -35,41 +35,12 @@ pytestmark = pytest.mark.slow
 LAYERS = ("grids", "buildings", "communities", "streets", "pois", "boundary", "subdistricts")
 
 
-def shared_data() -> Path:
-    """The shared real extracts (``../shared/data`` from the project, or from its worktree)."""
-    for base in (ROOT.parent, ROOT.parent.parent):
-        if (base / "shared" / "data").is_dir():
-            return base / "shared" / "data"
-    pytest.fail("the shared real extracts (../shared/data) are missing: copy them beside the repo")
-
-
-ADLERSHOF = "berlin_adlershof/adlershof.osm.xml.gz"
-
-
-def box_subdistricts(
-    bounds: tuple[float, float, float, float], nx: int, ny: int
-) -> gpd.GeoDataFrame:
-    """``nx`` × ``ny`` rectangles over ``bounds``, coded 001… west → east, north → south."""
-    w, s, e, n = bounds
-    xs, ys = np.linspace(w, e, nx + 1), np.linspace(n, s, ny + 1)
-    rows = [
-        {
-            "code": f"{j * nx + i + 1:03d}",
-            "name": f"Teil {j * nx + i + 1}",
-            "geometry": shapely.box(xs[i], ys[j + 1], xs[i + 1], ys[j]),
-        }
-        for j in range(ny)
-        for i in range(nx)
-    ]
-    return gpd.GeoDataFrame(rows, crs="EPSG:4326")
-
-
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Adlershof in six sub-districts, built in process, on 1 and on 2 dask workers."""
     base = tmp_path_factory.mktemp("city")
     subs = base / "subdistricts.geojson"
-    box_subdistricts((13.5114, 52.4223, 13.5588, 52.4379), 3, 2).to_file(subs, driver="GeoJSON")
+    box_subdistricts(ADLERSHOF_BOUNDS, 3, 2).to_file(subs, driver="GeoJSON")
     source = shared_data() / ADLERSHOF
     out = {}
     for label, workers in (("process", None), ("one", 1), ("two", 2)):
@@ -126,6 +97,7 @@ def test_walks_across_subdistrict_lines_match_the_whole_network(city: dict[str, 
     from gis.split import read_part, split_osm
 
     folder = city["process"]
+    assert len(read_layer(folder, "barriers")) and len(read_layer(folder, "entrances"))
     measure_coverage(folder)
     merged = read_layer(folder, "buildings").set_index("id")
     # the whole extract's network, as one build of the city's territory would keep it
@@ -139,6 +111,9 @@ def test_walks_across_subdistrict_lines_match_the_whole_network(city: dict[str, 
         layers.streets,
         services,
         crs="EPSG:32633",
+        # the same barriers and entrances as the city's coverage walks by
+        barriers=read_layer(folder, "barriers", required=False),
+        entrances=read_layer(folder, "entrances", required=False),
     ).buildings.set_index("id")
     ours = merged["walk_s"].astype(float)
     expected = truth.loc[merged.index, "walk_s"].astype(float)

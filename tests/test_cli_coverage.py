@@ -143,3 +143,21 @@ def test_cli_on_real_folder(tmp_path, area, capsys):
         seconds = int(m) * 60
         recount = (walk_m <= 1.25 * seconds) & ~(walk_m <= 0.97 * seconds)
         assert lost["buildings"] == pytest.approx(recount.sum(), abs=1)  # walk_m is rounded
+    # the build's barriers and entrances were used: no warning that they are missing
+    assert not any("no barrier layer" in w or "no entrance layer" in w for w in figures["warnings"])
+    assert figures["access"]["entrances_found"] > 0
+    # every piece without a service point is listed, and what the summary says adds up
+    lacking = figures["network"]["pieces_without_service"]
+    cause = figures["uncovered_by_cause"]["5"]["no_service_on_piece"]
+    assert sum(p["households"] for p in lacking) == pytest.approx(cause["households"], abs=0.5)
+    walks = gpd.read_file(folder / "buildings.geojson")
+    no_walk = walks["walk_s"].isna() & walks["piece"].isin([p["piece"] for p in lacking])
+    assert int(no_walk.sum()) == sum(p["buildings"] for p in lacking)
+    # joining pieces across short gaps: each link reported, fewer pieces left without service
+    assert main(["coverage", str(folder), "--join-pieces", "30"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    joined = json.loads((folder / "coverage.json").read_text())
+    assert summary["links"] == joined["network"]["joined"]["links"] and summary["links"]
+    assert all(0 <= link["length_m"] <= 30 for link in summary["links"])
+    assert joined["network"]["pieces"] < figures["network"]["pieces"]
+    assert main(["coverage", str(folder), "--join-pieces", "-3"]) == 2

@@ -186,7 +186,7 @@ def test_a_fetched_city_builds_by_its_osm_subdistricts_on_two_workers(tmp_path: 
 def test_a_cut_extract_gives_its_boundaries_pieces_as_subdistricts() -> None:
     """Berlin-Adlershof is cut to a box: the Ortsteile come from the pieces inside it."""
     from gis.admin import osm_subdistricts
-    from tests.test_city import ADLERSHOF, shared_data
+    from tests.city_fixtures import ADLERSHOF, shared_data
 
     subs = osm_subdistricts(shared_data() / ADLERSHOF)
     names = [s.name for s in subs]

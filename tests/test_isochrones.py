@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import shapely
 
+from gis.access import snap_xy
 from gis.isochrones import (
     hull_polygon,
     isochrone_polygon,
@@ -14,7 +15,8 @@ from gis.isochrones import (
     polygon_agreement,
     reached_pieces,
 )
-from gis.network import build_walk_network, nearest_sources, snap_xy
+from gis.network import build_walk_network
+from gis.paths import nearest_sources
 from tests.coverage_fixtures import grid_streets
 
 CRS = "EPSG:32650"

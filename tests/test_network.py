@@ -11,16 +11,9 @@ from hypothesis import strategies as st
 from scipy.spatial import Delaunay
 
 from gis._errors import InputError, NetworkError
-from gis.network import (
-    augmented_graph,
-    build_walk_network,
-    distances_from,
-    nearest_sources,
-    snap_points,
-    snap_xy,
-    speed_of,
-    walkable_mask,
-)
+from gis.access import snap_points, snap_xy
+from gis.network import build_walk_network, speed_of, walkable_mask
+from gis.paths import PointWalks, augmented_graph, distances_from, nearest_sources
 from tests.coverage_fixtures import (
     grid_streets,
     random_points,
@@ -42,12 +35,17 @@ def _pts(xy) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(geometry=shapely.points(np.asarray(xy, dtype=float)), crs=CRS)
 
 
+def _triple(walks: PointWalks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest distance, nearest source and second-nearest distance per point."""
+    return walks.d1, walks.src1, walks.d2
+
+
 def test_straight_street_by_hand():
     net = build_walk_network(_lines([[(0, 0), (500, 0), (1000, 0)]]), crs=CRS)
     services = snap_points(net, _pts([(100, 10), (900, 0)]))
     assert services.access.tolist() == pytest.approx([10, 0])
     buildings = snap_points(net, _pts([(400, -20), (50, 5), (1200, 0)]))
-    d1, src, d2 = distances_from(net, services, buildings)
+    d1, src, d2 = _triple(distances_from(net, services, buildings))
     # same edge as service 0: 300 along + 10 + 20; the other: 500 along + 20
     assert d1 == pytest.approx([330, 50 + 10 + 5, 100 + 200])
     assert src.tolist() == [0, 0, 1]
@@ -56,7 +54,7 @@ def test_straight_street_by_hand():
 
 def test_single_service_has_no_second():
     net = build_walk_network(_lines([[(0, 0), (100, 0)]]), crs=CRS)
-    d1, _, d2 = distances_from(net, snap_xy(net, [[0, 0]]), snap_xy(net, [[60, 3]]))
+    d1, _, d2 = _triple(distances_from(net, snap_xy(net, [[0, 0]]), snap_xy(net, [[60, 3]])))
     assert d1 == pytest.approx([63])
     assert np.isinf(d2).all()
 
@@ -67,7 +65,7 @@ def test_grid_by_hand():
     assert net.n_nodes == 16 and net.n_edges == 24
     services = snap_xy(net, [[0, 0], [300, 300]])
     buildings = snap_xy(net, [[150, 110], [250, 300], [0, 0]])
-    d1, src, d2 = distances_from(net, services, buildings)
+    d1, src, d2 = _triple(distances_from(net, services, buildings))
     # (150, 110) snaps to street y=100 at x=150: 150 + 100 from (0,0), 150 + 200 from (300,300)
     assert d1 == pytest.approx([250 + 10, 50, 0])
     assert d2 == pytest.approx([350 + 10, 550, 600])
@@ -109,17 +107,19 @@ def test_crossing_without_shared_vertex_does_not_connect():
     net = build_walk_network(
         _lines([[(0, 0), (200, 0)], [(100, -50), (100, 50)], [(100, 50), (100, 60)]]), crs=CRS
     )
-    assert net.report["components"] == 2
-    assert net.report["dropped_components"] == 1
-    assert net.report["dropped_length_m"] == pytest.approx(110)
-    assert net.length.sum() == pytest.approx(200)
+    assert net.report["pieces"] == 2
+    assert net.piece_length.tolist() == pytest.approx([200, 110])  # both kept, longest first
+    assert net.report["other_pieces_length_m"] == pytest.approx(110)
+    walks = distances_from(net, snap_xy(net, [[0, 0]]), snap_xy(net, [[100, 55], [150, 0]]))
+    assert np.isinf(walks.d1[0]) and walks.src1[0] == -1  # on the bridge: no walk
+    assert walks.d1[1] == pytest.approx(150)
 
 
 def test_shared_vertex_connects_and_oneway_is_ignored():
     net = build_walk_network(
         _lines([[(0, 0), (100, 0)], [(100, 0), (100, 100)]], oneway=["yes", "yes"]), crs=CRS
     )
-    d1, _, _ = distances_from(net, snap_xy(net, [[100, 100]]), snap_xy(net, [[0, 0]]))
+    d1, _, _ = _triple(distances_from(net, snap_xy(net, [[100, 100]]), snap_xy(net, [[0, 0]])))
     assert d1 == pytest.approx([200])
 
 
@@ -184,7 +184,7 @@ def planar_towns(draw):
 def test_random_planar_graphs_agree_with_networkx(town):
     lines, b_xy, s_xy = town
     net = build_walk_network(lines, crs=CRS)
-    d1, src, d2 = distances_from(net, snap_xy(net, s_xy), snap_xy(net, b_xy))
+    d1, src, d2 = _triple(distances_from(net, snap_xy(net, s_xy), snap_xy(net, b_xy)))
     keys, coords = segments_by_coords(lines)
     r1, r2 = reference_distances(keys, coords, b_xy, s_xy)
     np.testing.assert_allclose(d1, r1, atol=0.01)
@@ -192,7 +192,7 @@ def test_random_planar_graphs_agree_with_networkx(town):
     # the reported nearest source really is at d1
     direct = np.array(
         [
-            distances_from(net, snap_xy(net, s_xy[[j]]), snap_xy(net, b_xy[[i]]))[0][0]
+            distances_from(net, snap_xy(net, s_xy[[j]]), snap_xy(net, b_xy[[i]])).d1[0]
             for i, j in enumerate(src)
         ]
     )
@@ -205,7 +205,7 @@ def test_random_lattice_with_many_points():
     bounds = (500000 - 30, 3500000 - 30, 500000 + 1020, 3500000 + 840)
     b = random_points(300, bounds, seed=3, crs=CRS)
     s = random_points(12, bounds, seed=4, crs=CRS)
-    d1, _, d2 = distances_from(net, snap_points(net, s), snap_points(net, b))
+    d1, _, d2 = _triple(distances_from(net, snap_points(net, s), snap_points(net, b)))
     keys, coords = segments_by_coords(streets)
     r1, r2 = reference_distances(
         keys, coords, shapely.get_coordinates(b.geometry), shapely.get_coordinates(s.geometry)
@@ -217,6 +217,122 @@ def test_random_lattice_with_many_points():
 def test_empty_geometry_is_unreachable():
     net = build_walk_network(_lines([[(0, 0), (100, 0)]]), crs=CRS)
     pts = gpd.GeoDataFrame(geometry=[shapely.Point(10, 1), shapely.Polygon()], crs=CRS)
-    d1, src, _ = distances_from(net, snap_xy(net, [[0, 0]]), snap_points(net, pts))
+    d1, src, _ = _triple(distances_from(net, snap_xy(net, [[0, 0]]), snap_points(net, pts)))
     assert d1[0] == pytest.approx(11)
     assert np.isinf(d1[1]) and src[1] == -1
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+@st.composite
+def towns_in_pieces(draw):
+    """2-4 random planar towns 5 km apart (pieces), services in some of them only."""
+    k = draw(st.integers(2, 4))
+    lines, b_all, s_all = [], [], []
+    for i in range(k):
+        lines_i, b, s = draw(planar_towns())
+        shift = np.array([5000.0 * i, 0.0])
+        lines += [shapely.transform(g, lambda c, d=shift: c + d) for g in lines_i.geometry]
+        b_all.append(b + shift)
+        if draw(st.booleans()) or (i == k - 1 and not s_all):
+            s_all.append(s + shift)
+    return (
+        gpd.GeoDataFrame(geometry=lines, crs=CRS),
+        np.vstack(b_all),
+        np.vstack(s_all),
+    )
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(towns_in_pieces())
+def test_walks_stay_within_a_piece_and_unreachable_is_inf(town):
+    lines, b_xy, s_xy = town
+    net = build_walk_network(lines, crs=CRS)
+    b, s = snap_xy(net, b_xy), snap_xy(net, s_xy)
+    walks = distances_from(net, s, b)
+    keys, coords = segments_by_coords(lines)
+    r1, r2 = reference_distances(keys, coords, b_xy, s_xy)
+    np.testing.assert_allclose(walks.d1, r1, atol=0.01)
+    np.testing.assert_allclose(walks.d2, r2, atol=0.01)
+    b_piece = net.piece[net.u[b.edge]]
+    s_piece = net.piece[net.u[s.edge]]
+    reached = walks.src1 >= 0
+    # a walk ends at a service point of the building's own piece ...
+    assert (s_piece[walks.src1[reached]] == b_piece[reached]).all()
+    # ... and a building on a piece without one has none
+    lacking = ~np.isin(b_piece, s_piece)
+    assert np.isinf(walks.d1[lacking]).all() and (walks.src1[lacking] == -1).all()
+    assert np.isfinite(walks.d1[~lacking]).all()
+
+
+def test_pieces_are_numbered_longest_first_and_all_kept():
+    net = build_walk_network(
+        _lines([[(0, 0), (10, 0)], [(100, 0), (400, 0)], [(0, 50), (50, 50)]]), crs=CRS
+    )
+    assert net.piece_length.tolist() == pytest.approx([300, 50, 10])
+    mid = (net.xy[net.u] + net.xy[net.v]) / 2
+    assert dict(zip(mid[:, 0].round(), net.edge_piece, strict=True)) == {5: 2, 250: 0, 25: 1}
+    assert net.report["pieces"] == 3 and net.report["main_piece_share_of_length"] == 0.8333
+
+
+def test_join_pieces_links_dead_ends_within_the_distance_and_reports_each():
+    # a street; a footway ending 5 m short of its middle; another 40 m away
+    lines = _lines(
+        [[(0, 0), (200, 0)], [(100, 5), (100, 60)], [(300, 40), (300, 90)]],
+        highway=["residential"] * 3,
+    )
+    joined = build_walk_network(lines, crs=CRS, join_within_m=30)
+    assert joined.report["pieces_found"] == 3 and joined.report["pieces"] == 2
+    (link,) = joined.report["joined"]["links"]
+    assert link["length_m"] == pytest.approx(5)
+    assert link["from_piece_length_m"] == pytest.approx(55)
+    assert link["to_piece_length_m"] == pytest.approx(200)
+    # the walk from the footway's end goes down the link and along the split street
+    walks = distances_from(joined, snap_xy(joined, [[0, 0]]), snap_xy(joined, [[100, 60]]))
+    assert walks.d1[0] == pytest.approx(100 + 5 + 55)
+    # the link itself is not a snap target: a point beside it attaches to a street
+    assert joined.report["edges_off_ground"] == 1
+    apart = build_walk_network(lines, crs=CRS)
+    assert "joined" not in apart.report and apart.report["pieces"] == 3
+
+
+def test_join_pieces_does_not_link_across_a_barrier():
+    from gis.barriers import walk_barriers
+
+    lines = _lines([[(0, 0), (200, 0)], [(100, 20), (100, 60)]], highway=["residential"] * 2)
+    river = gpd.GeoDataFrame(
+        {"kind": ["waterway"]}, geometry=[shapely.LineString([(0, 10), (200, 10)])], crs=CRS
+    )
+    net = build_walk_network(
+        lines, crs=CRS, join_within_m=30, barriers=walk_barriers(None, river, crs=CRS)
+    )
+    assert net.report["pieces"] == 2 and net.report["joined"]["links"] == []
+
+
+def test_join_pieces_on_a_dead_end_lying_on_another_street_merges_it():
+    # a T junction drawn without a shared vertex: the footway ends on the street
+    lines = _lines([[(0, 0), (200, 0)], [(80, 0), (80, 50)]], highway=["residential"] * 2)
+    net = build_walk_network(lines, crs=CRS, join_within_m=1)
+    assert net.report["pieces"] == 1 and net.n_nodes == 4  # the end became the junction
+    assert net.report["joined"]["links"][0]["length_m"] == 0
+    walks = distances_from(net, snap_xy(net, [[0, 0]]), snap_xy(net, [[80, 50]]))
+    assert walks.d1[0] == pytest.approx(130)
+
+
+def test_join_distance_must_be_positive():
+    with pytest.raises(InputError, match="positive"):
+        build_walk_network(_lines([[(0, 0), (1, 0)]]), crs=CRS, join_within_m=0)
+
+
+def test_pieces_joined_only_by_private_ways_are_named():
+    lines = _lines(
+        [[(0, 0), (100, 0)], [(100, 0), (100, 50)], [(100, 50), (150, 50)], [(300, 0), (400, 0)]],
+        highway=["residential"] * 4,
+        access=[None, "private", None, None],
+    )
+    net = build_walk_network(lines, crs=CRS)
+    assert net.report["pieces"] == 3
+    estate = int(net.piece[np.argmin(np.hypot(*(net.xy - [150, 50]).T))])
+    main = int(net.piece[np.argmin(np.hypot(*(net.xy - [0, 0]).T))])
+    assert net.report["pieces_joined_by_private_ways"] == sorted([estate, main])

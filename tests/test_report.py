@@ -175,3 +175,22 @@ def test_report_colours_districts_by_adjacency(built: Path) -> None:
     assert all(colours[a] != colours[b] for a in graph for b in graph[a])
     for d, colour in colours.items():  # the legend shows the map's colours
         assert f'<i style="background:{colour}"></i>{d}</span>' in page
+
+
+@needs_leaflet
+def test_report_shows_uncovered_households_by_cause(tmp_path: Path) -> None:
+    from tests.browser_fixtures import ORIGIN
+    from tests.coverage_fixtures import add_lonely_piece
+
+    folder = make_build_dir(tmp_path, nx=4, ny=4, k=2, language="en")
+    add_lonely_piece(folder, ORIGIN)
+    assert main(["coverage", str(folder), "--sites", "0"]) == 0
+    figures = json.loads((folder / "coverage.json").read_text("utf-8"))
+    assert figures["uncovered_by_cause"]["5"]["no_service_on_piece"]["households"] == 40
+    assert main(["report", str(folder)]) == 0
+    page = (folder / "report.html").read_text("utf-8")
+    assert 'alt="Uncovered households by cause"' in page
+    assert "Network pieces without a service point" in page
+    # the piece's row: its number, 1 building, 40 households
+    piece = figures["network"]["pieces_without_service"][0]
+    assert f"<tr><td>{piece['piece']}</td>" in page and "<td>1</td><td>40</td>" in page

@@ -12,8 +12,10 @@ from pyproj import Transformer
 from scipy import sparse
 
 from gis._errors import InputError
+from gis.access import snap_xy
 from gis.coverage import compute_coverage
-from gis.network import build_walk_network, distances_from, snap_xy
+from gis.network import build_walk_network
+from gis.paths import distances_from
 from gis.siting import (
     coverage_matrix,
     exact_max_coverage,
@@ -56,7 +58,7 @@ def test_coverage_matrix_matches_per_candidate_distances():
     net, b, c = _town(1)
     cover = coverage_matrix(net, c, b, radius=250, chunk=7).toarray()
     for j in range(len(c)):
-        d, _, _ = distances_from(net, c.subset([j]), b)
+        d = distances_from(net, c.subset([j]), b).d1
         np.testing.assert_array_equal(cover[j], d <= 250)
 
 

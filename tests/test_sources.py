@@ -164,3 +164,14 @@ def test_the_area_language_comes_from_the_script_of_its_names(names, language):
     from gis.area import guess_language
 
     assert guess_language(_names(*names)) == language
+
+
+def test_entrances_and_fences_are_read_apart_from_grid_barriers():
+    layers = read_osm(AREAS / "helsinki" / "helsinki.osm")
+    # entrance and door nodes with their tags, for walks from doors (gis.access)
+    assert len(layers.entrances) > 300
+    assert {"entrance", "door", "access"} <= set(layers.entrances.columns)
+    assert set(shapely.get_type_id(layers.entrances.geometry.values)) == {0}
+    # fences are walkers' barriers, kept out of the barriers that grids follow
+    assert len(layers.fences) > 50 and set(layers.fences["kind"]) == {"fence"}
+    assert "fence" not in set(layers.barriers["kind"])

@@ -42,6 +42,15 @@ def _minutes(value: str) -> tuple[int, ...]:
     help="Use the GB 50180 living-circle distances (300/500/1000 m) instead of times.",
 )
 @click.option("--sites", "n_sites", default=10, show_default=True, help="New sites to suggest.")
+@click.option(
+    "--join-pieces",
+    "join_pieces",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="METRES",
+    help="Join pieces of the walk network whose dead ends lie within METRES of another "
+    "piece (e.g. 30), by links that cross no barrier; each link is reported. Off by default.",
+)
 def command(
     folder: Path,
     minutes: str,
@@ -49,13 +58,19 @@ def command(
     speed: str,
     standard: bool,
     n_sites: int,
+    join_pieces: float | None,
 ) -> None:
     """Walking coverage of service points, per building, for the area in FOLDER."""
     from gis.options import CoverageOptions
     from gis.pipeline import measure_coverage
 
     options = CoverageOptions(
-        minutes=_minutes(minutes), services=services, speed=speed, standard=standard, sites=n_sites
+        minutes=_minutes(minutes),
+        services=services,
+        speed=speed,
+        standard=standard,
+        sites=n_sites,
+        join_pieces=join_pieces,
     )
     result = measure_coverage(folder, options)
     figures = result.figures
@@ -76,6 +91,9 @@ def command(
             "profile": first,
             "area": figures["profiles"][first]["area"],
             "sites": len(result.sites),
+            "pieces_without_service": figures["network"]["pieces_without_service"],
+            "links": figures["network"].get("joined", {}).get("links", []),
+            "long_legs": figures["access"]["long_legs"],
             "warnings": result.warnings,
         }
     )

@@ -183,6 +183,8 @@ def _site_state(area: Any) -> Any:
             crs=area.meta.get("crs"),
             pois=pois,
             n_sites=1,
+            barriers=_layer(area, "barriers"),
+            entrances=_layer(area, "entrances"),
         )
         return result.state
 
@@ -209,11 +211,20 @@ def check_1310(area: Any, *, mode: str = "walk") -> dict[str, Any] | None:
             mode=mode,
             crs=area.meta.get("crs"),
             plan=BuildFolder(area.data_dir).plan_table(),  # the folder's plan, as `respond`
+            barriers=_layer(area, "barriers"),
+            entrances=_layer(area, "entrances"),
         )
         result = {k: v for k, v in result.items() if k != "response_s"}
         return {"mode": mode, "bases_from": "service points", **json_safe(result)}
 
     return area.derived.get_or_make(("1310", mode), make)
+
+
+def _layer(area: Any, name: str) -> gpd.GeoDataFrame | None:
+    """A layer of the build that access legs follow (barriers, entrances), None if absent."""
+    from gis.outputs import BuildFolder
+
+    return BuildFolder(area.data_dir).read(name, required=False)
 
 
 def _services(area: Any) -> gpd.GeoDataFrame:

@@ -17,12 +17,13 @@ import orjson
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from api import plans
-from api.area import CHUNK, LAYERS, TILE_LAYERS, Area, FeatureIndex, data_etag, encode_tile
+from api import plans, subdistricts
+from api.area import CHUNK, LAYERS, TILE_LAYERS, Area, FeatureIndex, data_etag
 from api.deps import AreaDep, BaseUrl, Reader, SettingsDep, StoreDep, caller_role
 from api.errors import _problem
 from api.schemas import VERSION_MAX, InfoPublic
 from api.store import Store
+from api.tiles import encode_tile
 
 router = APIRouter(tags=["layers"])
 
@@ -37,6 +38,11 @@ DEFAULT_LIMIT = 10_000
 TOLERANCE_CHOICES = [0.1, 0.05, 0.02, 0.01, 0.005]
 #: Pages of more features than this are streamed, not cached whole.
 STREAM_ABOVE = 5_000
+SUBDISTRICT_DOC = (
+    "Only features of one sub-district of a city folder: its 3-digit code (digits 7-9 of the "
+    "grid codes) or its 9-digit code; for districts, those with a grid in it. "
+    "GET /collections/subdistricts lists them; an unknown code is a 400 naming the known ones."
+)
 
 
 @router.get("/", include_in_schema=True, summary="Planner page or OGC landing page")
@@ -187,7 +193,7 @@ def _layer_index(
 
 
 ITEM_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: _problem("malformed bbox"),
+    400: _problem("malformed bbox, or an unknown sub-district"),
     404: _problem("unknown collection, feature or plan"),
     409: _problem("the plan's grids were rebuilt: redraw it"),
 }
@@ -218,13 +224,18 @@ def items(
     properties: Annotated[str | None, Query(max_length=1000)] = None,
     plan: Annotated[str | None, Query(max_length=64)] = None,
     version: Annotated[int | None, Query(ge=1, le=VERSION_MAX)] = None,
+    subdistrict: Annotated[
+        str | None, Query(max_length=20, description=SUBDISTRICT_DOC, examples=["001"])
+    ] = None,
 ) -> Response:
-    """Features with bbox filter, limit/offset paging, property selection and links."""
+    """Features with bbox and sub-district filters, limit/offset paging, properties and links."""
     _check_collection(area, collection_id)
     box = parse_bbox(bbox)
+    sub = subdistricts.parse(area, subdistrict)
     props = [p for p in properties.split(",") if p] if properties is not None else None
     index = _layer_index(area, store, collection_id, plan, version)
-    page = Page(base, collection_id, index, box, limit, offset, props, plan, version)
+    within = subdistricts.rows(area, store, index, sub, plan=plan, version=version)
+    page = Page(base, collection_id, index, box, limit, offset, props, plan, version, (sub, within))
     tag = data_etag(index.version, page.key)
     headers = {"ETag": tag, "Cache-Control": "no-cache"}
     if tag in request.headers.get("if-none-match", ""):
@@ -261,10 +272,13 @@ class Page:
         props: list[str] | None,
         plan: str | None,
         version: int | None,
+        subdistrict: tuple[str | None, np.ndarray | None] = (None, None),
     ) -> None:
         self.base, self.name, self.index = base, name, index
         self.limit, self.offset, self.props = limit, offset, props
         self.matched = index.select(box)
+        if subdistrict[1] is not None:  # rows of one sub-district (both sorted)
+            self.matched = np.intersect1d(self.matched, subdistrict[1], assume_unique=True)
         self.rows = self.matched[offset : offset + limit]
         self.params: dict[str, Any] = {
             k: v
@@ -273,6 +287,7 @@ class Page:
                 "properties": ",".join(props) if props is not None else None,
                 "plan": plan,
                 "version": version,
+                "subdistrict": subdistrict[0],
             }.items()
             if v is not None
         }
@@ -360,11 +375,14 @@ def tile(
     area: AreaDep,
     _role: Reader,
 ) -> Response:
-    """A Mapbox vector tile of ``grids`` or ``buildings`` (XYZ scheme, extent 4096)."""
-    if layer not in TILE_LAYERS:
-        raise HTTPException(
-            404, f"no tiles for {layer!r}: tiles exist for {', '.join(TILE_LAYERS)}"
-        )
+    """A Mapbox vector tile of ``grids``, ``buildings`` or ``subdistricts`` (XYZ, extent 4096).
+
+    At low zooms a tile leaves out what is smaller than a screen pixel and
+    holds at most 5,000 features, the largest (api/tiles.py).
+    """
+    if layer not in TILE_LAYERS or layer not in area.available():
+        tiled = ", ".join(n for n in TILE_LAYERS if n in area.available())
+        raise HTTPException(404, f"no tiles for {layer!r}: tiles exist for {tiled}")
     if x >= (1 << z) or y >= (1 << z):
         raise HTTPException(404, f"tile {z}/{x}/{y} does not exist: x and y must be below 2^z")
     index = area.index(layer)

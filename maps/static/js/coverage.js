@@ -48,7 +48,7 @@ export async function setup(c, map, info, shared, has) {
   });
   c.figures = cov;
   c.r1310 = r1310;
-  panels.renderCoverageFigures(cov);
+  panels.renderCoverageFigures(cov, (bbox) => layers.zoomToBox(map, info, bbox));
   panels.render1310(r1310);
   labelIsochrones();
 }

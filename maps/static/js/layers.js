@@ -51,6 +51,11 @@ function coordsToLatLng(info) {
   return (c) => L.latLng(c[1], c[0]);
 }
 
+/** Show the box [w, s, e, n] (WGS 84) on the map. */
+export function zoomToBox(map, info, bbox) {
+  map.fitBounds(toLatLngBounds(bbox, info), { maxZoom: 18 });
+}
+
 function toLatLngBounds([w, s, e, n], info) {
   const f = coordsToLatLng(info);
   return L.latLngBounds(f([w, s]), f([e, n]));

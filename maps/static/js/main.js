@@ -25,6 +25,7 @@ import * as panels from "./panels.js";
 import { PlanModel, addBridges, adjacencyFromPolygons } from "./plan.js";
 import { rebuild } from "./rebuild.js";
 import { SaveQueue } from "./save.js";
+import * as subdistricts from "./subdistricts.js";
 
 const L = window.L;
 const $ = (sel) => document.querySelector(sel);
@@ -45,6 +46,7 @@ const app = {
   serverNote: "",
   coverage: { layers: new Map(), buildings: null, services: null },
   suggestions: null,
+  subdistrict: null, // the sub-district chosen in a city folder's picker (3 digits)
   timings: {},
   ready: false,
 };
@@ -136,6 +138,10 @@ async function boot() {
   app.shared = shared;
 
   wireUi();
+  app.subdistricts = await subdistricts.setup(app.map, has, (code) => {
+    app.subdistrict = code;
+    renderAll();
+  });
   const t3 = performance.now();
   await loadPlans();
   app.timings.plan_ms = performance.now() - t3;
@@ -238,6 +244,7 @@ function renderAll() {
     pieces: app.pieces,
     serverMetrics: app.serverMetrics,
     serverNote: app.serverNote,
+    only: app.model ? subdistricts.districtsIn(app.model.assignment, app.subdistrict) : null,
   };
   panels.renderDistricts(view, { pick: (d) => setActive(d), lock: (d) => toggleLock(d) });
   $("#active-chip").style.background = app.active ? districtColour(app.active) : "transparent";
@@ -575,7 +582,7 @@ function wireUi() {
     $("#basemap-note").textContent = app.info.tile_url ? "" : t("basemap_local");
     labelMap();
     panels.render1310(app.coverage.r1310);
-    panels.renderCoverageFigures(app.coverage.figures);
+    panels.renderCoverageFigures(app.coverage.figures, (bbox) => layers.zoomToBox(app.map, app.info, bbox));
     panels.setStatus(t("saved", { v: app.version ?? "–" }));
   });
   $("#plan-select").addEventListener("change", (e) => openPlan(e.target.value));

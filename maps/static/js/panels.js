@@ -35,7 +35,8 @@ export function h(tag, attrs = {}, ...children) {
 
 /**
  * The districts tab: swatches to pick and lock, the balance chart, warnings and figures.
- * @param {object} view  {model, tolerance, active, locked: Set, pieces: Map, serverMetrics, serverNote}
+ * @param {object} view  {model, tolerance, active, locked: Set, pieces: Map, serverMetrics, serverNote,
+ *   only: Set of the districts the table shows (one sub-district of a city), or null for all}
  * @param {object} on  {pick(d), lock(d)}
  */
 export function renderDistricts(view, on) {
@@ -52,7 +53,8 @@ export function renderDistricts(view, on) {
   const maxDev = Math.max(tolerance * 2, ...model.districts.map((d) => Math.abs(model.deviation(d))));
   const scale = (v) => 50 + (v / maxDev) * 50; // percent of the bar track
   // While painting, the districts stay the same: update the rows in place (cheap).
-  const key = [i18nKey(), tolerance, view.active, [...view.locked].join(","), model.districts.join(",")].join("|");
+  const shown = view.only ? model.districts.filter((d) => view.only.has(d)) : model.districts;
+  const key = [i18nKey(), tolerance, view.active, [...view.locked].join(","), shown.join(",")].join("|");
   if (box.dataset.key === key && box.firstElementChild) {
     updateRows(view, box, scale);
     renderWarnings(view);
@@ -60,7 +62,7 @@ export function renderDistricts(view, on) {
     return;
   }
   box.replaceChildren();
-  const rows = model.districts.map((d) => {
+  const rows = shown.map((d) => {
     const tl = model.tally.get(d);
     const dev = model.deviation(d);
     const outside = Math.abs(dev) > tolerance + 1e-12;
@@ -177,6 +179,7 @@ export function renderWarnings(view) {
   const { model, tolerance } = view;
   const list = [];
   for (const d of model.districts) {
+    if (view.only && !view.only.has(d)) continue; // another sub-district's district
     const tl = model.tally.get(d);
     if (tl.grids === 0) {
       list.push(t("warn_empty", { d }));
@@ -421,8 +424,12 @@ export function render1310(data) {
   );
 }
 
-/** Headline coverage figures from /coverage (any flat numbers it holds). */
-export function renderCoverageFigures(data) {
+/**
+ * Headline coverage figures from /coverage (any flat numbers it holds), then
+ * the pieces of the walk network without a service point and the buildings
+ * with long access legs; ``zoomTo([w, s, e, n])`` shows one on the map.
+ */
+export function renderCoverageFigures(data, zoomTo = () => {}) {
   const box = $("#coverage-figures");
   box.replaceChildren();
   if (!data) {
@@ -431,6 +438,7 @@ export function renderCoverageFigures(data) {
   }
   if (data.profiles && Object.keys(data.profiles).length) {
     renderProfile(box, data.profiles);
+    renderAccess(box, data, zoomTo);
     return;
   }
   const flat = [];
@@ -491,6 +499,56 @@ function renderProfile(box, profiles) {
 
 /** A walking profile's name (adult, elderly) in the page's language. */
 export const profileName = (name) => (t(`profile_${name}`) === `profile_${name}` ? name : t(`profile_${name}`));
+/**
+ * Pieces without a service point (their buildings have no walk: a bridge,
+ * tunnel or ferry may be missing) and buildings whose access leg is long,
+ * each row a button that zooms to it.
+ */
+function renderAccess(box, data, zoomTo) {
+  const pieces = data.network?.pieces_without_service || [];
+  const legs = data.access?.long_legs || [];
+  const row = (cells, bbox) => {
+    const tr = h("tr", { style: "cursor:pointer", title: t("zoom_to") }, cells.map((c, i) => h("td", i ? { class: "n" } : {}, c)));
+    tr.addEventListener("click", () => zoomTo(bbox));
+    return tr;
+  };
+  if (pieces.length) {
+    box.append(
+      h("h4", {}, t("pieces_without_service", { n: num(pieces.length) })),
+      h("p", { class: "muted small" }, t("pieces_hint")),
+      h(
+        "table",
+        { class: "districts small", id: "coverage-pieces" },
+        h("thead", {}, h("tr", {}, [t("piece"), t("households"), t("buildings"), t("street_m")].map((c) => h("th", {}, c)))),
+        h(
+          "tbody",
+          {},
+          pieces.slice(0, 50).map((p) =>
+            row([`${p.piece}${p.joined_by_private_ways ? ` · ${t("private_ways")}` : ""}`, num(p.households), num(p.buildings), num(p.length_m)], p.bbox),
+          ),
+        ),
+      ),
+    );
+  }
+  if (legs.length) {
+    const pad = 0.0015;
+    box.append(
+      h("h4", {}, t("long_legs", { n: num(data.access.buildings_long_leg ?? legs.length), m: num(data.access.long_leg_m ?? 100) })),
+      h(
+        "table",
+        { class: "districts small", id: "coverage-long-legs" },
+        h("thead", {}, h("tr", {}, [t("building"), t("grids"), t("leg_m"), t("households")].map((c) => h("th", {}, c)))),
+        h(
+          "tbody",
+          {},
+          legs.slice(0, 50).map((l) =>
+            row([l.id, l.grid ?? "–", num(l.access_m), num(l.households)], [l.at[0] - pad, l.at[1] - pad, l.at[0] + pad, l.at[1] + pad]),
+          ),
+        ),
+      ),
+    );
+  }
+}
 
 function fmt(v) {
   if (typeof v === "number") return Number.isInteger(v) ? num(v) : v.toFixed(3);

@@ -30,7 +30,7 @@ import shapely
 from gis._types import CRSLike
 
 #: Barrier kinds only a mapped bridge, tunnel or crossing passes.
-HARD_KINDS = frozenset({"motorway", "trunk", "railway", "waterway", "water", "coastline"})
+HARD_KINDS = frozenset({"motorway", "trunk", "railway", "waterway", "water"})
 #: Barrier kinds a gate somewhere passes.
 SOFT_KINDS = frozenset({"wall", "fence"})
 

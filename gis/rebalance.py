@@ -312,7 +312,7 @@ def _transfer_bands(state: PlanState, tol: np.ndarray, log: list[int]) -> None:
         worst = np.abs(state.deviations()[:, 0]).max()
         flows = _plan_transfers(state, float(tol[0]))
         for a, b, amount in sorted(flows, key=lambda f: (-f[2], f[0], f[1])):
-            _peel(state, a, b, amount, values, used, log)
+            peel_band(state, a, b, amount, values, used, log)
         if np.abs(state.deviations()[:, 0]).max() >= worst - 1e-12:
             break
 
@@ -352,7 +352,7 @@ def _plan_transfers(state: PlanState, tol: float) -> list[tuple[int, int, float]
     return [(int(a), int(b), float(f)) for (a, b), f in zip(pairs[keep], res.x[keep], strict=True)]
 
 
-def _peel(
+def peel_band(
     state: PlanState,
     a: int,
     b: int,
@@ -361,7 +361,13 @@ def _peel(
     used: np.ndarray,
     log: list[int],
 ) -> None:
-    """Move about ``amount`` from ``a`` to ``b`` as a band along their boundary."""
+    """Move about ``amount`` from ``a`` to ``b`` as a band along their boundary.
+
+    Grids of ``a`` touching ``b`` are taken fewest-cut-edges first (so the band
+    grows along the boundary), never a grid already ``used``, and only when
+    ``a`` stays contiguous; each moved grid is marked ``used`` and appended to
+    ``log``.  Stops at the grid that brings the amount closest to ``amount``.
+    """
     ip, ix = state.graph.indptr, state.graph.indices
     lab = state.labels
 

@@ -6,7 +6,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gis.districting import _partition_groups, draw_districts
+from gis.districting import draw_districts
+from gis.partition import partition_groups
 from gis.plan import PlanState, grid_graph, repair_contiguity
 from gis.search import balance_state
 from gis.transfer import transfer_balance
@@ -24,7 +25,7 @@ def two_quantity_lattice(rows: int, cols: int, seed: int, noise: float):
 def stalled_state(grids, k: int, tol: np.ndarray) -> PlanState:
     graph = grid_graph(grids, quantities=("population", "workload"))
     groups = np.zeros(graph.n, dtype=np.int64)
-    labels, _ = _partition_groups(graph, groups, np.array([k]), seed=0)
+    labels, _ = partition_groups(graph, groups, np.array([k]), seed=0)
     state = PlanState(graph, labels, [str(d + 1) for d in range(k)])
     repair_contiguity(state)
     balance_state(state, tol)

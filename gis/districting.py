@@ -39,14 +39,15 @@ from gis.exact import MAX_GRIDS_PER_DISTRICT, ExactResult, solve_exact
 from gis.groups import Groups
 from gis.partition import allot_seats, partition_groups
 from gis.plan import GridGraph, PlanState, grid_graph, repair_contiguity, sort_ids, to_metric
+from gis.recombine import recombine
 from gis.redraw import KEEP_LEVELS, redraw
 from gis.search import balance_state, perturb_and_polish, polish_worst, smooth, worst_scale
 from gis.transfer import transfer_balance
 
 #: Partitions tried (with derived seeds) for a fresh plan that misses its tolerance.
 RETRIES = 6
-#: Seconds the exact solve for coarse grids gets at least.
-EXACT_SECONDS = 20.0
+#: Seconds the exact search for coarse grids gets at most (at least 5 s past the time limit).
+EXACT_SECONDS = 30.0
 
 
 @dataclass
@@ -288,6 +289,7 @@ def _reach(
     if worst_scale(state, tol) > 1.0 and state.graph.n <= MAX_GRIDS_PER_DISTRICT * state.k:
         say("exact search for the best achievable plan")
         polish_worst(state, tol, groups=rule)
+        recombine(state, tol, groups=rule, deadline=deadline)
         state, exact = _exact_if_coarse(state, tol, rule, old=old, deadline=deadline)
     if worst_scale(state, tol) > 1.0 and exact is None:
         state = perturb_and_polish(state, tol, groups=rule, seed=seed, deadline=deadline)
@@ -405,7 +407,7 @@ def _exact_if_coarse(
         upper,
         groups=rule.grid if rule.hard else None,
         old_labels=None if old is None else old.labels,
-        time_limit=max(EXACT_SECONDS, deadline - time.monotonic()),
+        time_limit=min(EXACT_SECONDS, max(deadline - time.monotonic(), 5.0)),
     )
     if found is None or found.labels is None or found.scale > upper:
         return state, found
@@ -454,10 +456,10 @@ def _tolerance_warning(summary: Mapping[str, Any], tol: np.ndarray, names: Seque
             f"(proven by an exact search over {exact['candidates']} candidate districts), "
             "and this plan reaches it"
         )
-    if bound > tol[0] - 1e-12:
+    if bound > 0:
         return (
-            f"the grids are too coarse for ±{tol[0]:.2%}: no plan can do better than "
-            f"±{bound:.2%}; this plan reaches ±{worst:.2%}"
+            f"tolerance ±{tol[0]:.2%} not reached: best found ±{worst:.2%}, proven bound "
+            f"±{bound:.2%} (no contiguous plan does better), gap {100 * (worst - bound):.2f} points"
         )
     return (
         f"tolerance ±{tol[0]:.2%} not reached (±{worst:.2%}); the best achievable bound "

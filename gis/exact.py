@@ -1,22 +1,27 @@
-"""Exact districting for coarse grids: every candidate district, then set partitioning.
+"""Exact districting for coarse grids: candidate districts, then set partitioning.
 
 When districts hold only a few grids each, the grids themselves limit how
 well populations can balance, and a local search cannot tell whether its
 plan is the best one possible.  Here every connected set of grids whose
-deviation stays within a bound ``upper`` (the local search's plan gives it)
-is listed, and a MILP (HiGHS through :func:`scipy.optimize.milp`) picks
-``k`` disjoint sets covering every grid:
+deviation stays within a level ``upper`` (the local search's plan gives it)
+is listed (:mod:`gis._enumerate`), and MILPs (HiGHS through
+:func:`scipy.optimize.milp`) pick ``k`` disjoint sets covering every grid:
 
-1. minimise the largest deviation (in units of each quantity's tolerance):
-   because every connected district within ``upper`` is a candidate, the
-   optimum is the best achievable deviation of *any* contiguous plan, and
-   the solver's dual bound is a proven lower bound when time runs out;
-2. at that deviation, minimise the cut edges (or, redrawing an old plan,
-   the population that changes district, then the cut edges).
+1. the smallest largest deviation (in units of each quantity's tolerance),
+   by a search over the sets' deviations, each step a set-partitioning
+   feasibility problem.  Because every connected district within a level
+   is a candidate, an infeasible step *proves* that no contiguous plan
+   reaches that level: the bound.  The first step is the level one
+   :data:`GAP` below the plan, so a plan within that gap of a proven bound
+   comes first; the search then closes in on the optimum while time lasts;
+2. at that deviation, the fewest cut edges (or, redrawing an old plan, the
+   fewest people changing district, then the fewest cut edges).
 
-Listing stops at ``max_candidates`` sets, so the method applies to coarse
-grid sets only (a few grids per district); :func:`solve_exact` returns
-``None`` when the list would be longer.
+When the sets within ``upper`` are too many to list, the listing is tried
+at lower levels (the gap below the plan, then the tolerance itself): an
+infeasible partition there is still a proven bound, a feasible one a better
+plan.  :func:`solve_exact` returns ``None`` when even those are too many
+(grids too fine for this method).
 """
 
 from __future__ import annotations
@@ -30,12 +35,21 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from gis.plan import GridGraph
 
-#: Connected sets listed at most (candidates within the bound).
-MAX_CANDIDATES = 150_000
-#: Search steps of the listing at most (sets visited, inside or outside the bound).
-MAX_VISITS = 400_000
+#: Connected sets listed at most (candidates within the level).
+MAX_CANDIDATES = 200_000
+#: Search steps of the listing at most (sets visited, inside or outside the level).
+MAX_VISITS = 60_000_000
 #: Grids per district (on average) above which the listing is not tried at all.
 MAX_GRIDS_PER_DISTRICT = 10.0
+#: Largest deviation (a fraction: one percentage point) between a plan and its proven bound
+#: that the search settles for first.
+GAP = 0.01
+#: Seconds at least for choosing the most compact (or least moving) plan at the best level.
+SECOND_SECONDS = 3.0
+#: Branches of the depth-first search for a partition before the MILP takes over.
+SEARCH_NODES = 20_000
+#: Seconds one feasibility step of the search may take (a step out of time proves nothing).
+PROBE_SECONDS = 4.0
 
 
 @dataclass
@@ -46,7 +60,7 @@ class ExactResult:
     ----------
     labels
         District index (``0 .. k-1``) per grid of the best plan found, or
-        ``None`` when the solver found none within its time.
+        ``None`` when the solver found none better than ``upper``.
     scale
         The best plan's largest deviation in units of tolerance
         (``max |deviation| / tolerance`` over quantities and districts).
@@ -78,12 +92,7 @@ def candidate_districts(
     max_candidates: int = MAX_CANDIDATES,
     max_visits: int = MAX_VISITS,
 ) -> list[int] | None:
-    """Every connected set of grids within ``upper`` × tolerance of the ideal.
-
-    Sets are listed once each by the ESU scheme (each set is grown from its
-    lowest-numbered grid, adding only neighbours not adjacent to the set
-    before), pruned as soon as a quantity exceeds its upper limit (the
-    quantities are not negative, so no superset can come back).
+    """Every connected set of grids within ``upper`` × tolerance of the ideal, as bit masks.
 
     Parameters
     ----------
@@ -105,55 +114,66 @@ def candidate_districts(
     list of int or None
         Sets as bit masks over grid indices (bit ``i`` = grid ``i``).
     """
+    listed = _list(graph, _ideal(graph, k), tol, upper, groups, max_candidates, max_visits)
+    if listed is None:
+        return None
+    members, offsets = listed
+    return [
+        sum(1 << int(i) for i in members[offsets[j] : offsets[j + 1]])
+        for j in range(len(offsets) - 1)
+    ]
+
+
+def _warm_up() -> None:
+    """Compile (or load from the cache) the listing before any time is counted."""
+    from gis._enumerate import list_sets
+
+    indptr = np.zeros(2, dtype=np.int64)  # one grid, no neighbours
+    list_sets(indptr, indptr[:0], np.ones((1, 1)), np.zeros(1), np.ones(1), 1, 1)
+
+
+def _ideal(graph: GridGraph, k: int) -> np.ndarray:
+    return graph.values[:, : graph.n_balanced].sum(axis=0) / k
+
+
+def _list(
+    graph: GridGraph,
+    ideal: np.ndarray,
+    tol: np.ndarray,
+    upper: float,
+    groups: np.ndarray | None,
+    max_candidates: int,
+    max_visits: int,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Members and offsets of the connected sets within ``upper``, or ``None`` (too many)."""
+    from gis._enumerate import list_sets
+
     nb = graph.n_balanced
-    vals = graph.values[:, :nb]
-    ideal = vals.sum(axis=0) / k
     active = ideal > 0
     if not active.any():
         return None
-    vals = vals[:, active]
+    vals = np.ascontiguousarray(graph.values[:, :nb][:, active], dtype=float)
     ideal, tol = ideal[active], np.asarray(tol, dtype=float)[active]
-    hi = (ideal * (1.0 + upper * tol) * (1 + 1e-12)).tolist()
-    lo = (ideal * (1.0 - upper * tol) * (1 - 1e-12)).tolist()
-    q = len(hi)
-    v = vals.tolist()
-    nbrs = graph.neighbour_lists()
-    if groups is not None:
-        nbrs = [[u for u in nb_i if groups[u] == groups[i]] for i, nb_i in enumerate(nbrs)]
-    masks = [sum(1 << u for u in nb_i) for nb_i in nbrs]
-    found: list[int] = []
-    visits = 0
-
-    class _TooManyError(Exception):
-        pass
-
-    def grow(s: int, closed: int, ext: list[int], tot: list[float], root: int) -> None:
-        nonlocal visits
-        visits += 1
-        if visits > max_visits:
-            raise _TooManyError
-        if all(tot[j] >= lo[j] for j in range(q)):
-            found.append(s)
-            if len(found) > max_candidates:
-                raise _TooManyError
-        ext = list(ext)
-        while ext:
-            w = ext.pop()
-            vw = v[w]
-            nt = [tot[j] + vw[j] for j in range(q)]
-            if any(nt[j] > hi[j] for j in range(q)):
-                continue
-            new = [u for u in nbrs[w] if u > root and not (closed >> u) & 1]
-            grow(s | (1 << w), closed | masks[w], ext + new, nt, root)
-
-    try:
-        for r in range(graph.n):
-            if any(v[r][j] > hi[j] for j in range(q)):
-                continue
-            grow(1 << r, (1 << r) | masks[r], [u for u in nbrs[r] if u > r], list(v[r]), r)
-    except (_TooManyError, RecursionError):  # too many sets, or sets too large to grow
+    hi = ideal * (1.0 + upper * tol) * (1 + 1e-12)
+    lo = ideal * (1.0 - upper * tol) * (1 - 1e-12)
+    indptr, indices = graph.indptr, graph.indices
+    if groups is not None:  # sets stay inside one group
+        src, dst = graph.edges()
+        keep = groups[src] == groups[dst]
+        indptr = np.r_[0, np.cumsum(np.bincount(src[keep], minlength=graph.n))]
+        indices = dst[keep]
+    members, offsets, status = list_sets(
+        indptr.astype(np.int64),
+        indices.astype(np.int64),
+        vals,
+        lo,
+        hi,
+        int(max_candidates),
+        int(max_visits),
+    )
+    if status < 0:
         return None
-    return found
+    return members[: offsets[status]].astype(np.int64), offsets[: status + 1].copy()
 
 
 def solve_exact(
@@ -165,6 +185,7 @@ def solve_exact(
     groups: np.ndarray | None = None,
     old_labels: np.ndarray | None = None,
     time_limit: float = 20.0,
+    ideal: np.ndarray | None = None,
     max_candidates: int = MAX_CANDIDATES,
     max_visits: int = MAX_VISITS,
 ) -> ExactResult | None:
@@ -187,76 +208,160 @@ def solve_exact(
         District per grid of an old plan: among the best-balanced plans,
         the one moving the least population is chosen.
     time_limit
-        Seconds for the two MILP solves together.
+        Seconds for listing and solving together.
+    ideal
+        The ideal district per balanced quantity (default: the graph's
+        total over ``k``; a part of a plan re-solved keeps the plan's ideal).
     max_candidates, max_visits
         Limits of the listing (see :func:`candidate_districts`).
 
     Returns
     -------
     ExactResult or None
-        ``None`` when the candidates are too many to list (grids too fine
-        for this method: more than :data:`MAX_GRIDS_PER_DISTRICT` per
-        district, or past the listing's limits).
+        ``None`` when the candidates are too many to list even at the
+        tolerance (grids too fine for this method: more than
+        :data:`MAX_GRIDS_PER_DISTRICT` per district, or past the limits).
     """
-    t0 = time.monotonic()
     if graph.n > MAX_GRIDS_PER_DISTRICT * k:
         return None
-    sets = candidate_districts(
-        graph,
-        k,
-        tol,
-        upper,
-        groups=groups,
-        max_candidates=max_candidates,
-        max_visits=max_visits,
-    )
-    if sets is None:
-        return None
-    n, m = graph.n, len(sets)
-    member_rows, member_cols = _members(sets)
-    cover = sparse.csc_matrix((np.ones(len(member_rows)), (member_rows, member_cols)), shape=(n, m))
-    dev = _set_deviation(graph, k, tol, cover)
-    cut = _set_cut(graph, cover)
-    deadline = t0 + time_limit
-    # 1. the smallest largest deviation: bisection over the sets' deviations,
-    #    each step a set-partitioning feasibility problem
-    levels = np.unique(dev)
-    lo, hi = 0, len(levels) - 1
-    best: np.ndarray | None = None
-    while lo < hi or best is None:
-        mid = (lo + hi) // 2
-        status, chosen = _partition(
-            cover, k, np.flatnonzero(dev <= levels[mid]), dev**2, deadline, gap=0.5
-        )
-        if status == "feasible":
-            best = chosen
-            hi = int(np.searchsorted(levels, dev[chosen].max()))
-            if lo >= hi:
-                break
-        elif status == "infeasible":
-            lo = mid + 1
-            if lo > hi:  # nothing listed makes a plan (upper was below every plan)
-                break
-        else:  # out of time: what is proven so far
+    _warm_up()
+    t0 = time.monotonic()
+    tol = np.asarray(tol, dtype=float)
+    ideal = _ideal(graph, k) if ideal is None else np.asarray(ideal, dtype=float)
+    gap = GAP / float(tol.max())  # one point, in units of tolerance
+    # 1. candidates up to the plan's level; when too many, at lower levels (a bound there)
+    for level in dict.fromkeys([upper, max(upper - gap, 1.0), 1.0]):
+        if level > upper:
+            continue
+        listed = _list(graph, ideal, tol, level, groups, max_candidates, max_visits)
+        if listed is not None:
             break
-    bound = float(levels[min(lo, len(levels) - 1)]) if lo < len(levels) else float(upper)
+    else:
+        return None
+    cover = _cover(graph.n, *listed)
+    dev = _set_deviation(graph, ideal, tol, cover)
+    deadline = t0 + time_limit
+    # 2. the smallest largest deviation, a bound within the gap first
+    pop = (np.ascontiguousarray(graph.values[:, 0], dtype=float), float(ideal[0]), float(tol[0]))
+    best, bound = _min_max_level(cover, k, dev, pop, level, upper, gap, deadline)
     if best is None:
-        return ExactResult(None, np.inf, bound, False, m, time.monotonic() - t0)
+        return ExactResult(None, np.inf, bound, False, cover.shape[1], time.monotonic() - t0)
     scale = float(dev[best].max())
     optimal = bound >= scale - 1e-12
-    # 2. at that deviation, the fewest moved people (from a plan), then the fewest cut edges
+    # 3. at that deviation, the fewest moved people (from a plan), then the fewest cut edges
+    cut = _set_cut(graph, cover)
     second = cut.astype(float)
     if old_labels is not None:
         second = _set_moved(graph, cover, old_labels) * (cut.sum() + 1.0) + second
-    status, chosen = _partition(
-        cover, k, np.flatnonzero(dev <= scale + 1e-12), second, deadline + 0.5 * time_limit
-    )
+    end = max(deadline, time.monotonic() + SECOND_SECONDS)
+    status, chosen = _partition(cover, k, np.flatnonzero(dev <= scale + 1e-12), second, end)
     if status == "feasible":
         best = chosen
-    labels = np.full(n, -1, dtype=np.int64)
+    labels = np.full(graph.n, -1, dtype=np.int64)
     for d, j in enumerate(best):
         labels[cover[:, j].nonzero()[0]] = d
-    return ExactResult(labels, scale, min(bound, scale), optimal, m, time.monotonic() - t0)
+    return ExactResult(
+        labels, scale, min(bound, scale), optimal, cover.shape[1], time.monotonic() - t0
+    )
+
+
+def _min_max_level(
+    cover: sparse.csc_matrix,
+    k: int,
+    dev: np.ndarray,
+    pop: tuple[np.ndarray, float, float],
+    listed_to: float,
+    upper: float,
+    gap: float,
+    deadline: float,
+) -> tuple[np.ndarray | None, float]:
+    """Search the sets' deviations for the smallest level a partition reaches.
+
+    A bisection over the levels, each step a feasibility problem of at most
+    :data:`PROBE_SECONDS` (or the time left); a step that runs out of time
+    counts as "not proven infeasible", so the search still closes in on the
+    bound.  The first step is one :data:`GAP` below ``upper``.  Then, time
+    permitting, the bound's own level is tried (a plan there is optimal).
+
+    Returns the best partition found (set indices, or ``None``) and the
+    proven bound: every level below it is infeasible (``listed_to`` when
+    nothing listed makes a plan, since every plan then exceeds it).
+    """
+    levels = np.unique(dev)
+    if len(levels) == 0:
+        return None, float(listed_to)
+    lo, hi = 0, len(levels) - 1  # levels[:lo] proven infeasible
+    best: np.ndarray | None = None
+    first = int(np.searchsorted(levels, min(upper, levels[-1]) - gap, side="right")) - 1
+    while lo <= hi:
+        mid = first if 0 <= first < hi else (lo + hi) // 2
+        first = -1
+        status, chosen = _probe(cover, k, dev, pop, levels[mid], deadline)
+        if status == "feasible":
+            best = chosen
+            hi = int(np.searchsorted(levels, dev[chosen].max())) - 1
+        elif status == "infeasible":
+            lo = mid + 1
+        elif time.monotonic() < deadline:  # this step ran out of time: look lower
+            hi = mid - 1
+        else:
+            break
+    if lo >= len(levels):  # nothing listed makes a plan: every plan exceeds the listed level
+        return best, float(listed_to)
+    reached = np.inf if best is None else float(dev[best].max())
+    if reached > levels[lo] and time.monotonic() < deadline:  # the bound's level itself
+        status, chosen = _probe(cover, k, dev, pop, levels[lo], deadline, seconds=np.inf)
+        if status == "feasible":
+            best = chosen
+        elif status == "infeasible" and lo + 1 < len(levels):
+            lo += 1
+    return best, float(levels[lo])
+
+
+def _probe(
+    cover: sparse.csc_matrix,
+    k: int,
+    dev: np.ndarray,
+    pop: tuple[np.ndarray, float, float],
+    level: float,
+    deadline: float,
+    seconds: float | None = None,
+) -> tuple[str, np.ndarray]:
+    """Whether the sets within ``level`` partition the grids (a time-capped MILP)."""
+    cols = np.flatnonzero(dev <= level)
+    found = _search_cover(cover, k, cols, pop, level)
+    if found is not None:
+        return "feasible", found
+    cap = PROBE_SECONDS if seconds is None else seconds
+    end = min(deadline, time.monotonic() + cap)
+    return _partition(cover, k, cols, dev**2, end, gap=0.5)
+
+
+def _search_cover(
+    cover: sparse.csc_matrix,
+    k: int,
+    cols: np.ndarray,
+    pop: tuple[np.ndarray, float, float],
+    level: float,
+) -> np.ndarray | None:
+    """A partition by the sets ``cols`` found by depth-first search, or ``None``."""
+    from gis._enumerate import exact_cover
+
+    values, ideal, tol = pop
+    sub = cover[:, cols]
+    by_grid = sub.tocsr()
+    chosen, status = exact_cover(
+        sub.indices.astype(np.int64),
+        sub.indptr.astype(np.int64),
+        by_grid.indices.astype(np.int64),
+        by_grid.indptr.astype(np.int64),
+        values,
+        k,
+        ideal * (1 - level * tol) * (1 - 1e-12),
+        ideal * (1 + level * tol) * (1 + 1e-12),
+        SEARCH_NODES,
+    )
+    return cols[chosen[:k]] if status == 1 else None
 
 
 def _partition(
@@ -277,10 +382,13 @@ def _partition(
         return "unknown", cols[:0]
     if len(cols) < k:
         return "infeasible", cols[:0]
+    sub = cover[:, cols]
+    if (sub.getnnz(axis=1) == 0).any():  # a grid no candidate covers
+        return "infeasible", cols[:0]
     res = milp(
         np.zeros(len(cols)) if cost is None else cost[cols],
         constraints=[
-            LinearConstraint(cover[:, cols], 1, 1),
+            LinearConstraint(sub, 1, 1),
             LinearConstraint(np.ones((1, len(cols))), k, k),
         ],
         integrality=np.ones(len(cols)),
@@ -294,31 +402,23 @@ def _partition(
     return "unknown", cols[:0]
 
 
-def _members(sets: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    rows: list[int] = []
-    cols: list[int] = []
-    for j, s in enumerate(sets):
-        while s:
-            low = s & -s
-            rows.append(low.bit_length() - 1)
-            cols.append(j)
-            s ^= low
-    return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+def _cover(n: int, members: np.ndarray, offsets: np.ndarray) -> sparse.csc_matrix:
+    """Grid × set incidence matrix."""
+    cols = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    return sparse.csc_matrix((np.ones(len(members)), (members, cols)), shape=(n, len(offsets) - 1))
 
 
 def _set_deviation(
-    graph: GridGraph, k: int, tol: np.ndarray, cover: sparse.csr_matrix
+    graph: GridGraph, ideal: np.ndarray, tol: np.ndarray, cover: sparse.csc_matrix
 ) -> np.ndarray:
     """Largest |deviation| / tolerance of each set over the balanced quantities."""
-    nb = graph.n_balanced
-    vals = graph.values[:, :nb]
-    ideal = vals.sum(axis=0) / k
+    vals = graph.values[:, : graph.n_balanced]
     active = ideal > 0
     totals = cover.T @ vals[:, active]
     return (np.abs(totals / ideal[active] - 1.0) / np.asarray(tol)[active]).max(axis=1)
 
 
-def _set_cut(graph: GridGraph, cover: sparse.csr_matrix) -> np.ndarray:
+def _set_cut(graph: GridGraph, cover: sparse.csc_matrix) -> np.ndarray:
     """Edges leaving each set (each counted once per side, so a plan's sum is twice its cut)."""
     adj = sparse.csr_matrix(
         (np.ones(len(graph.indices)), graph.indices, graph.indptr), shape=(graph.n, graph.n)
@@ -328,7 +428,7 @@ def _set_cut(graph: GridGraph, cover: sparse.csr_matrix) -> np.ndarray:
     return (cover.T @ degree) - inside
 
 
-def _set_moved(graph: GridGraph, cover: sparse.csr_matrix, old_labels: np.ndarray) -> np.ndarray:
+def _set_moved(graph: GridGraph, cover: sparse.csc_matrix, old_labels: np.ndarray) -> np.ndarray:
     """Population of each set outside the old district it draws most population from."""
     pop = graph.values[:, 0]
     old = sparse.csr_matrix(

@@ -604,7 +604,15 @@ def plan_summary(
         summary["moved_share"] = 0.0
         summary["from_k"] = None
     summary["best_bound"] = bound
+    for row in summary["districts"]:
+        row["district"] = district_number(row["district"])
     return summary
+
+
+def district_number(district: str) -> int | str:
+    """A district id as the integer it names (``"7"`` → ``7``); other ids unchanged."""
+    text = str(district)
+    return int(text) if text.isdigit() else text
 
 
 def district_polygons(

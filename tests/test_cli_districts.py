@@ -117,6 +117,18 @@ def test_bad_inputs_give_clear_errors(folder, capsys) -> None:
     pd.DataFrame({"grid": grids["code"][10:], "district": "1"}).to_csv(partial, index=False)
     code, _, err = run(capsys, "suggest", str(folder), "--plan", str(partial))
     assert code == 0 and "missing from the plan" in err
+    # a grid named twice, or a code a spreadsheet turned into a number: exit 2, lines named
+    plan = pd.DataFrame({"grid": grids["code"], "district": "1"})
+    twice = folder / "twice.csv"
+    pd.concat([plan, plan.iloc[[0]]]).to_csv(twice, index=False)
+    code, _, err = run(capsys, "suggest", str(folder), "--plan", str(twice))
+    assert code == 2 and f"{grids['code'].iloc[0]} on lines 2, {len(grids) + 2}" in err
+    mangled = folder / "mangled.csv"
+    plan.assign(grid=plan["grid"].where(plan.index != 4, "3.20106E+14")).to_csv(
+        mangled, index=False
+    )
+    code, _, err = run(capsys, "districts", str(folder), "--k", "4", "--from", str(mangled))
+    assert code == 2 and "line(s) 6" in err and "spreadsheet" in err
 
 
 def test_unseen_irregular_grids_without_build_json(tmp_path, capsys) -> None:

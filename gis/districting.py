@@ -46,6 +46,8 @@ from gis.transfer import transfer_balance
 
 #: Partitions tried (with derived seeds) for a fresh plan that misses its tolerance.
 RETRIES = 6
+#: Seconds the exact re-cuts of neighbouring districts get at most (coarse grids).
+RECUT_SECONDS = 20.0
 #: Seconds the exact search for coarse grids gets at most (at least 5 s past the time limit).
 EXACT_SECONDS = 30.0
 
@@ -289,9 +291,12 @@ def _reach(
     if worst_scale(state, tol) > 1.0 and state.graph.n <= MAX_GRIDS_PER_DISTRICT * state.k:
         say("exact search for the best achievable plan")
         polish_worst(state, tol, groups=rule)
-        recombine(state, tol, groups=rule, deadline=deadline)
+        state = perturb_and_polish(state, tol, groups=rule, seed=seed, deadline=deadline)
+        # exact re-cuts of neighbouring districts; the rest of the time for the proof
+        recombine(state, tol, groups=rule, deadline=min(deadline, time.monotonic() + RECUT_SECONDS))
         state, exact = _exact_if_coarse(state, tol, rule, old=old, deadline=deadline)
-    if worst_scale(state, tol) > 1.0 and exact is None:
+        return state, exact
+    if worst_scale(state, tol) > 1.0:
         state = perturb_and_polish(state, tol, groups=rule, seed=seed, deadline=deadline)
         polish_worst(state, tol, groups=rule, deadline=deadline)
     return state, exact

@@ -61,10 +61,44 @@ def recombine(
     while steps < max_steps and worst_scale(state, tol) > 1.0 + 1e-9:
         if deadline is not None and time.monotonic() > deadline:
             break
-        if not _improve_worst(state, tol, groups, deadline):
+        if _improve_worst(state, tol, groups, deadline):
+            steps += 1
+            continue
+        evened = _even_pairs(state, tol, groups, deadline)
+        steps += evened
+        if evened == 0:
             break
-        steps += 1
     return steps
+
+
+def _even_pairs(state: PlanState, tol: np.ndarray, groups: Groups, deadline: float | None) -> int:
+    """One pass of exact re-cuts of neighbouring pairs, most uneven first; how many were made.
+
+    A pair is re-cut when the worse of its two deviations falls, so the
+    plan's deviations even out across the district graph (a deficit spreads
+    to districts that can absorb it) and the worst district gets new
+    neighbours to trade with.
+    """
+    x = _signed(state, tol)
+    src, dst = state.graph.edges()
+    lab = state.labels
+    pairs = np.unique(np.sort(np.column_stack([lab[src], lab[dst]]), axis=1), axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    order = np.argsort(-np.abs(x[pairs[:, 0]] - x[pairs[:, 1]]), kind="stable")
+    made = 0
+    for a, b in pairs[order].tolist():
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        if _recut(state, tol, [a, b], groups, deadline):
+            made += 1
+    return made
+
+
+def _signed(state: PlanState, tol: np.ndarray) -> np.ndarray:
+    """The deviation of largest size per district, signed, in units of tolerance."""
+    nb = state.graph.n_balanced
+    x = state.deviations()[:, :nb] / tol
+    return x[np.arange(len(x)), np.abs(x).argmax(axis=1)]
 
 
 def _improve_worst(

@@ -183,3 +183,50 @@ def test_draw_districts_proves_the_best_on_coarse_grids() -> None:
             state.move_index(i, targets[int(rng.integers(len(targets)))])
             worst = float(np.abs(state.deviations()[:, 0]).max())
             assert worst >= s["best_bound"] - 1e-6
+
+
+@SMALL
+@given(
+    shape=st.sampled_from([(2, 3), (3, 3), (2, 4), (1, 7)]),
+    data=st.data(),
+    k=st.integers(2, 3),
+    level=st.floats(0.5, 40.0),
+)
+def test_depth_first_cover_agrees_with_brute_force(shape, data, k, level) -> None:
+    from gis.exact import _cover, _ideal, _list, _search_cover, _set_deviation
+
+    n = shape[0] * shape[1]
+    pops = data.draw(st.lists(st.integers(1, 900), min_size=n, max_size=n))
+    graph = small_graph(*shape, pops)
+    tol = np.array([0.02])
+    ideal = _ideal(graph, k)
+    members, offsets = _list(graph, ideal, tol, level, None, 10**6, 10**8)
+    cover = _cover(graph.n, members, offsets)
+    dev = _set_deviation(graph, ideal, tol, cover)
+    pop = (graph.values[:, 0].copy(), float(ideal[0]), 0.02)
+    found = _search_cover(cover, k, np.arange(cover.shape[1]), pop, level)
+    best, _ = brute_force(graph, k, tol)
+    if best <= level * (1 + 1e-9):  # a plan within the level exists: the search finds one
+        assert found is not None and len(found) == k
+        assert (cover[:, found].sum(axis=1) == 1).all()  # every grid exactly once
+        assert dev[found].max() <= level * (1 + 1e-9)
+    else:
+        assert found is None
+
+
+def test_recombination_lowers_the_worst_and_keeps_the_plan_whole() -> None:
+    import time
+
+    from gis.groups import FREE
+    from gis.recombine import recombine
+    from gis.search import worst_scale
+
+    grids = voronoi_grids(60, seed=4)
+    state = draw_districts(grids, 8, tolerance=0.02, seed=0).state
+    tol = np.array([0.002])  # far tighter than the plan: every district is a worst to re-cut
+    before = worst_scale(state, tol)
+    steps = recombine(state, tol, groups=FREE, deadline=time.monotonic() + 10)
+    assert steps > 0 and worst_scale(state, tol) < before
+    assert state.contiguity().all() and (state.count > 0).all()
+    fresh = state.recount()
+    assert np.allclose(fresh["totals"], state.totals) and fresh["cut_edges"] == state.cut_edges

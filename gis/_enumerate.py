@@ -11,11 +11,11 @@ is not grown further.  Compiled with numba on first use (cached on disk).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit  # type: ignore[import-untyped]
+from numba import njit
 
 
 @njit(cache=True)
-def list_sets(
+def list_sets(  # noqa: C901, PLR0915  (one compiled loop: the ESU listing)
     indptr: np.ndarray,
     indices: np.ndarray,
     values: np.ndarray,

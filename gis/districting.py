@@ -228,6 +228,7 @@ def _fresh(
 def _make_whole(state: PlanState, rule: Groups) -> None:
     """Repair contiguity and give every empty district a grid."""
     repair_contiguity(state)
+    assert rule.district is not None  # every first plan names its districts' groups
     _fill_empty(state, rule.district, rule.grid if rule.hard else None)
 
 
@@ -314,8 +315,10 @@ def _report(
 ) -> dict[str, Any]:
     """The plan summary with the proven bound (see :func:`plan_summary`)."""
     graph = state.graph
-    hard = rule.grid if rule.hard else None
-    seats = np.bincount(rule.district, minlength=int(rule.grid.max()) + 1) if rule.hard else None
+    hard, seats = None, None
+    if rule.hard and rule.grid is not None and rule.district is not None:
+        hard = rule.grid
+        seats = np.bincount(rule.district, minlength=int(rule.grid.max()) + 1)
     bound = best_bound(graph, state.k, groups=hard, seats=seats)
     if exact is not None and len(tol) == 1:
         bound = max(bound, round(exact.bound * float(tol[0]), 6))

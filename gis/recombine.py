@@ -125,8 +125,8 @@ def _recut(
     deadline: float | None,
 ) -> bool:
     """Re-cut ``districts`` exactly; apply and return True when their worst falls."""
-    nested = groups.hard and groups.district is not None
-    if nested and len({int(groups.district[d]) for d in districts}) > 1:
+    district_group = groups.district if groups.hard else None
+    if district_group is not None and len({int(district_group[d]) for d in districts}) > 1:
         return False
     x = _scales(state, tol)
     current = float(x[districts].max())

@@ -27,11 +27,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import linprog
 
 from gis.adjacency import Adjacency
 from gis.plan import PlanState, grid_graph, tolerances
 from gis.search import balance_state
+from gis.solver import linprog
 
 #: Suggestions kept per (from, to) pair of districts, so the list stays varied.
 PER_PAIR = 3
@@ -335,7 +335,7 @@ def no_move_reason(
     found = solve_exact(
         state.graph, state.k, tol, _worst(state, tol) * (1 + 1e-9), time_limit=time_limit
     )
-    if found is not None and found.bound >= _worst(state, tol) - 1e-9:
+    if found is not None and found.bound >= _worst(state, tol) * (1 - 1e-8):
         return (
             f"the plan is already the best achievable: no contiguous plan of {state.k} districts "
             f"does better than ±{worst:.2%} (proven over {found.candidates} candidate districts)"

@@ -28,12 +28,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint
 
 from gis._errors import PlanError
 from gis.partition import allot_seats, merge_groups, partition_groups, weighted_partition
 from gis.plan import GridGraph, PlanState
 from gis.rebalance import peel_band
+from gis.solver import milp
 
 #: The trade-off levels, from keeping the old districts most to the most compact plan.
 KEEP_LEVELS = ("most", "some", "compact")

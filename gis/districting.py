@@ -35,7 +35,7 @@ import shapely
 
 from gis._errors import InfeasibleError, PlanError
 from gis.adjacency import Adjacency
-from gis.exact import MAX_GRIDS_PER_DISTRICT, ExactResult, solve_exact
+from gis.exact import GAP, MAX_GRIDS_PER_DISTRICT, ExactResult, solve_exact, warm_up
 from gis.groups import Groups
 from gis.partition import allot_seats, partition_groups
 from gis.plan import GridGraph, PlanState, grid_graph, repair_contiguity, sort_ids, to_metric
@@ -46,10 +46,14 @@ from gis.transfer import transfer_balance
 
 #: Partitions tried (with derived seeds) for a fresh plan that misses its tolerance.
 RETRIES = 6
-#: Seconds the exact re-cuts of neighbouring districts get at most (coarse grids).
-RECUT_SECONDS = 20.0
-#: Seconds the exact search for coarse grids gets at most (at least 5 s past the time limit).
-EXACT_SECONDS = 30.0
+#: Share of the time left that the first exact search may take (coarse grids).
+QUICK_SHARE = 0.4
+#: Share of the time left then that the exact re-cuts of neighbouring districts may take.
+RECUT_SHARE = 0.3
+#: Share of the time limit kept for smoothing and reporting after the search.
+RESERVE_SHARE = 0.1
+#: Share of the time limit for the plan itself when redrawing (the rest: the other keep levels).
+REDRAW_SHARE = 0.7
 
 
 @dataclass
@@ -144,14 +148,15 @@ def draw_districts(
     """
     say = progress or (lambda _msg: None)
     quantities, tol = _balance_spec(balance, tolerance)
-    deadline = time.monotonic() + time_limit
-    # 1. grids as numbers
+    # 1. grids as numbers; the clock starts (the exact search compiled first, when it may run)
     gm = to_metric(grids, crs=crs)
     graph = grid_graph(
         gm, adjacency=adjacency, quantities=quantities, tallied=("population", "households")
     )
     _check_k(graph, k)
     warnings = _bridge_notes(graph)
+    clock = _Budget.start(graph, k, time_limit, redraw=from_plan is not None)
+    deadline = clock.search
     # 2. a balanced first plan: redrawn from the old one, or fresh (inside communities or not)
     say(f"partitioning {graph.n} grids into {k} districts")
     old = None
@@ -166,18 +171,46 @@ def draw_districts(
     # 3. out of tolerance: joint moves, the exact search on coarse grids, an iterated local search
     state, exact = _reach(state, tol, rule, old=old, seed=seed, deadline=deadline, say=say)
     # 4. smoother boundaries within the tolerance
-    smooth(state, tol, groups=rule, deadline=deadline)
+    smooth(state, tol, groups=rule, deadline=clock.smooth)
     # 5. figures, the proven bound, what moved (and, for a redraw, the other trade-offs)
     summary = _report(state, tol, rule, old=old, exact=exact, nest=nest, seed=seed)
     if old is not None:
         summary["keep"] = keep
         summary["tradeoff"] = tradeoff(
-            graph, old, k, tol, chosen=(keep, state), nest=nest, seed=seed
+            graph, old, k, tol, chosen=(keep, state), nest=nest, seed=seed, deadline=clock.end
         )
     warnings += _plan_warnings(summary, tol, graph.balanced)
     summary["warnings"] = warnings
     districts = district_polygons(gm, state, summary)
     return DistrictingResult(state.assignment(), summary, districts, warnings, state)
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """When the stages of :func:`draw_districts` stop (``time.monotonic()`` values).
+
+    Attributes
+    ----------
+    search
+        The first plan and the search for the tolerance (stages 2 and 3).
+    smooth
+        Smoother boundaries (stage 4).
+    end
+        Everything, the other keep levels of a redraw included (stage 5).
+    """
+
+    search: float
+    smooth: float
+    end: float
+
+    @classmethod
+    def start(cls, graph: GridGraph, k: int, time_limit: float, *, redraw: bool) -> _Budget:
+        """The budget of a plan starting now; compiles the exact search first on coarse grids."""
+        if graph.n <= MAX_GRIDS_PER_DISTRICT * k:
+            warm_up()  # once per machine (numba's cache on disk), not on the plan's clock
+        now = time.monotonic()
+        plan = time_limit * (REDRAW_SHARE if redraw else 1.0)
+        return cls(now + plan * (1.0 - RESERVE_SHARE), now + plan, now + time_limit)
 
 
 def _bridge_notes(graph: GridGraph) -> list[str]:
@@ -291,16 +324,58 @@ def _reach(
     exact = None
     if worst_scale(state, tol) > 1.0 and state.graph.n <= MAX_GRIDS_PER_DISTRICT * state.k:
         say("exact search for the best achievable plan")
-        polish_worst(state, tol, groups=rule)
-        state = perturb_and_polish(state, tol, groups=rule, seed=seed, deadline=deadline)
-        # exact re-cuts of neighbouring districts; the rest of the time for the proof
-        recombine(state, tol, groups=rule, deadline=min(deadline, time.monotonic() + RECUT_SECONDS))
-        state, exact = _exact_if_coarse(state, tol, rule, old=old, deadline=deadline)
-        return state, exact
+        return _coarse(state, tol, rule, old=old, deadline=deadline)
     if worst_scale(state, tol) > 1.0:
         state = perturb_and_polish(state, tol, groups=rule, seed=seed, deadline=deadline)
         polish_worst(state, tol, groups=rule, deadline=deadline)
     return state, exact
+
+
+def _coarse(
+    state: PlanState, tol: np.ndarray, rule: Groups, *, old: PlanState | None, deadline: float
+) -> tuple[PlanState, ExactResult | None]:
+    """Coarse grids: the exact search; exact re-cuts and the search again when a gap is left."""
+    polish_worst(state, tol, groups=rule, deadline=deadline)
+    # 1. the exact search, briefly: a plan within tolerance, or one proven near the best
+    state, exact = _exact_if_coarse(
+        state, tol, rule, old=old, deadline=_share(deadline, QUICK_SHARE)
+    )
+    if _settled(state, tol, exact):
+        return state, exact
+    # 2. exact re-cuts of the worst district with its neighbours (a better plan to start from)
+    recombine(state, tol, groups=rule, deadline=_share(deadline, RECUT_SHARE))
+    # 3. the exact search again, with the time left
+    state, again = _exact_if_coarse(state, tol, rule, old=old, deadline=deadline)
+    return state, _stronger(exact, again)
+
+
+def _share(deadline: float, share: float) -> float:
+    """The time ``share`` of what is left before ``deadline`` from now."""
+    now = time.monotonic()
+    return now + share * max(deadline - now, 0.0)
+
+
+def _settled(state: PlanState, tol: np.ndarray, exact: ExactResult | None) -> bool:
+    """Within tolerance, or within :data:`gis.exact.GAP` of a proven bound."""
+    reached = worst_scale(state, tol)
+    gap = GAP / float(tol.max())
+    return reached <= 1.0 or (exact is not None and reached - exact.bound <= gap + 1e-9)
+
+
+def _stronger(first: ExactResult | None, second: ExactResult | None) -> ExactResult | None:
+    """Two exact searches of one plan as one: the higher bound, the better plan, work added."""
+    if first is None or second is None:
+        return second or first
+    bound = max(first.bound, second.bound)
+    best = second if second.scale <= first.scale else first
+    return ExactResult(
+        best.labels,
+        best.scale,
+        min(bound, best.scale),
+        bound >= best.scale * (1 - 1e-9),
+        first.candidates + second.candidates,
+        first.seconds + second.seconds,
+    )
 
 
 def _report(
@@ -339,23 +414,27 @@ def tradeoff(
     chosen: tuple[str, PlanState],
     nest: str | None,
     seed: int,
+    deadline: float,
 ) -> list[dict[str, Any]]:
     """The plans of every keep level: people moved against cut edges and Polsby-Popper.
 
     The chosen level's plan is ``chosen``; the others are drawn (balanced and
-    smoothed, without the exact search) to show what the planner would gain
-    or lose.  A level whose plan moves more people and is less compact than
-    another's is marked ``dominated``.
+    smoothed, without the exact search, sharing the time up to ``deadline``)
+    to show what the planner would gain or lose.  A level whose plan moves
+    more people and is less compact than another's is marked ``dominated``.
     """
     rows = []
+    others = [level for level in KEEP_LEVELS if level != chosen[0]]
     for level in KEEP_LEVELS:
         if level == chosen[0]:
             state = chosen[1]
         else:
+            share = max(deadline - time.monotonic(), 0.0) / (len(others) - others.index(level))
+            until = time.monotonic() + share
             state, rule = _redrawn(
-                graph, old, k, tol, keep=level, nest=nest, seed=seed, deadline=time.monotonic() + 10
+                graph, old, k, tol, keep=level, nest=nest, seed=seed, deadline=until
             )
-            smooth(state, tol, groups=rule)
+            smooth(state, tol, groups=rule, deadline=until)
         rows.append({"keep": level, "chosen": level == chosen[0], **_tradeoff_row(old, state, tol)})
     for row in rows:
         row["dominated"] = any(
@@ -405,7 +484,7 @@ def _exact_if_coarse(
     deadline: float,
 ) -> tuple[PlanState, ExactResult | None]:
     """Solve exactly when the grids are coarse enough; keep the better plan."""
-    if not state.contiguity().all():
+    if not state.contiguity().all() or worst_scale(state, tol) <= 1.0:
         return state, None
     upper = worst_scale(state, tol) * (1 + 1e-9)
     found = solve_exact(
@@ -415,7 +494,8 @@ def _exact_if_coarse(
         upper,
         groups=rule.grid if rule.hard else None,
         old_labels=None if old is None else old.labels,
-        time_limit=min(EXACT_SECONDS, max(deadline - time.monotonic(), 5.0)),
+        time_limit=max(deadline - time.monotonic(), 0.0),
+        enough=1.0,
     )
     if found is None or found.labels is None or found.scale > upper:
         return state, found
@@ -458,20 +538,25 @@ def _tolerance_warning(summary: Mapping[str, Any], tol: np.ndarray, names: Seque
             )
         return f"tolerances not reached: {reach}; try another seed or larger tolerances"
     bound = summary["best_bound"]
-    if exact and exact["optimal"]:
+    if (exact and exact["optimal"]) or bound >= worst - 1e-9:
+        how = (
+            ""
+            if not exact
+            else f" by an exact search over {exact['candidates']} candidate districts"
+        )
         return (
             f"the grids are too coarse for ±{tol[0]:.2%}: the best achievable is ±{bound:.2%} "
-            f"(proven by an exact search over {exact['candidates']} candidate districts), "
-            "and this plan reaches it"
+            f"(proven{how}), and this plan reaches it"
         )
     if bound > 0:
         return (
             f"tolerance ±{tol[0]:.2%} not reached: best found ±{worst:.2%}, proven bound "
             f"±{bound:.2%} (no contiguous plan does better), gap {100 * (worst - bound):.2f} points"
         )
+    why = "the exact search ran out of time" if exact else "grids too fine for the exact search"
     return (
-        f"tolerance ±{tol[0]:.2%} not reached (±{worst:.2%}); the best achievable bound "
-        f"is at least ±{bound:.2%}: try another seed or a larger tolerance"
+        f"tolerance ±{tol[0]:.2%} not reached: best found ±{worst:.2%}, no bound proven ({why}): "
+        "try a longer --time-limit, another seed or a larger tolerance"
     )
 
 

@@ -1,27 +1,25 @@
-"""Exact districting for coarse grids: candidate districts, then set partitioning.
+"""Exact districting for coarse grids: the best achievable plan, or a proven bound on it.
 
 When districts hold only a few grids each, the grids themselves limit how
 well populations can balance, and a local search cannot tell whether its
-plan is the best one possible.  Here every connected set of grids whose
-deviation stays within a level ``upper`` (the local search's plan gives it)
-is listed (:mod:`gis._enumerate`), and MILPs (HiGHS through
-:func:`scipy.optimize.milp`) pick ``k`` disjoint sets covering every grid:
+plan is the best one possible.  :func:`solve_exact` answers with an exact
+search (:mod:`gis._grow`) that grows plans district by district and either
+finds a plan whose districts all lie within a level (in units of each
+quantity's tolerance) or proves that none exists:
 
-1. the smallest largest deviation (in units of each quantity's tolerance),
-   by a search over the sets' deviations, each step a set-partitioning
-   feasibility problem.  Because every connected district within a level
-   is a candidate, an infeasible step *proves* that no contiguous plan
-   reaches that level: the bound.  The first step is the level one
-   :data:`GAP` below the plan, so a plan within that gap of a proven bound
-   comes first; the search then closes in on the optimum while time lasts;
-2. at that deviation, the fewest cut edges (or, redrawing an old plan, the
-   fewest people changing district, then the fewest cut edges).
+1. the smallest largest deviation, by a search over levels, each step one
+   grown search: first the tolerance itself (a plan there settles it), then
+   one :data:`GAP` below the caller's plan (so a plan within a point of a
+   proven bound comes first), then bisection while time lasts.  A level
+   proven empty is a lower bound for every contiguous plan;
+2. at that level (or at the tolerance, when it is met), the fewest cut
+   edges (or, redrawing an old plan, the fewest people changing district,
+   then the fewest cut edges): every connected set within the level is listed
+   (:mod:`gis._enumerate`) and a set-partitioning MILP (HiGHS) chooses ``k``
+   of them, when they are few enough (:data:`MAX_CANDIDATES`).
 
-When the sets within ``upper`` are too many to list, the listing is tried
-at lower levels (the gap below the plan, then the tolerance itself): an
-infeasible partition there is still a proven bound, a feasible one a better
-plan.  :func:`solve_exact` returns ``None`` when even those are too many
-(grids too fine for this method).
+:func:`candidate_districts` lists those sets on its own.  The solver's output
+is silenced at the file-descriptor level (:func:`gis.solver.quiet`).
 """
 
 from __future__ import annotations
@@ -31,25 +29,30 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint
 
 from gis.plan import GridGraph
+from gis.solver import milp
 
-#: Connected sets listed at most (candidates within the level).
-MAX_CANDIDATES = 200_000
+#: Connected sets listed at most for choosing the most compact plan (stage 2).
+MAX_CANDIDATES = 5_000
 #: Search steps of the listing at most (sets visited, inside or outside the level).
-MAX_VISITS = 60_000_000
-#: Grids per district (on average) above which the listing is not tried at all.
-MAX_GRIDS_PER_DISTRICT = 10.0
+MAX_VISITS = 20_000_000
+#: Sets the listing visits per second, about (so that it keeps to the time left).
+VISITS_PER_SECOND = 3_000_000
+#: Grids per district (on average) above which the exact search is not tried at all.
+MAX_GRIDS_PER_DISTRICT = 20.0
 #: Largest deviation (a fraction: one percentage point) between a plan and its proven bound
 #: that the search settles for first.
 GAP = 0.01
-#: Seconds at least for choosing the most compact (or least moving) plan at the best level.
-SECOND_SECONDS = 3.0
-#: Branches of the depth-first search for a partition before the MILP takes over.
-SEARCH_NODES = 20_000
-#: Seconds one feasibility step of the search may take (a step out of time proves nothing).
-PROBE_SECONDS = 4.0
+#: Share of the time the first step (the tolerance itself) may take.
+FIRST_SHARE = 0.5
+#: Seconds at least a later step of the search over levels may take (when time is left).
+PROBE_SECONDS = 2.0
+#: Levels closer than this (in percentage points of deviation) end the bisection.
+RESOLUTION = 0.0005
+#: Share of the time kept for stage 2 (the most compact plan at the level found).
+SECOND_SHARE = 0.2
 
 
 @dataclass
@@ -124,10 +127,12 @@ def candidate_districts(
     ]
 
 
-def _warm_up() -> None:
-    """Compile (or load from the cache) the listing before any time is counted."""
+def warm_up() -> None:
+    """Compile (or load from numba's cache on disk) the kernels of the exact search."""
     from gis._enumerate import list_sets
+    from gis._grow import warm_up as warm_grow
 
+    warm_grow()
     indptr = np.zeros(2, dtype=np.int64)  # one grid, no neighbours
     list_sets(indptr, indptr[:0], np.ones((1, 1)), np.zeros(1), np.ones(1), 1, 1)
 
@@ -186,8 +191,8 @@ def solve_exact(
     old_labels: np.ndarray | None = None,
     time_limit: float = 20.0,
     ideal: np.ndarray | None = None,
+    enough: float = 0.0,
     max_candidates: int = MAX_CANDIDATES,
-    max_visits: int = MAX_VISITS,
 ) -> ExactResult | None:
     """The best achievable plan and its proven bound, for coarse grid sets.
 
@@ -201,167 +206,203 @@ def solve_exact(
         Tolerance per balanced quantity.
     upper
         The largest deviation (units of tolerance) of a known contiguous
-        plan; candidates are listed up to it, so the optimum is never worse.
+        plan: the search looks below it.
     groups
         Group per grid when districts must nest in groups (communities).
     old_labels
-        District per grid of an old plan: among the best-balanced plans,
-        the one moving the least population is chosen.
+        District per grid of an old plan: among the plans at the level
+        found, the one moving the least population is chosen.
     time_limit
-        Seconds for listing and solving together.
+        Seconds for the whole search (both stages).
     ideal
         The ideal district per balanced quantity (default: the graph's
         total over ``k``; a part of a plan re-solved keeps the plan's ideal).
-    max_candidates, max_visits
-        Limits of the listing (see :func:`candidate_districts`).
+    enough
+        A level (units of tolerance) that is good enough: the search stops
+        lowering the deviation once a plan reaches it (``1.0``: within the
+        tolerance), and stage 2 picks the most compact plan within it.
+    max_candidates
+        Sets listed at most for stage 2 (more: the grown plan is kept).
 
     Returns
     -------
     ExactResult or None
-        ``None`` when the candidates are too many to list even at the
-        tolerance (grids too fine for this method: more than
-        :data:`MAX_GRIDS_PER_DISTRICT` per district, or past the limits).
+        ``None`` for grids too fine for this method (more than
+        :data:`MAX_GRIDS_PER_DISTRICT` per district).
     """
     if graph.n > MAX_GRIDS_PER_DISTRICT * k:
         return None
-    _warm_up()
+    warm_up()  # compiled before the clock starts
     t0 = time.monotonic()
+    deadline = t0 + time_limit
     tol = np.asarray(tol, dtype=float)
     ideal = _ideal(graph, k) if ideal is None else np.asarray(ideal, dtype=float)
-    gap = GAP / float(tol.max())  # one point, in units of tolerance
-    # 1. candidates up to the plan's level; when too many, at lower levels (a bound there)
-    for level in dict.fromkeys([upper, max(upper - gap, 1.0), 1.0]):
-        if level > upper:
-            continue
-        listed = _list(graph, ideal, tol, level, groups, max_candidates, max_visits)
-        if listed is not None:
-            break
-    else:
-        return None
-    cover = _cover(graph.n, *listed)
-    dev = _set_deviation(graph, ideal, tol, cover)
-    deadline = t0 + time_limit
-    # 2. the smallest largest deviation, a bound within the gap first
-    pop = (np.ascontiguousarray(graph.values[:, 0], dtype=float), float(ideal[0]), float(tol[0]))
-    best, bound = _min_max_level(cover, k, dev, pop, level, upper, gap, deadline)
-    if best is None:
-        return ExactResult(None, np.inf, bound, False, cover.shape[1], time.monotonic() - t0)
-    scale = float(dev[best].max())
-    optimal = bound >= scale - 1e-12
-    # 3. at that deviation, the fewest moved people (from a plan), then the fewest cut edges
-    cut = _set_cut(graph, cover)
-    second = cut.astype(float)
-    if old_labels is not None:
-        second = _set_moved(graph, cover, old_labels) * (cut.sum() + 1.0) + second
-    end = max(deadline, time.monotonic() + SECOND_SECONDS)
-    status, chosen = _partition(cover, k, np.flatnonzero(dev <= scale + 1e-12), second, end)
-    if status == "feasible":
-        best = chosen
-    labels = np.full(graph.n, -1, dtype=np.int64)
-    for d, j in enumerate(best):
-        labels[cover[:, j].nonzero()[0]] = d
+    probe = _Prober(graph, k, tol, ideal, groups)
+    # 1. the smallest largest deviation: the tolerance, a gap below the plan, then bisection
+    second_from = deadline - SECOND_SHARE * time_limit
+    labels, scale, bound = _min_max(probe, upper, GAP / float(tol.max()), enough, second_from)
+    if labels is None:
+        return ExactResult(None, np.inf, bound, False, probe.steps, time.monotonic() - t0)
+    # 2. at that level (or the level good enough), the fewest moved people, then cut edges
+    level = max(scale, enough)
+    labels = _most_compact(graph, k, probe, level, labels, old_labels, max_candidates, deadline)
+    scale = probe.scale(labels)
+    optimal = bound >= scale * (1 - 1e-9) - 1e-12
     return ExactResult(
-        labels, scale, min(bound, scale), optimal, cover.shape[1], time.monotonic() - t0
+        labels, scale, min(bound, scale), optimal, probe.steps, time.monotonic() - t0
     )
 
 
-def _min_max_level(
-    cover: sparse.csc_matrix,
-    k: int,
-    dev: np.ndarray,
-    pop: tuple[np.ndarray, float, float],
-    listed_to: float,
+class _Prober:
+    """Grown searches over one graph at given levels (see :func:`gis._grow.GrowSearch`)."""
+
+    def __init__(
+        self,
+        graph: GridGraph,
+        k: int,
+        tol: np.ndarray,
+        ideal: np.ndarray,
+        groups: np.ndarray | None,
+    ) -> None:
+        nb = graph.n_balanced
+        self.active = ideal > 0
+        self.values = np.ascontiguousarray(graph.values[:, :nb][:, self.active], dtype=float)
+        self.ideal, self.tol = ideal[self.active], tol[self.active]
+        self.indptr, self.indices = _within_groups(graph, groups)
+        self.ideal_full, self.tol_full, self.groups = ideal, tol, groups
+        self.k = k
+        self.steps = 0
+        self.listed = 0
+
+    def run(self, level: float, deadline: float) -> tuple[str, np.ndarray | None]:
+        """``("found", labels)``, ``("none", None)`` or ``("unknown", None)`` at ``level``."""
+        from gis._grow import GrowSearch
+
+        lo = self.ideal * (1.0 - level * self.tol) * (1 - 1e-12)
+        hi = self.ideal * (1.0 + level * self.tol) * (1 + 1e-12)
+        search = GrowSearch(self.indptr, self.indices, self.values, self.k, lo, hi)
+        status = search.run(deadline)
+        self.steps += search.steps
+        return status, search.labels.copy() if status == "found" else None
+
+    def scale(self, labels: np.ndarray) -> float:
+        """The plan's largest |deviation| in units of tolerance."""
+        totals = np.zeros((self.k, self.values.shape[1]))
+        np.add.at(totals, labels, self.values)
+        return float((np.abs(totals / self.ideal - 1.0) / self.tol).max()) if len(self.tol) else 0.0
+
+
+def _within_groups(graph: GridGraph, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The neighbour lists, without the edges between groups (districts nest in them)."""
+    if groups is None:
+        return graph.indptr.astype(np.int64), graph.indices.astype(np.int64)
+    src, dst = graph.edges()
+    keep = groups[src] == groups[dst]
+    indptr = np.r_[0, np.cumsum(np.bincount(src[keep], minlength=graph.n))]
+    return indptr.astype(np.int64), dst[keep].astype(np.int64)
+
+
+def _min_max(
+    probe: _Prober, upper: float, gap: float, enough: float, deadline: float
+) -> tuple[np.ndarray | None, float, float]:
+    """Search the levels for the smallest largest deviation a plan reaches.
+
+    Steps, while time lasts: the tolerance (level 1) when the plan is above
+    it, with :data:`FIRST_SHARE` of the time; one ``gap`` below the plan;
+    then bisection between the proven bound and the best plan; last a level
+    just below the best plan, which proves it optimal.  A step out of time
+    proves nothing; later steps look below it, where proofs come easier.
+    The search stops once a plan reaches ``enough``.
+
+    Returns the best plan found (or ``None``), its scale, and the proven
+    bound (no contiguous plan has a smaller scale).
+    """
+    labels: np.ndarray | None = None
+    hi, lo, unsure = upper, 0.0, np.inf  # best plan's level, proven bound, lowest undecided
+    resolution = RESOLUTION / float(probe.tol.max()) if len(probe.tol) else 1.0
+    start, tried = time.monotonic(), set[float]()
+    while time.monotonic() < deadline and hi > enough and lo < hi * (1 - 1e-9):
+        level, share = _next_level(
+            hi, lo, unsure, upper, gap, resolution, labels is not None, tried
+        )
+        if level is None:
+            break
+        tried.add(level)
+        left = deadline - time.monotonic()
+        end = time.monotonic() + max(min(PROBE_SECONDS, left), share * left)
+        if level == 1.0:
+            end = start + FIRST_SHARE * (deadline - start)
+        status, found = probe.run(level, min(end, deadline))
+        if found is not None:
+            labels, hi = found, min(probe.scale(found), level)
+            unsure = np.inf if unsure > hi else unsure
+        elif status == "none":
+            lo = max(lo, level)
+        else:
+            unsure = min(unsure, level)
+    if labels is not None and lo >= hi * (1 - 1e-9):
+        lo = hi  # nothing below the plan: it is optimal
+    return labels, (np.inf if labels is None else probe.scale(labels)), float(lo)
+
+
+def _next_level(
+    hi: float,
+    lo: float,
+    unsure: float,
     upper: float,
     gap: float,
-    deadline: float,
-) -> tuple[np.ndarray | None, float]:
-    """Search the sets' deviations for the smallest level a partition reaches.
-
-    A bisection over the levels, each step a feasibility problem of at most
-    :data:`PROBE_SECONDS` (or the time left); a step that runs out of time
-    counts as "not proven infeasible", so the search still closes in on the
-    bound.  The first step is one :data:`GAP` below ``upper``.  Then, time
-    permitting, the bound's own level is tried (a plan there is optimal).
-
-    Returns the best partition found (set indices, or ``None``) and the
-    proven bound: every level below it is infeasible (``listed_to`` when
-    nothing listed makes a plan, since every plan then exceeds it).
-    """
-    levels = np.unique(dev)
-    if len(levels) == 0:
-        return None, float(listed_to)
-    lo, hi = 0, len(levels) - 1  # levels[:lo] proven infeasible
-    best: np.ndarray | None = None
-    first = int(np.searchsorted(levels, min(upper, levels[-1]) - gap, side="right")) - 1
-    while lo <= hi:
-        mid = first if 0 <= first < hi else (lo + hi) // 2
-        first = -1
-        status, chosen = _probe(cover, k, dev, pop, levels[mid], deadline)
-        if status == "feasible":
-            best = chosen
-            hi = int(np.searchsorted(levels, dev[chosen].max())) - 1
-        elif status == "infeasible":
-            lo = mid + 1
-        elif time.monotonic() < deadline:  # this step ran out of time: look lower
-            hi = mid - 1
-        else:
-            break
-    if lo >= len(levels):  # nothing listed makes a plan: every plan exceeds the listed level
-        return best, float(listed_to)
-    reached = np.inf if best is None else float(dev[best].max())
-    if reached > levels[lo] and time.monotonic() < deadline:  # the bound's level itself
-        status, chosen = _probe(cover, k, dev, pop, levels[lo], deadline, seconds=np.inf)
-        if status == "feasible":
-            best = chosen
-        elif status == "infeasible" and lo + 1 < len(levels):
-            lo += 1
-    return best, float(levels[lo])
+    resolution: float,
+    found: bool,
+    tried: set[float],
+) -> tuple[float | None, float]:
+    """The next level to try (``None``: done) and the share of the time left it may take."""
+    if upper > 1.0 and 1.0 not in tried and lo < 1.0:
+        return 1.0, FIRST_SHARE
+    top = min(hi, unsure)
+    if not found and top - gap > lo and top - gap not in tried:
+        return top - gap, 0.5
+    if top - lo > resolution:
+        return (lo + top) / 2, 0.5
+    # last, just below the best plan (the caller's when none was found here): proves it optimal
+    below = hi * (1 - 1e-9) if found else upper * (1 - 2e-9)
+    if unsure > hi and below > lo and below not in tried:
+        return below, 1.0
+    return None, 0.0
 
 
-def _probe(
-    cover: sparse.csc_matrix,
+def _most_compact(
+    graph: GridGraph,
     k: int,
-    dev: np.ndarray,
-    pop: tuple[np.ndarray, float, float],
+    probe: _Prober,
     level: float,
+    labels: np.ndarray,
+    old_labels: np.ndarray | None,
+    max_candidates: int,
     deadline: float,
-    seconds: float | None = None,
-) -> tuple[str, np.ndarray]:
-    """Whether the sets within ``level`` partition the grids (a time-capped MILP)."""
-    cols = np.flatnonzero(dev <= level)
-    found = _search_cover(cover, k, cols, pop, level)
-    if found is not None:
-        return "feasible", found
-    cap = PROBE_SECONDS if seconds is None else seconds
-    end = min(deadline, time.monotonic() + cap)
-    return _partition(cover, k, cols, dev**2, end, gap=0.5)
-
-
-def _search_cover(
-    cover: sparse.csc_matrix,
-    k: int,
-    cols: np.ndarray,
-    pop: tuple[np.ndarray, float, float],
-    level: float,
-) -> np.ndarray | None:
-    """A partition by the sets ``cols`` found by depth-first search, or ``None``."""
-    from gis._enumerate import exact_cover
-
-    values, ideal, tol = pop
-    sub = cover[:, cols]
-    by_grid = sub.tocsr()
-    chosen, status = exact_cover(
-        sub.indices.astype(np.int64),
-        sub.indptr.astype(np.int64),
-        by_grid.indices.astype(np.int64),
-        by_grid.indptr.astype(np.int64),
-        values,
-        k,
-        ideal * (1 - level * tol) * (1 - 1e-12),
-        ideal * (1 + level * tol) * (1 + 1e-12),
-        SEARCH_NODES,
+) -> np.ndarray:
+    """Among the plans within ``level``, the fewest moved people, then cut edges (or ``labels``)."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return labels
+    visits = int(min(MAX_VISITS, left * VISITS_PER_SECOND))
+    listed = _list(
+        graph, probe.ideal_full, probe.tol_full, level, probe.groups, max_candidates, visits
     )
-    return cols[chosen[:k]] if status == 1 else None
+    if listed is None:
+        return labels
+    cover = _cover(graph.n, *listed)
+    probe.listed = cover.shape[1]
+    cut = _set_cut(graph, cover)
+    cost = cut.astype(float)
+    if old_labels is not None:
+        cost = _set_moved(graph, cover, old_labels) * (cut.sum() + 1.0) + cost
+    status, chosen = _partition(cover, k, np.arange(cover.shape[1]), cost, deadline)
+    if status != "feasible":
+        return labels
+    out = np.full(graph.n, -1, dtype=np.int64)
+    for d, j in enumerate(chosen):
+        out[cover[:, j].nonzero()[0]] = d
+    return out
 
 
 def _partition(

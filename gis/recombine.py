@@ -143,6 +143,7 @@ def _recut(
         current * (1 + 1e-9),
         ideal=state.ideal[:nb],
         time_limit=left,
+        enough=1.0,
     )
     if found is None or found.labels is None or found.scale >= current - 1e-9:
         return False

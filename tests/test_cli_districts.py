@@ -51,12 +51,14 @@ def test_districts_writes_plan_and_polygons(folder, capsys) -> None:
 
 
 def test_redraw_from_plan_with_new_k_and_nesting(folder, capsys) -> None:
-    code, _, _ = run(capsys, "districts", str(folder), "--k", "4", "--seed", "1")
+    # the old plan nests in the communities too, so splitting it under nesting moves no one
+    nested = ("--nest", "communities")
+    code, _, _ = run(capsys, "districts", str(folder), "--k", "4", "--seed", "1", *nested)
     assert code == 0
     old = folder / "old_plan.csv"
     (folder / "plan.csv").rename(old)
     code, summary, _ = run(
-        capsys, "districts", str(folder), "--k", "8", "--from", str(old), "--nest", "communities"
+        capsys, "districts", str(folder), "--k", "8", "--from", str(old), *nested
     )
     assert code == 0
     assert summary["from_k"] == 4
@@ -64,7 +66,10 @@ def test_redraw_from_plan_with_new_k_and_nesting(folder, capsys) -> None:
     # what moved, recounted from the old and new plan files: none when districts only split,
     # some when two merge (4 → 3)
     before = pd.read_csv(old, dtype=str).set_index("grid")["district"]
-    people = gpd.read_file(folder / "grids.geojson").set_index("code")["population"]
+    grids = gpd.read_file(folder / "grids.geojson").set_index("code")
+    people = grids["population"]
+    nested_plan = pd.read_csv(folder / "plan.csv", dtype=str).set_index("grid")["district"]
+    assert grids["community"].groupby(nested_plan).nunique().max() == 1  # each in one community
     for k, merged in (("8", False), ("3", True)):
         if merged:
             code, summary, _ = run(capsys, "districts", str(folder), "--k", k, "--from", str(old))

@@ -111,5 +111,3 @@ def test_suggestions_and_repairs_cross_only_at_the_bridge() -> None:
         assert joined_only_by_land_or_bridge(adjacency, after), move
     balanced, _ = minimal_rebalance(None, None, tolerance=0.02, state=state)
     assert joined_only_by_land_or_bridge(adjacency, balanced)
-
-

@@ -241,13 +241,15 @@ def solve_exact(
     # 1. the smallest largest deviation: the tolerance, a gap below the plan, then bisection
     second_from = deadline - SECOND_SHARE * time_limit
     labels, scale, bound = _min_max(probe, upper, GAP / float(tol.max()), enough, second_from)
-    if labels is None:
-        return ExactResult(None, np.inf, bound, False, probe.steps, time.monotonic() - t0)
+    if labels is None and bound >= upper * (1 - 1e-8):  # the caller's plan is the best
+        scale = upper
     # 2. at that level (or the level good enough), the fewest moved people, then cut edges
     level = max(scale, enough)
     labels = _most_compact(graph, k, probe, level, labels, old_labels, max_candidates, deadline)
+    if labels is None:
+        return ExactResult(None, np.inf, bound, False, probe.steps, time.monotonic() - t0)
     scale = probe.scale(labels)
-    optimal = bound >= scale * (1 - 1e-9) - 1e-12
+    optimal = bound >= scale * (1 - 1e-8) - 1e-12
     return ExactResult(
         labels, scale, min(bound, scale), optimal, probe.steps, time.monotonic() - t0
     )
@@ -375,11 +377,11 @@ def _most_compact(
     k: int,
     probe: _Prober,
     level: float,
-    labels: np.ndarray,
+    labels: np.ndarray | None,
     old_labels: np.ndarray | None,
     max_candidates: int,
     deadline: float,
-) -> np.ndarray:
+) -> np.ndarray | None:
     """Among the plans within ``level``, the fewest moved people, then cut edges (or ``labels``)."""
     left = deadline - time.monotonic()
     if left <= 0:

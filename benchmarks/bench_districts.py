@@ -6,6 +6,9 @@ Usage (from the project root)::
         [--skip-azp] [--azp-cap 900] [--only-small] [--json OUT.json]
 
 ``--only-small`` runs only the 2,500-grid part (gridplan, suggestions, spopt).
+``--only-fresh [--baseline DIR]`` times fresh plans end to end (10,000 grids into
+25 districts, beside the GerryChain script; 100,000 into 250), runs alternating
+with another checkout's CLI (e.g. main from ``git archive``) when given.
 
 Inputs: a 100 x 100 lattice with uneven population (10,000 grids), the real
 default area (``runs/nanjing``, built by ``gridplan build`` when missing) and
@@ -84,6 +87,51 @@ def run(cmd: list[str], timeout: float) -> tuple[float, str]:
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
     return time.perf_counter() - start, done.stdout
+
+
+def cli(checkout: Path | None) -> list[str]:
+    """The ``gridplan`` command of this checkout, or of ``checkout`` (run with this venv)."""
+    if checkout is None:
+        return [str(ROOT / ".venv" / "bin" / "gridplan")]
+    code = f"import sys; sys.path.insert(0, {str(checkout)!r}); from api.cli import main; "
+    return [sys.executable, "-c", code + "sys.exit(main(sys.argv[1:]))"]
+
+
+def bench_fresh(work: Path, reps: int, baseline: Path | None) -> dict[str, Any]:
+    """Fresh plans end to end: 10k grids into 25 (beside GerryChain), 100k into 250."""
+    from tests.districting_fixtures import lattice, write_grids
+
+    res: dict[str, Any] = {}
+    for side, k in ((100, 25), (316, 250)):
+        folder = write_grids(lattice(side, side, seed=0, crs="EPSG:4326"), work / f"fresh{side}")
+        args = ["districts", str(folder), "--k", str(k), "--tolerance", str(TOL)]
+        times: dict[str, list[float]] = {"branch": [], "baseline": []}
+        for r in range(reps):  # alternating, so both see the same load
+            for name, checkout in (("branch", None), ("baseline", baseline)):
+                if name == "baseline" and baseline is None:
+                    continue
+                t, out = run([*cli(checkout), *args, "--seed", str(r)], 1800)
+                times[name].append(t)
+                if name == "branch":
+                    summary = json.loads(out)
+        row: dict[str, Any] = {
+            "grids": side * side,
+            "k": k,
+            "branch_s": statistics.median(times["branch"]),
+            "max_deviation": summary["max_deviation"],
+            "cut_edges": summary["cut_edges"],
+        }
+        if baseline is not None:
+            row["baseline_s"] = statistics.median(times["baseline"])
+            row["baseline_over_branch"] = row["baseline_s"] / row["branch_s"]
+        if side == 100:
+            script = work / "gc_districts.py"
+            script.write_text(GERRYCHAIN_SCRIPT)
+            t, _ = run([sys.executable, str(script), str(folder), str(k), str(TOL), "0"], 1800)
+            row["gerrychain_s"] = t
+            row["gerrychain_over_branch"] = t / row["branch_s"]
+        res[f"{side * side}"] = row
+    return res
 
 
 def plan_figures(grids, plan: pd.Series, adjacency, tol: float = TOL) -> dict[str, Any]:
@@ -618,11 +666,17 @@ def main() -> None:
         "--only-redraw", action="store_true", help="only the 11 → 25 redraw (gridplan and ReCom)"
     )
     ap.add_argument("--recom-cap", type=float, default=240.0, help="ReCom time cap (s)")
+    ap.add_argument("--only-fresh", action="store_true", help="only fresh plans, 10k and 100k")
+    ap.add_argument("--baseline", type=Path, default=None, help="another checkout to time")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         out: dict[str, Any] = {}
+        if args.only_fresh:
+            out["fresh"] = bench_fresh(work, args.reps, args.baseline)
+            print(json.dumps(out, indent=1))
+            return
         if args.only_redraw:
             out["redraw_11_25"] = bench_redraw(work, args.reps, args.recom_cap)
             print(json.dumps(out, indent=1))

@@ -338,7 +338,7 @@ def no_move_reason(
     if found is not None and found.bound >= _worst(state, tol) * (1 - 1e-8):
         return (
             f"the plan is already the best achievable: no contiguous plan of {state.k} districts "
-            f"does better than ±{worst:.2%} (proven over {found.candidates} candidate districts)"
+            f"does better than ±{worst:.2%} (proven by an exact search)"
         )
     bound = "" if found is None else f"; no plan can do better than ±{found.bound * tol[0]:.2%}"
     return f"no move of whole grids lowers the worst deviation (±{worst:.2%}){bound}"

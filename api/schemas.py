@@ -52,6 +52,10 @@ class PlanCreate(BaseModel):
     nest: bool = Field(default=False, description="keep districts inside communities")
     from_plan: str | None = Field(default=None, max_length=64)
     from_version: int | None = Field(default=None, ge=1, le=VERSION_MAX)
+    keep: Literal["most", "some", "compact"] = Field(
+        default="most",
+        description="redrawing from_plan: keep the old districts most, some, or most compact",
+    )
     assignment: dict[GridCode, District] | None = Field(
         default=None, description="grid → district; the plan is stored as given (201)"
     )

@@ -6,6 +6,9 @@ Usage (from the project root)::
         [--skip-azp] [--azp-cap 900] [--only-small] [--json OUT.json]
 
 ``--only-small`` runs only the 2,500-grid part (gridplan, suggestions, spopt).
+``--only-fresh [--baseline DIR]`` times fresh plans end to end (10,000 grids into
+25 districts, beside the GerryChain script; 100,000 into 250), runs alternating
+with another checkout's CLI (e.g. main from ``git archive``) when given.
 
 Inputs: a 100 x 100 lattice with uneven population (10,000 grids), the real
 default area (``runs/nanjing``, built by ``gridplan build`` when missing) and
@@ -86,14 +89,60 @@ def run(cmd: list[str], timeout: float) -> tuple[float, str]:
     return time.perf_counter() - start, done.stdout
 
 
-def plan_figures(grids, plan: pd.Series, adjacency) -> dict[str, Any]:
+def cli(checkout: Path | None) -> list[str]:
+    """The ``gridplan`` command of this checkout, or of ``checkout`` (run with this venv)."""
+    if checkout is None:
+        return [str(ROOT / ".venv" / "bin" / "gridplan")]
+    code = f"import sys; sys.path.insert(0, {str(checkout)!r}); from api.cli import main; "
+    return [sys.executable, "-c", code + "sys.exit(main(sys.argv[1:]))"]
+
+
+def bench_fresh(work: Path, reps: int, baseline: Path | None) -> dict[str, Any]:
+    """Fresh plans end to end: 10k grids into 25 (beside GerryChain), 100k into 250."""
+    from tests.districting_fixtures import lattice, write_grids
+
+    res: dict[str, Any] = {}
+    for side, k in ((100, 25), (316, 250)):
+        folder = write_grids(lattice(side, side, seed=0, crs="EPSG:4326"), work / f"fresh{side}")
+        args = ["districts", str(folder), "--k", str(k), "--tolerance", str(TOL)]
+        times: dict[str, list[float]] = {"branch": [], "baseline": []}
+        for r in range(reps):  # alternating, so both see the same load
+            for name, checkout in (("branch", None), ("baseline", baseline)):
+                if name == "baseline" and baseline is None:
+                    continue
+                t, out = run([*cli(checkout), *args, "--seed", str(r)], 1800)
+                times[name].append(t)
+                if name == "branch":
+                    summary = json.loads(out)
+        row: dict[str, Any] = {
+            "grids": side * side,
+            "k": k,
+            "branch_s": statistics.median(times["branch"]),
+            "max_deviation": summary["max_deviation"],
+            "cut_edges": summary["cut_edges"],
+        }
+        if baseline is not None:
+            row["baseline_s"] = statistics.median(times["baseline"])
+            row["baseline_over_branch"] = row["baseline_s"] / row["branch_s"]
+        if side == 100:
+            script = work / "gc_districts.py"
+            script.write_text(GERRYCHAIN_SCRIPT)
+            t, _ = run([sys.executable, str(script), str(folder), str(k), str(TOL), "0"], 1800)
+            row["gerrychain_s"] = t
+            row["gerrychain_over_branch"] = t / row["branch_s"]
+        res[f"{side * side}"] = row
+    return res
+
+
+def plan_figures(grids, plan: pd.Series, adjacency, tol: float = TOL) -> dict[str, Any]:
     from gis.plan import evaluate_plan
 
-    e = evaluate_plan(grids, plan, adjacency=adjacency, tolerance=TOL)
+    e = evaluate_plan(grids, plan, adjacency=adjacency, tolerance=tol)
     return {
         "max_deviation": e["max_deviation"],
         "cut_edges": e["cut_edges"],
         "contiguous": e["contiguous"],
+        "median_polsby_popper": float(np.median([d["polsby_popper"] for d in e["districts"]])),
     }
 
 
@@ -233,7 +282,14 @@ RECOM_SCRIPT = textwrap.dedent(
 
 
 def recom_improve(
-    folder: Path, plan0: pd.Series, grids, adjacency, steps: int = 1000, time_cap: float = 240.0
+    folder: Path,
+    plan0: pd.Series,
+    grids,
+    adjacency,
+    steps: int = 1000,
+    time_cap: float = 240.0,
+    k: int = K,
+    tol: float = TOL,
 ) -> dict[str, Any]:
     """Greedy ReCom from ``plan0`` (a subprocess) until ±``TOL``, ``steps`` or ``time_cap`` s.
 
@@ -246,7 +302,7 @@ def recom_improve(
     pd.DataFrame({"grid": plan0.index, "district": plan0.to_numpy()}).to_csv(plan_csv, index=False)
     script = folder / "recom.py"
     script.write_text(RECOM_SCRIPT)
-    cmd = [sys.executable, str(script), str(folder), str(plan_csv), str(K), str(TOL), str(steps)]
+    cmd = [sys.executable, str(script), str(folder), str(plan_csv), str(k), str(tol), str(steps)]
     timed_out = False
     try:
         subprocess.run(cmd, capture_output=True, text=True, timeout=time_cap, check=True)
@@ -254,13 +310,117 @@ def recom_improve(
         timed_out = True
     progress = json.loads((folder / "recom_progress.json").read_text())
     plan = read_plan_csv(folder / "recom_plan.csv")
-    figs = plan_figures(grids, plan, adjacency)
+    figs = plan_figures(grids, plan, adjacency, tol)
     return {
         "recom_steps": progress["step"],
         "improve_recom_s": progress["elapsed_s"],
         "recom_timed_out": timed_out,
         "improve_recom": {**figs, "moved_share": moved_share(plan0, plan, grids)},
     }
+
+
+REDRAW_K, REDRAW_FROM, REDRAW_TOL = 25, 11, 0.02
+
+
+def old_strips(n: int, n_old: int = REDRAW_FROM, seed: int = 0) -> np.ndarray:
+    """``n_old`` vertical strips of uneven width (0.5–1.5 of the mean) over an n × n lattice."""
+    rng = np.random.default_rng(seed)
+    widths = rng.uniform(0.5, 1.5, n_old)
+    edges = np.round(np.cumsum(np.r_[0, widths]) / widths.sum() * n).astype(int)
+    return np.searchsorted(edges, np.arange(n * n) % n, side="right")
+
+
+def kept_share(old: pd.Series, new: pd.Series, grids) -> float:
+    """Population share living in its new district's main old district."""
+    pop = grids.set_index("code")["population"].reindex(new.index).to_numpy()
+    df = pd.DataFrame({"new": new.to_numpy(), "old": old.reindex(new.index).to_numpy(), "p": pop})
+    per = df.groupby(["new", "old"])["p"].sum()
+    return float(per.groupby(level=0).max().sum() / df["p"].sum())
+
+
+def naive_split(grids, old: np.ndarray, seats: np.ndarray, n: int) -> pd.Series:
+    """Each old strip cut into its seats by rows of equal population (ReCom's start)."""
+    label = np.zeros(n * n, dtype=np.int64)
+    pop = grids["population"].to_numpy()
+    nxt = 0
+    for g, s in enumerate(seats, start=1):
+        idx = np.flatnonzero(old == g)
+        order = idx[np.argsort(idx // n, kind="stable")]  # top rows first
+        share = np.cumsum(pop[order]) / pop[order].sum()
+        label[order] = nxt + np.minimum((share * s).astype(int), s - 1)
+        nxt += s
+    return pd.Series((label + 1).astype(str), index=grids["code"])
+
+
+def bench_redraw(work: Path, reps: int, recom_cap: float = 240.0) -> dict[str, Any]:
+    """11 → 25 on the 100 × 100 lattice at ±2%: gridplan's keep levels, a fresh plan, ReCom.
+
+    The old plan is 11 vertical strips of uneven width.  ReCom (GerryChain)
+    cannot change k, so it starts from the old strips cut into rows (each
+    strip into the seats gridplan gives it) and runs greedily (a step is
+    kept when the max deviation does not grow) until ±2% or ``recom_cap`` s.
+    """
+    from gis.adjacency import grid_adjacency
+    from gis.districting import draw_districts
+    from gis.plan import grid_graph, to_metric
+    from gis.redraw import seats_and_transfers
+    from tests.districting_fixtures import lattice, write_grids
+
+    n = 100
+    grids = to_metric(lattice(n, n, seed=0))
+    adjacency = grid_adjacency(grids)
+    strips = old_strips(n)
+    old = pd.Series(strips.astype(str), index=grids["code"])
+    res: dict[str, Any] = {}
+    times, fresh = [], None
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fresh = draw_districts(grids, REDRAW_K, tolerance=REDRAW_TOL, seed=0, adjacency=adjacency)
+        times.append(time.perf_counter() - t0)
+    res["fresh_s"] = statistics.median(times)
+    res["fresh"] = plan_figures(grids, fresh.assignment, adjacency, REDRAW_TOL)
+    for keep in ("most", "some", "compact"):
+        times, out = [], None
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            out = draw_districts(
+                grids,
+                REDRAW_K,
+                tolerance=REDRAW_TOL,
+                seed=0,
+                adjacency=adjacency,
+                from_plan=old,
+                keep=keep,
+            )
+            times.append(time.perf_counter() - t0)
+        res[f"keep_{keep}_s"] = statistics.median(times)
+        res[f"keep_{keep}"] = {
+            **plan_figures(grids, out.assignment, adjacency, REDRAW_TOL),
+            "kept_share": kept_share(old, out.assignment, grids),
+        }
+    graph = grid_graph(grids)
+    groups = strips - 1
+    seats, _ = seats_and_transfers(graph, groups, REDRAW_K, REDRAW_TOL)
+    start = naive_split(grids, strips, seats, n)
+    folder = write_grids(grids.to_crs("EPSG:4326"), work / "redraw")
+    recom = recom_improve(
+        folder,
+        start,
+        grids,
+        adjacency,
+        steps=2000,
+        time_cap=recom_cap,
+        k=REDRAW_K,
+        tol=REDRAW_TOL,
+    )
+    plan = read_plan_csv(folder / "recom_plan.csv")
+    recom["improve_recom"]["kept_share"] = kept_share(old, plan, grids)
+    res["recom_start"] = {
+        **plan_figures(grids, start, adjacency, REDRAW_TOL),
+        "kept_share": kept_share(old, start, grids),
+    }
+    res["recom"] = recom
+    return res
 
 
 REAL_AREAS = {
@@ -502,11 +662,27 @@ def main() -> None:
     ap.add_argument(
         "--only-small", action="store_true", help="only the 2,500-grid part (skip 10k and real)"
     )
+    ap.add_argument(
+        "--only-redraw", action="store_true", help="only the 11 → 25 redraw (gridplan and ReCom)"
+    )
+    ap.add_argument("--recom-cap", type=float, default=240.0, help="ReCom time cap (s)")
+    ap.add_argument("--only-fresh", action="store_true", help="only fresh plans, 10k and 100k")
+    ap.add_argument("--baseline", type=Path, default=None, help="another checkout to time")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         out: dict[str, Any] = {}
+        if args.only_fresh:
+            out["fresh"] = bench_fresh(work, args.reps, args.baseline)
+            print(json.dumps(out, indent=1))
+            return
+        if args.only_redraw:
+            out["redraw_11_25"] = bench_redraw(work, args.reps, args.recom_cap)
+            print(json.dumps(out, indent=1))
+            if args.json:
+                args.json.write_text(json.dumps(out, indent=1))
+            return
         if not args.only_small:
             out["lattice_10k"] = bench_lattice(work, args.reps, args.gc_reps)
             print(json.dumps(out, indent=1), file=sys.stderr)

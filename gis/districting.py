@@ -3,23 +3,19 @@
 The main flow is :func:`draw_districts`:
 
 1. turn the grids into numbers (:func:`gis.plan.grid_graph`);
-2. split them into groups that must (nesting in communities) or should
-   (the districts of an old plan) hold whole districts, and apportion the k
-   districts among the groups by population;
-3. partition each group with METIS (pymetis; vertex weight = the balanced
-   quantities, edge weight = shared boundary length, contiguous parts);
-4. repair contiguity, then balance with a local search that moves boundary
-   grids only when both districts stay contiguous (:func:`gis.search.balance_state`),
-   with swaps and ejection chains through neighbouring districts when single
-   moves stall, and boundary moves chosen jointly by a MILP when several
-   quantities pull apart (:mod:`gis.transfer`); fresh plans that miss the
-   tolerance retry with derived seeds;
-5. when the tolerance is still missed: on coarse grids (a few per district)
-   solve exactly (:mod:`gis.exact`), so the plan is the best achievable one,
-   proven; on finer grids lower the worst deviation by an iterated local
-   search;
-6. smooth boundaries (moves that cut fewer edges and keep the tolerance);
-7. report metrics, what moved, and the best achievable bound.
+2. a balanced first plan: fresh (METIS parts, :mod:`gis.partition`, inside
+   communities when nesting), or redrawn from an old plan at the planner's
+   keep level (:mod:`gis.redraw`); then a local search that moves boundary
+   grids only when both districts stay contiguous (:mod:`gis.search`);
+   fresh plans that miss the tolerance retry with derived seeds;
+3. when the tolerance is still missed: boundary moves chosen jointly by a
+   MILP when several quantities pull apart (:mod:`gis.transfer`); on coarse
+   grids (a few per district) the exact search (:mod:`gis.exact`), which
+   finds the best achievable plan or proves how close this one is; on finer
+   grids an iterated local search;
+4. smooth boundaries (moves that cut fewer edges and keep the tolerance);
+5. report metrics, what moved (for a redraw, every keep level side by
+   side), and the proven bound.
 
 Everything is deterministic for a given ``seed`` (unless ``time_limit`` cuts
 the search short).
@@ -36,21 +32,30 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy import sparse
-from scipy.sparse import csgraph
 
 from gis._errors import InfeasibleError, PlanError
 from gis.adjacency import Adjacency
-from gis.exact import MAX_GRIDS_PER_DISTRICT, ExactResult, solve_exact
+from gis.exact import GAP, MAX_GRIDS_PER_DISTRICT, ExactResult, solve_exact, warm_up
 from gis.groups import Groups
+from gis.partition import allot_seats, partition_groups
 from gis.plan import GridGraph, PlanState, grid_graph, repair_contiguity, sort_ids, to_metric
+from gis.recombine import recombine
+from gis.redraw import KEEP_LEVELS, redraw
 from gis.search import balance_state, perturb_and_polish, polish_worst, smooth, worst_scale
 from gis.transfer import transfer_balance
 
 #: Partitions tried (with derived seeds) for a fresh plan that misses its tolerance.
 RETRIES = 6
-#: Seconds the exact solve for coarse grids gets at least.
-EXACT_SECONDS = 20.0
+#: Share of the time left that the first exact search may take (coarse grids).
+QUICK_SHARE = 0.4
+#: Share of the time left that a redraw's local search may take before the exact search.
+LOCAL_SHARE = 0.3
+#: Share of the time left then that the exact re-cuts of neighbouring districts may take.
+RECUT_SHARE = 0.3
+#: Share of the time limit kept for smoothing and reporting after the search.
+RESERVE_SHARE = 0.1
+#: Share of the time limit for the plan itself when redrawing (the rest: the other keep levels).
+REDRAW_SHARE = 0.7
 
 
 @dataclass
@@ -79,13 +84,14 @@ class DistrictingResult:
     state: PlanState | None = None
 
 
-def draw_districts(  # noqa: C901, PLR0915  (the districting engineer splits it, issue 12)
+def draw_districts(
     grids: gpd.GeoDataFrame,
     k: int,
     *,
     tolerance: float = 0.02,
     nest: str | None = None,
     from_plan: pd.Series | None = None,
+    keep: str = "most",
     balance: Sequence[str] | Mapping[str, float] = ("population",),
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
@@ -110,6 +116,10 @@ def draw_districts(  # noqa: C901, PLR0915  (the districting engineer splits it,
     from_plan
         An existing plan (grid code → district id): its districts are kept
         where balance allows; with another k they are split or merged.
+    keep
+        With ``from_plan``: ``"most"`` keeps the old boundaries where balance
+        allows, ``"compact"`` draws the most compact plan, ``"some"`` lies
+        between (:mod:`gis.redraw`); the summary's ``tradeoff`` lists all three.
     balance
         Quantities to balance, or a mapping quantity → tolerance.
     seed
@@ -121,7 +131,7 @@ def draw_districts(  # noqa: C901, PLR0915  (the districting engineer splits it,
     crs
         Preferred metric CRS (the build's ``crs``).
     time_limit
-        Seconds the local search may take before it stops with the best plan
+        Seconds the search may take before it stops with the best plan
         (plans are deterministic for a seed unless this limit cuts them short).
 
     Returns
@@ -140,86 +150,335 @@ def draw_districts(  # noqa: C901, PLR0915  (the districting engineer splits it,
     """
     say = progress or (lambda _msg: None)
     quantities, tol = _balance_spec(balance, tolerance)
-    # 1. grids as numbers
+    # 1. grids as numbers; the clock starts (the exact search compiled first, when it may run)
     gm = to_metric(grids, crs=crs)
     graph = grid_graph(
         gm, adjacency=adjacency, quantities=quantities, tallied=("population", "households")
     )
     _check_k(graph, k)
-    warnings: list[str] = []
-    if graph.adjacency.bridges:
-        warnings.append(
-            f"{len(graph.adjacency.bridges)} island(s) or enclave(s) bridged to their nearest grid"
-        )
-    # 2. groups that hold whole districts, and the districts per group
-    old_state = None
+    warnings = _bridge_notes(graph)
+    clock = _Budget.start(graph, k, time_limit, redraw=from_plan is not None)
+    deadline = clock.search
+    # 2. a balanced first plan: redrawn from the old one, or fresh (inside communities or not)
+    say(f"partitioning {graph.n} grids into {k} districts")
+    old = None
     if from_plan is not None:
-        old_state = PlanState.from_assignment(graph, from_plan)
-        warnings += repair_contiguity(old_state)
-        groups, hard = old_state.labels.copy(), False
-        groups = _merge_groups(graph, groups, k)
-    elif nest == "communities":
+        old = PlanState.from_assignment(graph, from_plan)
+        warnings += repair_contiguity(old)
+        state, rule = _redrawn(
+            graph, old, k, tol, keep=keep, nest=nest, seed=seed, deadline=deadline
+        )
+    else:
+        state, rule = _fresh(graph, k, tol, nest=nest, seed=seed, deadline=deadline, say=say)
+    # 3. out of tolerance: joint moves, the exact search on coarse grids, an iterated local search
+    state, exact = _reach(state, tol, rule, old=old, seed=seed, deadline=deadline, say=say)
+    # 4. smoother boundaries within the tolerance
+    smooth(state, tol, groups=rule, deadline=clock.smooth)
+    # 5. figures, the proven bound, what moved (and, for a redraw, the other trade-offs)
+    summary = _report(state, tol, rule, old=old, exact=exact, nest=nest, seed=seed)
+    if old is not None:
+        summary["keep"] = keep
+        summary["tradeoff"] = tradeoff(
+            graph, old, k, tol, chosen=(keep, state), nest=nest, seed=seed, deadline=clock.end
+        )
+    warnings += _plan_warnings(summary, tol, graph.balanced)
+    summary["warnings"] = warnings
+    districts = district_polygons(gm, state, summary)
+    return DistrictingResult(state.assignment(), summary, districts, warnings, state)
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """When the stages of :func:`draw_districts` stop (``time.monotonic()`` values).
+
+    Attributes
+    ----------
+    search
+        The first plan and the search for the tolerance (stages 2 and 3).
+    smooth
+        Smoother boundaries (stage 4).
+    end
+        Everything, the other keep levels of a redraw included (stage 5).
+    """
+
+    search: float
+    smooth: float
+    end: float
+
+    @classmethod
+    def start(cls, graph: GridGraph, k: int, time_limit: float, *, redraw: bool) -> _Budget:
+        """The budget of a plan starting now; compiles the exact search first on coarse grids."""
+        if graph.n <= MAX_GRIDS_PER_DISTRICT * k:
+            warm_up()  # once per machine (numba's cache on disk), not on the plan's clock
+        now = time.monotonic()
+        plan = time_limit * (REDRAW_SHARE if redraw else 1.0)
+        return cls(now + plan * (1.0 - RESERVE_SHARE), now + plan, now + time_limit)
+
+
+def _bridge_notes(graph: GridGraph) -> list[str]:
+    if not graph.adjacency.bridges:
+        return []
+    return [f"{len(graph.adjacency.bridges)} island(s) or enclave(s) bridged to their nearest grid"]
+
+
+def _fresh(
+    graph: GridGraph,
+    k: int,
+    tol: np.ndarray,
+    *,
+    nest: str | None,
+    seed: int,
+    deadline: float,
+    say: Callable[[str], None],
+) -> tuple[PlanState, Groups]:
+    """A fresh plan (inside communities when nesting), balanced; retried with derived seeds.
+
+    Fresh plans that miss the tolerance try again with other METIS seeds
+    (several quantities: fewer tries, the joint moves do better); the best
+    plan by its worst deviation is kept.
+    """
+    if nest == "communities":
         groups, hard = _community_groups(graph, k), True
     elif nest is None:
         groups, hard = np.zeros(graph.n, dtype=np.int64), False
     else:
         raise PlanError(f"unknown nesting {nest!r}: use 'communities'")
     seats = allot_seats(graph, groups, k)
-    say(f"partitioning {graph.n} grids into {k} districts")
-    deadline = time.monotonic() + time_limit
-    # fresh plans retry with derived seeds while the tolerance is not met
-    # (several quantities: fewer retries, the joint moves below do better)
-    attempts = 1 if old_state is not None else (RETRIES if len(tol) == 1 else 3)
-    best: PlanState | None = None
-    for attempt in range(attempts):
-        # 3. partition each group
-        labels, district_group = _partition_groups(graph, groups, seats, seed=seed + 7919 * attempt)
-        ids = _district_ids(labels, k, old_state, groups)
-        state = PlanState(graph, labels, ids)
-        # 4. contiguity, then balance
-        repair_contiguity(state)
-        _fill_empty(state, district_group, groups if hard else None)
+    best: tuple[PlanState, Groups] | None = None
+    for attempt in range(RETRIES if len(tol) == 1 else 3):
+        labels, district_group = partition_groups(graph, groups, seats, seed=seed + 7919 * attempt)
+        state = PlanState(graph, labels, [str(d + 1) for d in range(k)])
         rule = Groups(groups, district_group, hard)
         say("balancing" if attempt == 0 else f"balancing (attempt {attempt + 1})")
+        _make_whole(state, rule)
         ok = balance_state(state, tol, groups=rule, deadline=deadline)
-        if best is None or worst_scale(state, tol) < worst_scale(best, tol):
-            best = state
+        if best is None or worst_scale(state, tol) < worst_scale(best[0], tol):
+            best = (state, rule)
         if ok or time.monotonic() > deadline:
             break
-    assert best is not None  # the loop runs at least once
-    state = best
-    if worst_scale(state, tol) > 1.0 and len(tol) > 1:  # quantities pulling apart: joint moves
+    assert best is not None
+    return best
+
+
+def _make_whole(state: PlanState, rule: Groups) -> None:
+    """Repair contiguity and give every empty district a grid."""
+    repair_contiguity(state)
+    assert rule.district is not None  # every first plan names its districts' groups
+    _fill_empty(state, rule.district, rule.grid if rule.hard else None)
+
+
+def _redrawn(
+    graph: GridGraph,
+    old: PlanState,
+    k: int,
+    tol: np.ndarray,
+    *,
+    keep: str,
+    nest: str | None,
+    seed: int,
+    deadline: float,
+) -> tuple[PlanState, Groups]:
+    """A plan redrawn from ``old`` at the ``keep`` level (:func:`gis.redraw.redraw`), balanced.
+
+    Same k and ``keep="most"``: the districts keep their old ids.  Nesting in
+    communities: districts are drawn inside communities and the old plan only
+    names them and measures what moved.
+    """
+    if nest is not None:
+        state, rule = _fresh(graph, k, tol, nest=nest, seed=seed, deadline=deadline, say=_quiet)
+        ids = _district_ids(state.labels, k, old)
+        return PlanState(graph, state.labels, ids), rule
+    draft = redraw(graph, old, k, float(tol[0]), keep=keep, seed=seed)
+    ids = _district_ids(draft.labels, k, old)
+    state = PlanState(graph, draft.labels, ids)
+    rule = Groups(draft.groups, draft.district_group, False)
+    _make_whole(state, rule)
+    balance_state(state, tol, groups=rule, deadline=deadline)
+    return state, rule
+
+
+def _quiet(_msg: str) -> None:
+    return None
+
+
+def _reach(
+    state: PlanState,
+    tol: np.ndarray,
+    rule: Groups,
+    *,
+    old: PlanState | None,
+    seed: int,
+    deadline: float,
+    say: Callable[[str], None],
+) -> tuple[PlanState, ExactResult | None]:
+    """Lower the worst deviation when the tolerance is missed.
+
+    Several quantities pulling apart: boundary moves chosen together
+    (:mod:`gis.transfer`).  Coarse grids (a few per district): the exact
+    search (:mod:`gis.exact`), which also proves how close the plan is to the
+    best achievable.  Otherwise an iterated local search.
+    """
+    if worst_scale(state, tol) <= 1.0:
+        return state, None
+    if len(tol) > 1:
         say("balancing the quantities together")
         state = _transfer(state, tol, rule, deadline)
     exact = None
-    if worst_scale(state, tol) > 1.0 and graph.n <= MAX_GRIDS_PER_DISTRICT * k:
-        # coarse grids: prove the best achievable (or reach the tolerance) exactly
+    if worst_scale(state, tol) > 1.0 and state.graph.n <= MAX_GRIDS_PER_DISTRICT * state.k:
         say("exact search for the best achievable plan")
-        polish_worst(state, tol, groups=rule)
-        state, exact = _exact_if_coarse(
-            state, tol, k, groups=groups if hard else None, old_state=old_state, deadline=deadline
-        )
-    if worst_scale(state, tol) > 1.0 and exact is None:  # out of reach: lower the worst itself
+        return _coarse(state, tol, rule, old=old, seed=seed, deadline=deadline)
+    if worst_scale(state, tol) > 1.0:
         state = perturb_and_polish(state, tol, groups=rule, seed=seed, deadline=deadline)
         polish_worst(state, tol, groups=rule, deadline=deadline)
-    # 6. smooth
-    smooth(state, tol, groups=rule, deadline=deadline)
-    # 7. report
-    bound = best_bound(graph, k, groups=groups if hard else None, seats=seats if hard else None)
+    return state, exact
+
+
+def _coarse(
+    state: PlanState,
+    tol: np.ndarray,
+    rule: Groups,
+    *,
+    old: PlanState | None,
+    seed: int,
+    deadline: float,
+) -> tuple[PlanState, ExactResult | None]:
+    """Coarse grids: the exact search; exact re-cuts and the search again when a gap is left.
+
+    A redraw tries the local search first: its moves start from the redrawn
+    plan and so keep the old districts, where a plan grown afresh need not.
+    """
+    polish_worst(state, tol, groups=rule, deadline=deadline)
+    if old is not None:
+        until = _share(deadline, LOCAL_SHARE)
+        state = perturb_and_polish(state, tol, groups=rule, seed=seed, deadline=until)
+        if worst_scale(state, tol) <= 1.0:
+            return state, None
+    # 1. the exact search, briefly: a plan within tolerance, or one proven near the best
+    state, exact = _exact_if_coarse(
+        state, tol, rule, old=old, deadline=_share(deadline, QUICK_SHARE)
+    )
+    if _settled(state, tol, exact):
+        return state, exact
+    # 2. exact re-cuts of the worst district with its neighbours (a better plan to start from)
+    recombine(state, tol, groups=rule, deadline=_share(deadline, RECUT_SHARE))
+    # 3. the exact search again, with the time left
+    state, again = _exact_if_coarse(state, tol, rule, old=old, deadline=deadline)
+    return state, _stronger(exact, again)
+
+
+def _share(deadline: float, share: float) -> float:
+    """The time ``share`` of what is left before ``deadline`` from now."""
+    now = time.monotonic()
+    return now + share * max(deadline - now, 0.0)
+
+
+def _settled(state: PlanState, tol: np.ndarray, exact: ExactResult | None) -> bool:
+    """Within tolerance, or within :data:`gis.exact.GAP` of a proven bound."""
+    reached = worst_scale(state, tol)
+    gap = GAP / float(tol.max())
+    return reached <= 1.0 or (exact is not None and reached - exact.bound <= gap + 1e-9)
+
+
+def _stronger(first: ExactResult | None, second: ExactResult | None) -> ExactResult | None:
+    """Two exact searches of one plan as one: the higher bound, the better plan, work added."""
+    if first is None or second is None:
+        return second or first
+    bound = max(first.bound, second.bound)
+    best = second if second.scale <= first.scale else first
+    return ExactResult(
+        best.labels,
+        best.scale,
+        min(bound, best.scale),
+        bound >= best.scale * (1 - 1e-9),
+        first.candidates + second.candidates,
+        first.seconds + second.seconds,
+    )
+
+
+def _report(
+    state: PlanState,
+    tol: np.ndarray,
+    rule: Groups,
+    *,
+    old: PlanState | None,
+    exact: ExactResult | None,
+    nest: str | None,
+    seed: int,
+) -> dict[str, Any]:
+    """The plan summary with the proven bound (see :func:`plan_summary`)."""
+    graph = state.graph
+    hard, seats = None, None
+    if rule.hard and rule.grid is not None and rule.district is not None:
+        hard = rule.grid
+        seats = np.bincount(rule.district, minlength=int(rule.grid.max()) + 1)
+    bound = best_bound(graph, state.k, groups=hard, seats=seats)
     if exact is not None and len(tol) == 1:
         bound = max(bound, round(exact.bound * float(tol[0]), 6))
-    summary = plan_summary(state, tol, old_state=old_state, bound=bound)
+    summary = plan_summary(state, tol, old_state=old, bound=bound)
     summary["best_scale"] = None if exact is None else round(exact.bound, 6)
     summary["exact"] = None if exact is None else _exact_summary(exact, worst_scale(state, tol))
     summary["seed"] = seed
     summary["nest"] = nest
-    if not summary["within_tolerance"]:
-        warnings.append(_tolerance_warning(summary, tol, graph.balanced))
-    if not summary["contiguous"]:
-        warnings.append("some districts are not contiguous (their grids are not connected)")
-    summary["warnings"] = warnings
-    districts = district_polygons(gm, state, summary)
-    return DistrictingResult(state.assignment(), summary, districts, warnings, state)
+    return summary
+
+
+def tradeoff(
+    graph: GridGraph,
+    old: PlanState,
+    k: int,
+    tol: np.ndarray,
+    *,
+    chosen: tuple[str, PlanState],
+    nest: str | None,
+    seed: int,
+    deadline: float,
+) -> list[dict[str, Any]]:
+    """The plans of every keep level: people moved against cut edges and Polsby-Popper.
+
+    The chosen level's plan is ``chosen``; the others are drawn (balanced and
+    smoothed, without the exact search, sharing the time up to ``deadline``)
+    to show what the planner would gain or lose.  A level whose plan moves
+    more people and is less compact than another's is marked ``dominated``.
+    """
+    rows = []
+    others = [level for level in KEEP_LEVELS if level != chosen[0]]
+    for level in KEEP_LEVELS:
+        if level == chosen[0]:
+            state = chosen[1]
+        else:
+            share = max(deadline - time.monotonic(), 0.0) / (len(others) - others.index(level))
+            until = time.monotonic() + share
+            state, rule = _redrawn(
+                graph, old, k, tol, keep=level, nest=nest, seed=seed, deadline=until
+            )
+            smooth(state, tol, groups=rule, deadline=until)
+        rows.append({"keep": level, "chosen": level == chosen[0], **_tradeoff_row(old, state, tol)})
+    for row in rows:
+        row["dominated"] = any(
+            o["moved_population"] <= row["moved_population"]
+            and o["cut_edges"] <= row["cut_edges"]
+            and o["median_polsby_popper"] >= row["median_polsby_popper"]
+            and (o["cut_edges"], o["moved_population"])
+            != (row["cut_edges"], row["moved_population"])
+            for o in rows
+            if o["within_tolerance"] or not row["within_tolerance"]
+        )
+    return rows
+
+
+def _tradeoff_row(old: PlanState, state: PlanState, tol: np.ndarray) -> dict[str, Any]:
+    pop = state.graph.values[:, 0]
+    moved = moved_grids(old, state)
+    total = float(pop.sum()) or 1.0
+    return {
+        "moved_population": round(float(pop[moved].sum()), 1),
+        "kept_population_share": round(1.0 - float(pop[moved].sum()) / total, 4),
+        "moved_grids": int(moved.sum()),
+        "cut_edges": int(state.cut_edges),
+        "median_polsby_popper": round(float(np.median(state.polsby_popper())), 4),
+        "max_deviation": round(float(np.abs(state.deviations()[:, 0]).max()), 6),
+        "within_tolerance": bool(worst_scale(state, tol) <= 1.0 + 1e-9),
+    }
 
 
 def _transfer(state: PlanState, tol: np.ndarray, groups: Groups, deadline: float) -> PlanState:
@@ -236,28 +495,28 @@ def _transfer(state: PlanState, tol: np.ndarray, groups: Groups, deadline: float
 def _exact_if_coarse(
     state: PlanState,
     tol: np.ndarray,
-    k: int,
+    rule: Groups,
     *,
-    groups: np.ndarray | None,
-    old_state: PlanState | None,
+    old: PlanState | None,
     deadline: float,
 ) -> tuple[PlanState, ExactResult | None]:
     """Solve exactly when the grids are coarse enough; keep the better plan."""
-    if not state.contiguity().all():
+    if not state.contiguity().all() or worst_scale(state, tol) <= 1.0:
         return state, None
     upper = worst_scale(state, tol) * (1 + 1e-9)
     found = solve_exact(
         state.graph,
-        k,
+        state.k,
         tol,
         upper,
-        groups=groups,
-        old_labels=None if old_state is None else old_state.labels,
-        time_limit=max(EXACT_SECONDS, deadline - time.monotonic()),
+        groups=rule.grid if rule.hard else None,
+        old_labels=None if old is None else old.labels,
+        time_limit=max(deadline - time.monotonic(), 0.0),
+        enough=1.0,
     )
     if found is None or found.labels is None or found.scale > upper:
         return state, found
-    ids = _district_ids(found.labels, k, old_state, np.zeros(state.graph.n, dtype=np.int64))
+    ids = _district_ids(found.labels, state.k, old)
     return PlanState(state.graph, found.labels, ids), found
 
 
@@ -265,9 +524,19 @@ def _exact_summary(exact: ExactResult, reached: float) -> dict[str, Any]:
     return {
         "candidates": exact.candidates,
         "seconds": round(exact.seconds, 3),
-        "optimal": bool(exact.optimal and reached <= exact.bound + 1e-9),
+        # optimal: no contiguous plan below the proven bound, and this plan reaches it
+        "optimal": bool(reached <= exact.bound * (1 + 1e-8) + 1e-9),
         "bound_scale": round(exact.bound, 6),
     }
+
+
+def _plan_warnings(summary: Mapping[str, Any], tol: np.ndarray, names: Sequence[str]) -> list[str]:
+    out = []
+    if not summary["within_tolerance"]:
+        out.append(_tolerance_warning(summary, tol, names))
+    if not summary["contiguous"]:
+        out.append("some districts are not contiguous (their grids are not connected)")
+    return out
 
 
 def _tolerance_warning(summary: Mapping[str, Any], tol: np.ndarray, names: Sequence[str]) -> str:
@@ -282,25 +551,28 @@ def _tolerance_warning(summary: Mapping[str, Any], tol: np.ndarray, names: Seque
         if exact and exact["optimal"]:
             return (
                 f"the tolerances are out of reach: no contiguous plan keeps every quantity within "
-                f"{scale:.2f}× its tolerance (proven over {exact['candidates']} candidate "
-                f"districts); this plan reaches that: {reach}"
+                f"{scale:.2f}× its tolerance (proven by an exact search); "
+                f"this plan reaches that: {reach}"
             )
         return f"tolerances not reached: {reach}; try another seed or larger tolerances"
     bound = summary["best_bound"]
-    if exact and exact["optimal"]:
+    if (exact and exact["optimal"]) or bound >= worst - 1e-9:
+        how = " by the grids' sizes alone: the largest grids, or too few grids to pair"
+        if exact and exact["optimal"]:
+            how = " by an exact search over every contiguous plan"
         return (
             f"the grids are too coarse for ±{tol[0]:.2%}: the best achievable is ±{bound:.2%} "
-            f"(proven by an exact search over {exact['candidates']} candidate districts), "
-            "and this plan reaches it"
+            f"(proven{how}), and this plan reaches it"
         )
-    if bound > tol[0] - 1e-12:
+    if bound > 0:
         return (
-            f"the grids are too coarse for ±{tol[0]:.2%}: no plan can do better than "
-            f"±{bound:.2%}; this plan reaches ±{worst:.2%}"
+            f"tolerance ±{tol[0]:.2%} not reached: best found ±{worst:.2%}, proven bound "
+            f"±{bound:.2%} (no contiguous plan does better), gap {100 * (worst - bound):.2f} points"
         )
+    why = "the exact search ran out of time" if exact else "grids too fine for the exact search"
     return (
-        f"tolerance ±{tol[0]:.2%} not reached (±{worst:.2%}); the best achievable bound "
-        f"is at least ±{bound:.2%}: try another seed or a larger tolerance"
+        f"tolerance ±{tol[0]:.2%} not reached: best found ±{worst:.2%}, no bound proven ({why}): "
+        "try a longer --time-limit, another seed or a larger tolerance"
     )
 
 
@@ -345,166 +617,8 @@ def _community_groups(graph: GridGraph, k: int) -> np.ndarray:
     return groups
 
 
-def _merge_groups(graph: GridGraph, groups: np.ndarray, k: int) -> np.ndarray:
-    """Merge the smallest group into its smallest neighbour until at most ``k`` remain."""
-    groups = np.unique(groups, return_inverse=True)[1]
-    pop = graph.values[:, 0]
-    src, dst = graph.edges()
-    while groups.max() + 1 > k:
-        tot = np.bincount(groups, weights=pop)
-        small = int(np.argmin(tot))
-        touching = np.unique(groups[dst[groups[src] == small]])
-        touching = touching[touching != small]
-        into = int(touching[np.argmin(tot[touching])])
-        groups[groups == small] = into
-        groups = np.unique(groups, return_inverse=True)[1]
-    return groups
-
-
-def allot_seats(graph: GridGraph, groups: np.ndarray, k: int) -> np.ndarray:
-    """Apportion ``k`` districts among ``groups`` to minimise the largest deviation.
-
-    Each group gets at least one district and at most one per grid.  Starts
-    with D'Hondt (largest population per district first) and then moves
-    single seats while that lowers the largest absolute deviation.
-    """
-    n_groups = int(groups.max()) + 1
-    pop = np.bincount(groups, weights=graph.values[:, 0], minlength=n_groups)
-    cap = np.bincount(groups, minlength=n_groups)
-    if cap.sum() < k:
-        raise InfeasibleError(f"k = {k} is larger than the number of grids ({cap.sum()})")
-    seats = np.ones(n_groups, dtype=np.int64)
-    if k < n_groups:
-        raise InfeasibleError(f"cannot give {n_groups} groups at least one of {k} districts")
-    while seats.sum() < k:
-        ratio = np.where(seats < cap, pop / seats, -np.inf)
-        seats[int(np.argmax(ratio))] += 1
-    ideal = pop.sum() / k if pop.sum() > 0 else 1.0
-
-    def worst(s: np.ndarray) -> float:
-        return float(np.abs(pop / (s * ideal) - 1.0).max())
-
-    for _ in range(4 * k):
-        current, best = worst(seats), None
-        for a in np.flatnonzero(seats > 1):
-            for b in np.flatnonzero(seats < cap):
-                if a == b:
-                    continue
-                trial = seats.copy()
-                trial[a] -= 1
-                trial[b] += 1
-                w = worst(trial)
-                if w < current - 1e-12 and (best is None or w < best[0]):
-                    best = (w, a, b)
-        if best is None:
-            break
-        seats[best[1]] -= 1
-        seats[best[2]] += 1
-    return seats
-
-
-def _partition_groups(
-    graph: GridGraph, groups: np.ndarray, seats: np.ndarray, *, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Partition each group into its seats; returns labels and the group of each district."""
-    labels = np.zeros(graph.n, dtype=np.int64)
-    district_group = np.repeat(np.arange(len(seats)), seats)
-    offset = 0
-    full = sparse.csr_matrix((graph.shared, graph.indices, graph.indptr), shape=(graph.n,) * 2)
-    weights = _vertex_weights(graph)
-    for g, s in enumerate(seats):
-        members = np.flatnonzero(groups == g)
-        if s == 1:
-            labels[members] = offset
-        else:
-            sub = full[members][:, members]
-            labels[members] = offset + partition(sub, weights[members], int(s), seed=seed)
-        offset += int(s)
-    return labels, district_group
-
-
-def _vertex_weights(graph: GridGraph) -> np.ndarray:
-    """One positive integer weight per grid mixing the balanced quantities equally."""
-    vals = graph.values[:, : graph.n_balanced]
-    tot = vals.sum(axis=0)
-    share = (vals / np.where(tot > 0, tot, 1.0)).sum(axis=1) / vals.shape[1]
-    return np.maximum(1, np.round(share * 1e8)).astype(np.int64)
-
-
-def partition(matrix: sparse.csr_matrix, weights: np.ndarray, k: int, *, seed: int) -> np.ndarray:
-    """Split a graph into ``k`` balanced, compact, contiguous parts with METIS.
-
-    Parameters
-    ----------
-    matrix
-        Symmetric CSR of shared boundary lengths (m).
-    weights
-        Positive integer vertex weights.
-    k
-        Number of parts.
-    seed
-        METIS seed.
-
-    Returns
-    -------
-    numpy.ndarray
-        Part index per vertex.
-    """
-    import pymetis
-
-    n = matrix.shape[0]
-    if k >= n:
-        return np.arange(n) % k
-    matrix = _connect(matrix)
-    xadj = matrix.indptr.astype(np.int64)
-    adjncy = matrix.indices.astype(np.int64)
-    eweights = np.maximum(1, np.round(matrix.data)).astype(np.int64)
-    for contig in (1, -1):
-        opts = pymetis.Options(seed=seed, ufactor=1, contig=contig, niter=20, ncuts=2)
-        try:
-            _, raw = pymetis.part_graph(
-                k,
-                adjacency=pymetis.CSRAdjacency(xadj, adjncy),
-                vweights=weights,
-                eweights=eweights,
-                options=opts,
-            )
-        except (RuntimeError, ValueError):  # METIS refuses contig on odd graphs: retry
-            continue
-        parts = np.asarray(raw, dtype=np.int64)
-        if len(np.unique(parts)) == k:
-            return parts
-    # METIS left parts empty (tiny graphs): fall back to BFS slices of equal weight
-    return _bfs_slices(matrix, weights, k)
-
-
-def _connect(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
-    """Chain the components of ``matrix`` together with weight-1 edges."""
-    n_comp, comp = csgraph.connected_components(matrix, directed=False)
-    if n_comp == 1:
-        return matrix
-    firsts = np.array([np.flatnonzero(comp == c)[0] for c in range(n_comp)])
-    a, b = firsts[:-1], firsts[1:]
-    extra = sparse.coo_matrix((np.ones(2 * len(a)), (np.r_[a, b], np.r_[b, a])), shape=matrix.shape)
-    return (matrix + extra).tocsr()
-
-
-def _bfs_slices(matrix: sparse.csr_matrix, weights: np.ndarray, k: int) -> np.ndarray:
-    order = csgraph.breadth_first_order(matrix, 0, directed=False, return_predecessors=False)
-    cum = np.cumsum(weights[order]) / weights.sum()
-    part = np.minimum((cum * k).astype(np.int64), k - 1)
-    out = np.empty(len(order), dtype=np.int64)
-    out[order] = part
-    # make sure every part is used
-    for p in range(k):
-        if not (out == p).any():
-            out[order[p]] = p
-    return out
-
-
-def _district_ids(
-    labels: np.ndarray, k: int, old_state: PlanState | None, groups: np.ndarray
-) -> list[str]:
+def _district_ids(labels: np.ndarray, k: int, old_state: PlanState | None) -> list[str]:
+    """``"1"`` … ``"k"``; the old ids when redrawing with the same k, one new district per old."""
     if old_state is not None and old_state.k == k:
         # one new district per old one: keep the old id of the group each lies in
         ids = [""] * k
@@ -599,7 +713,15 @@ def plan_summary(
         summary["moved_share"] = 0.0
         summary["from_k"] = None
     summary["best_bound"] = bound
+    for row in summary["districts"]:
+        row["district"] = district_number(row["district"])
     return summary
+
+
+def district_number(district: str) -> int | str:
+    """A district id as the integer it names (``"7"`` → ``7``); other ids unchanged."""
+    text = str(district)
+    return int(text) if text.isdigit() else text
 
 
 def district_polygons(

@@ -1,22 +1,25 @@
-"""Exact districting for coarse grids: every candidate district, then set partitioning.
+"""Exact districting for coarse grids: the best achievable plan, or a proven bound on it.
 
 When districts hold only a few grids each, the grids themselves limit how
 well populations can balance, and a local search cannot tell whether its
-plan is the best one possible.  Here every connected set of grids whose
-deviation stays within a bound ``upper`` (the local search's plan gives it)
-is listed, and a MILP (HiGHS through :func:`scipy.optimize.milp`) picks
-``k`` disjoint sets covering every grid:
+plan is the best one possible.  :func:`solve_exact` answers with an exact
+search (:mod:`gis._grow`) that grows plans district by district and either
+finds a plan whose districts all lie within a level (in units of each
+quantity's tolerance) or proves that none exists:
 
-1. minimise the largest deviation (in units of each quantity's tolerance):
-   because every connected district within ``upper`` is a candidate, the
-   optimum is the best achievable deviation of *any* contiguous plan, and
-   the solver's dual bound is a proven lower bound when time runs out;
-2. at that deviation, minimise the cut edges (or, redrawing an old plan,
-   the population that changes district, then the cut edges).
+1. the smallest largest deviation, by a search over levels, each step one
+   grown search: first the tolerance itself (a plan there settles it), then
+   one :data:`GAP` below the caller's plan (so a plan within a point of a
+   proven bound comes first), then bisection while time lasts.  A level
+   proven empty is a lower bound for every contiguous plan;
+2. at that level (or at the tolerance, when it is met), the fewest cut
+   edges (or, redrawing an old plan, the fewest people changing district,
+   then the fewest cut edges): every connected set within the level is listed
+   (:mod:`gis._enumerate`) and a set-partitioning MILP (HiGHS) chooses ``k``
+   of them, when they are few enough (:data:`MAX_CANDIDATES`).
 
-Listing stops at ``max_candidates`` sets, so the method applies to coarse
-grid sets only (a few grids per district); :func:`solve_exact` returns
-``None`` when the list would be longer.
+:func:`candidate_districts` lists those sets on its own.  The solver's output
+is silenced at the file-descriptor level (:func:`gis.solver.quiet`).
 """
 
 from __future__ import annotations
@@ -26,16 +29,30 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint
 
 from gis.plan import GridGraph
+from gis.solver import milp
 
-#: Connected sets listed at most (candidates within the bound).
-MAX_CANDIDATES = 150_000
-#: Search steps of the listing at most (sets visited, inside or outside the bound).
-MAX_VISITS = 400_000
-#: Grids per district (on average) above which the listing is not tried at all.
-MAX_GRIDS_PER_DISTRICT = 10.0
+#: Connected sets listed at most for choosing the most compact plan (stage 2).
+MAX_CANDIDATES = 5_000
+#: Search steps of the listing at most (sets visited, inside or outside the level).
+MAX_VISITS = 20_000_000
+#: Sets the listing visits per second, about (so that it keeps to the time left).
+VISITS_PER_SECOND = 3_000_000
+#: Grids per district (on average) above which the exact search is not tried at all.
+MAX_GRIDS_PER_DISTRICT = 20.0
+#: Largest deviation (a fraction: one percentage point) between a plan and its proven bound
+#: that the search settles for first.
+GAP = 0.01
+#: Share of the time the first step (the tolerance itself) may take.
+FIRST_SHARE = 0.5
+#: Seconds at least a later step of the search over levels may take (when time is left).
+PROBE_SECONDS = 2.0
+#: Levels closer than this (in percentage points of deviation) end the bisection.
+RESOLUTION = 0.0005
+#: Share of the time kept for stage 2 (the most compact plan at the level found).
+SECOND_SHARE = 0.2
 
 
 @dataclass
@@ -46,7 +63,7 @@ class ExactResult:
     ----------
     labels
         District index (``0 .. k-1``) per grid of the best plan found, or
-        ``None`` when the solver found none within its time.
+        ``None`` when the solver found none better than ``upper``.
     scale
         The best plan's largest deviation in units of tolerance
         (``max |deviation| / tolerance`` over quantities and districts).
@@ -78,12 +95,7 @@ def candidate_districts(
     max_candidates: int = MAX_CANDIDATES,
     max_visits: int = MAX_VISITS,
 ) -> list[int] | None:
-    """Every connected set of grids within ``upper`` × tolerance of the ideal.
-
-    Sets are listed once each by the ESU scheme (each set is grown from its
-    lowest-numbered grid, adding only neighbours not adjacent to the set
-    before), pruned as soon as a quantity exceeds its upper limit (the
-    quantities are not negative, so no superset can come back).
+    """Every connected set of grids within ``upper`` × tolerance of the ideal, as bit masks.
 
     Parameters
     ----------
@@ -105,55 +117,68 @@ def candidate_districts(
     list of int or None
         Sets as bit masks over grid indices (bit ``i`` = grid ``i``).
     """
+    listed = _list(graph, _ideal(graph, k), tol, upper, groups, max_candidates, max_visits)
+    if listed is None:
+        return None
+    members, offsets = listed
+    return [
+        sum(1 << int(i) for i in members[offsets[j] : offsets[j + 1]])
+        for j in range(len(offsets) - 1)
+    ]
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache on disk) the kernels of the exact search."""
+    from gis._enumerate import list_sets
+    from gis._grow import warm_up as warm_grow
+
+    warm_grow()
+    indptr = np.zeros(2, dtype=np.int64)  # one grid, no neighbours
+    list_sets(indptr, indptr[:0], np.ones((1, 1)), np.zeros(1), np.ones(1), 1, 1)
+
+
+def _ideal(graph: GridGraph, k: int) -> np.ndarray:
+    return graph.values[:, : graph.n_balanced].sum(axis=0) / k
+
+
+def _list(
+    graph: GridGraph,
+    ideal: np.ndarray,
+    tol: np.ndarray,
+    upper: float,
+    groups: np.ndarray | None,
+    max_candidates: int,
+    max_visits: int,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Members and offsets of the connected sets within ``upper``, or ``None`` (too many)."""
+    from gis._enumerate import list_sets
+
     nb = graph.n_balanced
-    vals = graph.values[:, :nb]
-    ideal = vals.sum(axis=0) / k
     active = ideal > 0
     if not active.any():
         return None
-    vals = vals[:, active]
+    vals = np.ascontiguousarray(graph.values[:, :nb][:, active], dtype=float)
     ideal, tol = ideal[active], np.asarray(tol, dtype=float)[active]
-    hi = (ideal * (1.0 + upper * tol) * (1 + 1e-12)).tolist()
-    lo = (ideal * (1.0 - upper * tol) * (1 - 1e-12)).tolist()
-    q = len(hi)
-    v = vals.tolist()
-    nbrs = graph.neighbour_lists()
-    if groups is not None:
-        nbrs = [[u for u in nb_i if groups[u] == groups[i]] for i, nb_i in enumerate(nbrs)]
-    masks = [sum(1 << u for u in nb_i) for nb_i in nbrs]
-    found: list[int] = []
-    visits = 0
-
-    class _TooManyError(Exception):
-        pass
-
-    def grow(s: int, closed: int, ext: list[int], tot: list[float], root: int) -> None:
-        nonlocal visits
-        visits += 1
-        if visits > max_visits:
-            raise _TooManyError
-        if all(tot[j] >= lo[j] for j in range(q)):
-            found.append(s)
-            if len(found) > max_candidates:
-                raise _TooManyError
-        ext = list(ext)
-        while ext:
-            w = ext.pop()
-            vw = v[w]
-            nt = [tot[j] + vw[j] for j in range(q)]
-            if any(nt[j] > hi[j] for j in range(q)):
-                continue
-            new = [u for u in nbrs[w] if u > root and not (closed >> u) & 1]
-            grow(s | (1 << w), closed | masks[w], ext + new, nt, root)
-
-    try:
-        for r in range(graph.n):
-            if any(v[r][j] > hi[j] for j in range(q)):
-                continue
-            grow(1 << r, (1 << r) | masks[r], [u for u in nbrs[r] if u > r], list(v[r]), r)
-    except (_TooManyError, RecursionError):  # too many sets, or sets too large to grow
+    hi = ideal * (1.0 + upper * tol) * (1 + 1e-12)
+    lo = ideal * (1.0 - upper * tol) * (1 - 1e-12)
+    indptr, indices = graph.indptr, graph.indices
+    if groups is not None:  # sets stay inside one group
+        src, dst = graph.edges()
+        keep = groups[src] == groups[dst]
+        indptr = np.r_[0, np.cumsum(np.bincount(src[keep], minlength=graph.n))]
+        indices = dst[keep]
+    members, offsets, status = list_sets(
+        indptr.astype(np.int64),
+        indices.astype(np.int64),
+        vals,
+        lo,
+        hi,
+        int(max_candidates),
+        int(max_visits),
+    )
+    if status < 0:
         return None
-    return found
+    return members[: offsets[status]].astype(np.int64), offsets[: status + 1].copy()
 
 
 def solve_exact(
@@ -165,8 +190,9 @@ def solve_exact(
     groups: np.ndarray | None = None,
     old_labels: np.ndarray | None = None,
     time_limit: float = 20.0,
+    ideal: np.ndarray | None = None,
+    enough: float = 0.0,
     max_candidates: int = MAX_CANDIDATES,
-    max_visits: int = MAX_VISITS,
 ) -> ExactResult | None:
     """The best achievable plan and its proven bound, for coarse grid sets.
 
@@ -180,83 +206,205 @@ def solve_exact(
         Tolerance per balanced quantity.
     upper
         The largest deviation (units of tolerance) of a known contiguous
-        plan; candidates are listed up to it, so the optimum is never worse.
+        plan: the search looks below it.
     groups
         Group per grid when districts must nest in groups (communities).
     old_labels
-        District per grid of an old plan: among the best-balanced plans,
-        the one moving the least population is chosen.
+        District per grid of an old plan: among the plans at the level
+        found, the one moving the least population is chosen.
     time_limit
-        Seconds for the two MILP solves together.
-    max_candidates, max_visits
-        Limits of the listing (see :func:`candidate_districts`).
+        Seconds for the whole search (both stages).
+    ideal
+        The ideal district per balanced quantity (default: the graph's
+        total over ``k``; a part of a plan re-solved keeps the plan's ideal).
+    enough
+        A level (units of tolerance) that is good enough: the search stops
+        lowering the deviation once a plan reaches it (``1.0``: within the
+        tolerance), and stage 2 picks the most compact plan within it.
+    max_candidates
+        Sets listed at most for stage 2 (more: the grown plan is kept).
 
     Returns
     -------
     ExactResult or None
-        ``None`` when the candidates are too many to list (grids too fine
-        for this method: more than :data:`MAX_GRIDS_PER_DISTRICT` per
-        district, or past the listing's limits).
+        ``None`` for grids too fine for this method (more than
+        :data:`MAX_GRIDS_PER_DISTRICT` per district).
     """
-    t0 = time.monotonic()
     if graph.n > MAX_GRIDS_PER_DISTRICT * k:
         return None
-    sets = candidate_districts(
-        graph,
-        k,
-        tol,
-        upper,
-        groups=groups,
-        max_candidates=max_candidates,
-        max_visits=max_visits,
-    )
-    if sets is None:
-        return None
-    n, m = graph.n, len(sets)
-    member_rows, member_cols = _members(sets)
-    cover = sparse.csc_matrix((np.ones(len(member_rows)), (member_rows, member_cols)), shape=(n, m))
-    dev = _set_deviation(graph, k, tol, cover)
-    cut = _set_cut(graph, cover)
+    warm_up()  # compiled before the clock starts
+    t0 = time.monotonic()
     deadline = t0 + time_limit
-    # 1. the smallest largest deviation: bisection over the sets' deviations,
-    #    each step a set-partitioning feasibility problem
-    levels = np.unique(dev)
-    lo, hi = 0, len(levels) - 1
-    best: np.ndarray | None = None
-    while lo < hi or best is None:
-        mid = (lo + hi) // 2
-        status, chosen = _partition(
-            cover, k, np.flatnonzero(dev <= levels[mid]), dev**2, deadline, gap=0.5
-        )
-        if status == "feasible":
-            best = chosen
-            hi = int(np.searchsorted(levels, dev[chosen].max()))
-            if lo >= hi:
-                break
-        elif status == "infeasible":
-            lo = mid + 1
-            if lo > hi:  # nothing listed makes a plan (upper was below every plan)
-                break
-        else:  # out of time: what is proven so far
-            break
-    bound = float(levels[min(lo, len(levels) - 1)]) if lo < len(levels) else float(upper)
-    if best is None:
-        return ExactResult(None, np.inf, bound, False, m, time.monotonic() - t0)
-    scale = float(dev[best].max())
-    optimal = bound >= scale - 1e-12
-    # 2. at that deviation, the fewest moved people (from a plan), then the fewest cut edges
-    second = cut.astype(float)
-    if old_labels is not None:
-        second = _set_moved(graph, cover, old_labels) * (cut.sum() + 1.0) + second
-    status, chosen = _partition(
-        cover, k, np.flatnonzero(dev <= scale + 1e-12), second, deadline + 0.5 * time_limit
+    tol = np.asarray(tol, dtype=float)
+    ideal = _ideal(graph, k) if ideal is None else np.asarray(ideal, dtype=float)
+    probe = _Prober(graph, k, tol, ideal, groups)
+    # 1. the smallest largest deviation: the tolerance, a gap below the plan, then bisection
+    second_from = deadline - SECOND_SHARE * time_limit
+    labels, scale, bound = _min_max(probe, upper, GAP / float(tol.max()), enough, second_from)
+    if labels is None and bound >= upper * (1 - 1e-8):  # the caller's plan is the best
+        scale = upper
+    # 2. at that level (or the level good enough), the fewest moved people, then cut edges
+    level = max(scale, enough)
+    labels = _most_compact(graph, k, probe, level, labels, old_labels, max_candidates, deadline)
+    if labels is None:
+        return ExactResult(None, np.inf, bound, False, probe.steps, time.monotonic() - t0)
+    scale = probe.scale(labels)
+    optimal = bound >= scale * (1 - 1e-8) - 1e-12
+    return ExactResult(
+        labels, scale, min(bound, scale), optimal, probe.steps, time.monotonic() - t0
     )
-    if status == "feasible":
-        best = chosen
-    labels = np.full(n, -1, dtype=np.int64)
-    for d, j in enumerate(best):
-        labels[cover[:, j].nonzero()[0]] = d
-    return ExactResult(labels, scale, min(bound, scale), optimal, m, time.monotonic() - t0)
+
+
+class _Prober:
+    """Grown searches over one graph at given levels (see :func:`gis._grow.GrowSearch`)."""
+
+    def __init__(
+        self,
+        graph: GridGraph,
+        k: int,
+        tol: np.ndarray,
+        ideal: np.ndarray,
+        groups: np.ndarray | None,
+    ) -> None:
+        nb = graph.n_balanced
+        self.active = ideal > 0
+        self.values = np.ascontiguousarray(graph.values[:, :nb][:, self.active], dtype=float)
+        self.ideal, self.tol = ideal[self.active], tol[self.active]
+        self.indptr, self.indices = _within_groups(graph, groups)
+        self.ideal_full, self.tol_full, self.groups = ideal, tol, groups
+        self.k = k
+        self.steps = 0
+        self.listed = 0
+
+    def run(self, level: float, deadline: float) -> tuple[str, np.ndarray | None]:
+        """``("found", labels)``, ``("none", None)`` or ``("unknown", None)`` at ``level``."""
+        from gis._grow import GrowSearch
+
+        lo = self.ideal * (1.0 - level * self.tol) * (1 - 1e-12)
+        hi = self.ideal * (1.0 + level * self.tol) * (1 + 1e-12)
+        search = GrowSearch(self.indptr, self.indices, self.values, self.k, lo, hi)
+        status = search.run(deadline)
+        self.steps += search.steps
+        return status, search.labels.copy() if status == "found" else None
+
+    def scale(self, labels: np.ndarray) -> float:
+        """The plan's largest |deviation| in units of tolerance."""
+        totals = np.zeros((self.k, self.values.shape[1]))
+        np.add.at(totals, labels, self.values)
+        return float((np.abs(totals / self.ideal - 1.0) / self.tol).max()) if len(self.tol) else 0.0
+
+
+def _within_groups(graph: GridGraph, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The neighbour lists, without the edges between groups (districts nest in them)."""
+    if groups is None:
+        return graph.indptr.astype(np.int64), graph.indices.astype(np.int64)
+    src, dst = graph.edges()
+    keep = groups[src] == groups[dst]
+    indptr = np.r_[0, np.cumsum(np.bincount(src[keep], minlength=graph.n))]
+    return indptr.astype(np.int64), dst[keep].astype(np.int64)
+
+
+def _min_max(
+    probe: _Prober, upper: float, gap: float, enough: float, deadline: float
+) -> tuple[np.ndarray | None, float, float]:
+    """Search the levels for the smallest largest deviation a plan reaches.
+
+    Steps, while time lasts: the tolerance (level 1) when the plan is above
+    it, with :data:`FIRST_SHARE` of the time; one ``gap`` below the plan;
+    then bisection between the proven bound and the best plan; last a level
+    just below the best plan, which proves it optimal.  A step out of time
+    proves nothing; later steps look below it, where proofs come easier.
+    The search stops once a plan reaches ``enough``.
+
+    Returns the best plan found (or ``None``), its scale, and the proven
+    bound (no contiguous plan has a smaller scale).
+    """
+    labels: np.ndarray | None = None
+    hi, lo, unsure = upper, 0.0, np.inf  # best plan's level, proven bound, lowest undecided
+    resolution = RESOLUTION / float(probe.tol.max()) if len(probe.tol) else 1.0
+    start, tried = time.monotonic(), set[float]()
+    while time.monotonic() < deadline and hi > enough and lo < hi * (1 - 1e-9):
+        level, share = _next_level(
+            hi, lo, unsure, upper, gap, resolution, labels is not None, tried
+        )
+        if level is None:
+            break
+        tried.add(level)
+        left = deadline - time.monotonic()
+        end = time.monotonic() + max(min(PROBE_SECONDS, left), share * left)
+        if level == 1.0:
+            end = start + FIRST_SHARE * (deadline - start)
+        status, found = probe.run(level, min(end, deadline))
+        if found is not None:
+            labels, hi = found, min(probe.scale(found), level)
+            unsure = np.inf if unsure > hi else unsure
+        elif status == "none":
+            lo = max(lo, level)
+        else:
+            unsure = min(unsure, level)
+    if labels is not None and lo >= hi * (1 - 1e-9):
+        lo = hi  # nothing below the plan: it is optimal
+    return labels, (np.inf if labels is None else probe.scale(labels)), float(lo)
+
+
+def _next_level(
+    hi: float,
+    lo: float,
+    unsure: float,
+    upper: float,
+    gap: float,
+    resolution: float,
+    found: bool,
+    tried: set[float],
+) -> tuple[float | None, float]:
+    """The next level to try (``None``: done) and the share of the time left it may take."""
+    if upper > 1.0 and 1.0 not in tried and lo < 1.0:
+        return 1.0, FIRST_SHARE
+    top = min(hi, unsure)
+    if not found and top - gap > lo and top - gap not in tried:
+        return top - gap, 0.5
+    if top - lo > resolution:
+        return (lo + top) / 2, 0.5
+    # last, just below the best plan (the caller's when none was found here): proves it optimal
+    below = hi * (1 - 1e-9) if found else upper * (1 - 2e-9)
+    if unsure > hi and below > lo and below not in tried:
+        return below, 1.0
+    return None, 0.0
+
+
+def _most_compact(
+    graph: GridGraph,
+    k: int,
+    probe: _Prober,
+    level: float,
+    labels: np.ndarray | None,
+    old_labels: np.ndarray | None,
+    max_candidates: int,
+    deadline: float,
+) -> np.ndarray | None:
+    """Among the plans within ``level``, the fewest moved people, then cut edges (or ``labels``)."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return labels
+    visits = int(min(MAX_VISITS, left * VISITS_PER_SECOND))
+    listed = _list(
+        graph, probe.ideal_full, probe.tol_full, level, probe.groups, max_candidates, visits
+    )
+    if listed is None:
+        return labels
+    cover = _cover(graph.n, *listed)
+    probe.listed = cover.shape[1]
+    cut = _set_cut(graph, cover)
+    cost = cut.astype(float)
+    if old_labels is not None:
+        cost = _set_moved(graph, cover, old_labels) * (cut.sum() + 1.0) + cost
+    status, chosen = _partition(cover, k, np.arange(cover.shape[1]), cost, deadline)
+    if status != "feasible":
+        return labels
+    out = np.full(graph.n, -1, dtype=np.int64)
+    for d, j in enumerate(chosen):
+        out[cover[:, j].nonzero()[0]] = d
+    return out
 
 
 def _partition(
@@ -277,10 +425,13 @@ def _partition(
         return "unknown", cols[:0]
     if len(cols) < k:
         return "infeasible", cols[:0]
+    sub = cover[:, cols]
+    if (sub.getnnz(axis=1) == 0).any():  # a grid no candidate covers
+        return "infeasible", cols[:0]
     res = milp(
         np.zeros(len(cols)) if cost is None else cost[cols],
         constraints=[
-            LinearConstraint(cover[:, cols], 1, 1),
+            LinearConstraint(sub, 1, 1),
             LinearConstraint(np.ones((1, len(cols))), k, k),
         ],
         integrality=np.ones(len(cols)),
@@ -294,31 +445,23 @@ def _partition(
     return "unknown", cols[:0]
 
 
-def _members(sets: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    rows: list[int] = []
-    cols: list[int] = []
-    for j, s in enumerate(sets):
-        while s:
-            low = s & -s
-            rows.append(low.bit_length() - 1)
-            cols.append(j)
-            s ^= low
-    return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+def _cover(n: int, members: np.ndarray, offsets: np.ndarray) -> sparse.csc_matrix:
+    """Grid × set incidence matrix."""
+    cols = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    return sparse.csc_matrix((np.ones(len(members)), (members, cols)), shape=(n, len(offsets) - 1))
 
 
 def _set_deviation(
-    graph: GridGraph, k: int, tol: np.ndarray, cover: sparse.csr_matrix
+    graph: GridGraph, ideal: np.ndarray, tol: np.ndarray, cover: sparse.csc_matrix
 ) -> np.ndarray:
     """Largest |deviation| / tolerance of each set over the balanced quantities."""
-    nb = graph.n_balanced
-    vals = graph.values[:, :nb]
-    ideal = vals.sum(axis=0) / k
+    vals = graph.values[:, : graph.n_balanced]
     active = ideal > 0
     totals = cover.T @ vals[:, active]
     return (np.abs(totals / ideal[active] - 1.0) / np.asarray(tol)[active]).max(axis=1)
 
 
-def _set_cut(graph: GridGraph, cover: sparse.csr_matrix) -> np.ndarray:
+def _set_cut(graph: GridGraph, cover: sparse.csc_matrix) -> np.ndarray:
     """Edges leaving each set (each counted once per side, so a plan's sum is twice its cut)."""
     adj = sparse.csr_matrix(
         (np.ones(len(graph.indices)), graph.indices, graph.indptr), shape=(graph.n, graph.n)
@@ -328,7 +471,7 @@ def _set_cut(graph: GridGraph, cover: sparse.csr_matrix) -> np.ndarray:
     return (cover.T @ degree) - inside
 
 
-def _set_moved(graph: GridGraph, cover: sparse.csr_matrix, old_labels: np.ndarray) -> np.ndarray:
+def _set_moved(graph: GridGraph, cover: sparse.csc_matrix, old_labels: np.ndarray) -> np.ndarray:
     """Population of each set outside the old district it draws most population from."""
     pop = graph.values[:, 0]
     old = sparse.csr_matrix(

@@ -79,6 +79,9 @@ class PlanOptions:
         Seconds for the search.
     staffing
         Workers to apportion and offices to propose, when given.
+    keep
+        With ``from_plan``: ``"most"``, ``"some"`` or ``"compact"`` (see
+        :mod:`gis.redraw`).
     """
 
     k: int
@@ -89,6 +92,7 @@ class PlanOptions:
     seed: int = 0
     time_limit: float = 30.0
     staffing: StaffOptions | None = None
+    keep: str = "most"
 
 
 @dataclass(frozen=True)

@@ -563,6 +563,7 @@ def draw_plan(
         tolerance=options.tolerance,
         nest=options.nest,
         from_plan=start,
+        keep=options.keep,
         balance=options.balance or {"population": options.tolerance},
         seed=options.seed,
         progress=progress,
@@ -627,7 +628,7 @@ def suggest_plan(
 def _minimal_rebalance(state: PlanState, tolerance: float) -> dict[str, Any]:
     """The moves of the minimal-change rebalance and the plan's figures after them."""
     from gis.plan import PlanState
-    from gis.rebalance import minimal_rebalance
+    from gis.rebalance import minimal_rebalance, no_move_reason
 
     new, moves = minimal_rebalance(None, None, state=state, tolerance=tolerance)
     after = PlanState.from_assignment(state.graph, new).evaluate(tolerance=tolerance)
@@ -638,6 +639,7 @@ def _minimal_rebalance(state: PlanState, tolerance: float) -> dict[str, Any]:
         "max_deviation": after["max_deviation"],
         "contiguous": after["contiguous"],
         "cut_edges": after["cut_edges"],
+        "reason": None if moves else no_move_reason(state, tolerance),
     }
 
 

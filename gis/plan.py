@@ -615,13 +615,46 @@ def _load_plan_table(source: Any, grids: gpd.GeoDataFrame) -> pd.Series:
         raise PlanError(f"a plan needs columns `grid` and `district`; found {found}")
     table = table[[cols["grid"], cols["district"]]].astype(str)
     table.columns = ["grid", "district"]
-    table = table[(table["grid"].str.strip() != "") & (table["district"].str.strip() != "")]
     table = table.apply(lambda s: s.str.strip())
-    dup = table.drop_duplicates().duplicated("grid", keep=False)
-    if dup.any():
-        bad = sorted(set(table.loc[dup, "grid"]))[:5]
-        raise PlanError(f"the plan puts grid(s) in two districts: {', '.join(bad)}")
-    return table.drop_duplicates("grid").set_index("grid")["district"]
+    # rows as a reader of the file counts them: the header is line 1
+    table.index = pd.RangeIndex(2, len(table) + 2, name="line")
+    table = table[(table["grid"] != "") & (table["district"] != "")]
+    _check_codes(table["grid"], set(grids["code"].astype(str)))
+    return table.set_index("grid")["district"]
+
+
+#: A code a spreadsheet turned into a number: ``3.20104E+14`` or ``320104001001001.0``.
+_MANGLED = r"^\d+(\.\d*)?[eE][+-]?\d+$|^\d+\.0*$"
+
+
+def _check_codes(codes: pd.Series, known: set[str]) -> None:
+    """Refuse repeated grid rows and codes mangled by a spreadsheet, naming their lines."""
+    mangled = codes.str.match(_MANGLED) & ~codes.isin(known)
+    lost_zeros = codes.str.fullmatch(r"\d+") & ~codes.isin(known)
+    lost_zeros &= codes.str.zfill(15).isin(known)
+    if mangled.any() or lost_zeros.any():
+        bad = codes[mangled | lost_zeros]
+        raise PlanError(
+            f"the plan's grid codes on line(s) {_lines(bad.index)} were changed by a spreadsheet "
+            f"(e.g. {bad.iloc[0]!r}: digits turned into a number, or leading zeros dropped): "
+            "export the `grid` column as text, with all 15 digits"
+        )
+    repeated = codes.duplicated(keep=False)
+    if repeated.any():
+        parts = [
+            f"{code} on lines {_lines(rows.index)}"
+            for code, rows in codes[repeated].groupby(codes[repeated], sort=False)
+        ]
+        more = f" and {len(parts) - 3} more" if len(parts) > 3 else ""
+        raise PlanError(
+            f"the plan names grid(s) more than once: {'; '.join(parts[:3])}{more}: "
+            "keep one row per grid"
+        )
+
+
+def _lines(index: pd.Index) -> str:
+    lines = [str(i) for i in index[:8]]
+    return ", ".join(lines) + (f" … ({len(index)} in all)" if len(index) > 8 else "")
 
 
 def _overlay_polygons(polys: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> pd.Series:

@@ -27,11 +27,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import linprog
 
 from gis.adjacency import Adjacency
 from gis.plan import PlanState, grid_graph, tolerances
 from gis.search import balance_state
+from gis.solver import linprog
 
 #: Suggestions kept per (from, to) pair of districts, so the list stays varied.
 PER_PAIR = 3
@@ -159,7 +159,10 @@ def _candidates(state: PlanState, tol: np.ndarray) -> list[tuple[list[int], int,
     dsq = (xa2**2 - xa**2 + xb2**2 - xb**2).sum(axis=1)
     pair_before = np.maximum(np.abs(xa), np.abs(xb)).max(axis=1)
     pair_after = np.maximum(np.abs(xa2), np.abs(xb2)).max(axis=1)
-    keep = (dsq < -1e-9) & (pair_after <= pair_before + 1e-12)
+    # the plan's worst deviation must fall: the two districts, and every other one, below it
+    worst = np.abs(x).max(axis=1)
+    after = np.maximum(pair_after, _others_worst(worst, a, chain_b))
+    keep = (dsq < -1e-9) & (pair_after <= pair_before + 1e-12) & (after < worst.max() - 1e-12)
     idx = np.flatnonzero(keep)
     # best first; single grids before chains on ties; then by grid index for determinism
     order = idx[np.lexsort((chain_j[idx], chain_i[idx], chain_j[idx] >= 0, dsq[idx]))]
@@ -167,6 +170,18 @@ def _candidates(state: PlanState, tol: np.ndarray) -> list[tuple[list[int], int,
     for m in order:
         chain = [int(chain_i[m])] if chain_j[m] < 0 else [int(chain_i[m]), int(chain_j[m])]
         out.append((chain, int(a[m]), int(chain_b[m])))
+    return out
+
+
+def _others_worst(worst: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The largest of ``worst`` over the districts other than ``a`` and ``b`` (per pair)."""
+    top = np.argsort(-worst, kind="stable")[:3]
+    out = np.zeros(len(a))
+    done = np.zeros(len(a), dtype=bool)
+    for d in top:  # the largest district that is neither a nor b
+        take = ~done & (a != d) & (b != d)
+        out[take] = worst[d]
+        done |= take
     return out
 
 
@@ -285,6 +300,9 @@ def minimal_rebalance(
         state = state.copy()
     tol = _tol_array(state, tolerance)
     start = state.labels.copy()
+    if _beyond(state, tol) <= 1e-9:  # already within the tolerance: no move
+        return state.assignment(), []
+    worst_before = _worst(state, tol)
     log: list[int] = []  # grids in the order they were moved
     if _beyond(state, tol) > 1e-9:
         _transfer_bands(state, tol, log)
@@ -295,7 +313,35 @@ def minimal_rebalance(
         balance_state(state, tol)
         log.extend(np.flatnonzero(before != state.labels).tolist())
     _tidy(state, tol, start, log)
+    if _worst(state, tol) >= worst_before - 1e-12:  # no gain: propose nothing
+        return PlanState(state.graph, start, state.districts).assignment(), []
     return state.assignment(), _net_moves(state, start, log)
+
+
+def _worst(state: PlanState, tol: np.ndarray) -> float:
+    return float((np.abs(state.deviations()[:, : state.graph.n_balanced]) / tol).max())
+
+
+def no_move_reason(
+    state: PlanState, tolerance: float | Mapping[str, float], *, time_limit: float = 20.0
+) -> str:
+    """Why no move is proposed: within tolerance, the proven best, or no move lowers the worst."""
+    from gis.exact import solve_exact
+
+    tol = _tol_array(state, tolerance)
+    worst = float(np.abs(state.deviations()[:, 0]).max())
+    if _beyond(state, tol) <= 1e-9:
+        return f"the plan is already within ±{tol[0]:.2%} (worst ±{worst:.2%}): no move needed"
+    found = solve_exact(
+        state.graph, state.k, tol, _worst(state, tol) * (1 + 1e-9), time_limit=time_limit
+    )
+    if found is not None and found.bound >= _worst(state, tol) * (1 - 1e-8):
+        return (
+            f"the plan is already the best achievable: no contiguous plan of {state.k} districts "
+            f"does better than ±{worst:.2%} (proven by an exact search)"
+        )
+    bound = "" if found is None else f"; no plan can do better than ±{found.bound * tol[0]:.2%}"
+    return f"no move of whole grids lowers the worst deviation (±{worst:.2%}){bound}"
 
 
 def _beyond(state: PlanState, tol: np.ndarray) -> float:
@@ -312,7 +358,7 @@ def _transfer_bands(state: PlanState, tol: np.ndarray, log: list[int]) -> None:
         worst = np.abs(state.deviations()[:, 0]).max()
         flows = _plan_transfers(state, float(tol[0]))
         for a, b, amount in sorted(flows, key=lambda f: (-f[2], f[0], f[1])):
-            _peel(state, a, b, amount, values, used, log)
+            peel_band(state, a, b, amount, values, used, log)
         if np.abs(state.deviations()[:, 0]).max() >= worst - 1e-12:
             break
 
@@ -352,7 +398,7 @@ def _plan_transfers(state: PlanState, tol: float) -> list[tuple[int, int, float]
     return [(int(a), int(b), float(f)) for (a, b), f in zip(pairs[keep], res.x[keep], strict=True)]
 
 
-def _peel(
+def peel_band(
     state: PlanState,
     a: int,
     b: int,
@@ -361,7 +407,13 @@ def _peel(
     used: np.ndarray,
     log: list[int],
 ) -> None:
-    """Move about ``amount`` from ``a`` to ``b`` as a band along their boundary."""
+    """Move about ``amount`` from ``a`` to ``b`` as a band along their boundary.
+
+    Grids of ``a`` touching ``b`` are taken fewest-cut-edges first (so the band
+    grows along the boundary), never a grid already ``used``, and only when
+    ``a`` stays contiguous; each moved grid is marked ``used`` and appended to
+    ``log``.  Stops at the grid that brings the amount closest to ``amount``.
+    """
     ip, ix = state.graph.indptr, state.graph.indices
     lab = state.labels
 

@@ -30,6 +30,7 @@ from gis.access import Snap, snap_xy
 from gis.crs import WGS84
 from gis.network import WalkNetwork
 from gis.paths import _OFFSET, augmented_graph, single_source_reach
+from gis.solver import milp
 
 #: OSM ``building`` values of public buildings that could host a service point.
 PUBLIC_BUILDINGS = frozenset(
@@ -243,7 +244,7 @@ def exact_max_coverage(
         optimize.LinearConstraint(link, -np.inf, 0.0),
         optimize.LinearConstraint(card, k, k),
     ]
-    res = optimize.milp(
+    res = milp(
         obj,
         constraints=constraints,
         integrality=np.concatenate([np.ones(c), np.zeros(d)]),

@@ -161,13 +161,15 @@ def staff_districts(
         "by_district": staff,
     }
     summary["offices"] = offices
-    by = {o["district"]: o for o in offices}
+    by = {str(o["district"]): o for o in offices}  # district numbers are ints in the polygons
     districts = result.districts.copy()
     districts["workers"] = districts["district"].map(staff)
     districts["office"] = districts["district"].map(
-        lambda d: by[d]["name"] or by[d]["kind"] or by[d]["grid"]
+        lambda d: by[str(d)]["name"] or by[str(d)]["kind"] or by[str(d)]["grid"]
     )
-    districts["office_distance_m"] = districts["district"].map(lambda d: by[d]["mean_distance_m"])
+    districts["office_distance_m"] = districts["district"].map(
+        lambda d: by[str(d)]["mean_distance_m"]
+    )
     return replace(result, summary=summary, districts=districts)
 
 

@@ -18,17 +18,19 @@ import time
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint
 
 from gis.groups import FREE, Groups
 from gis.plan import PlanState
+from gis.solver import milp
 
 #: Rounds of (solve, apply) at most per call.
 ROUNDS = 6
 #: Weight of the worst excess against the sum of excesses.
 WORST_WEIGHT = 10.0
-#: Seconds one MILP solve may take.
-SOLVE_SECONDS = 2.0
+#: Branch-and-bound nodes one MILP solve may take: a count, not seconds, so that the plan
+#: does not depend on the machine's load (the caller's deadline still caps the solve).
+SOLVE_NODES = 200
 #: Cost of one move, in units of tolerance (keeps the change small).
 MOVE_COST = 1e-3
 
@@ -179,11 +181,13 @@ def _choose(
     cost = np.r_[np.full(m, MOVE_COST), np.ones(n_e), WORST_WEIGHT]
     integrality = np.r_[np.ones(m), np.zeros(n_e + 1)]
     bounds = Bounds(np.zeros(m + n_e + 1), np.r_[np.ones(m), np.full(n_e + 1, np.inf)])
-    options = {"disp": False, "mip_rel_gap": 0.02}
+    options: dict[str, float | bool] = {
+        "disp": False,
+        "mip_rel_gap": 0.02,
+        "node_limit": SOLVE_NODES,
+    }
     if limit is not None:
-        options["time_limit"] = max(0.1, min(limit, SOLVE_SECONDS))
-    else:
-        options["time_limit"] = SOLVE_SECONDS
+        options["time_limit"] = max(0.1, limit)
     res = milp(cost, constraints=cons, integrality=integrality, bounds=bounds, options=options)
     if res.x is None:
         return None

@@ -85,9 +85,14 @@ def test_choosing_a_subdistrict_zooms_to_it_and_filters_the_table(
     whole = _view(page)
     for code in ("002", "006"):
         page.select_option("#subdistrict-select", code)
+        inner = shapely.buffer(subs.geometry[code], -1e-5).bounds
+        # the map moves to the sub-district (animated: wait until the view holds it)
         page.wait_for_function(
-            "(c) => window.gridplan.subdistrict === c && !window.gridplan.map._animatingZoom",
-            arg=code,
+            """([c, w, s, e, n]) => window.gridplan.subdistrict === c
+                && window.gridplan.map.getBounds().contains([[s, w], [n, e]])""",
+            arg=[code, *inner],
+            polling=100,
+            timeout=30_000,
         )
         wanted = sorted({str(d) for d in plan[plan["grid"].str[6:9] == code]["district"]}, key=int)
         assert len(wanted) == 2

@@ -51,12 +51,14 @@ def test_districts_writes_plan_and_polygons(folder, capsys) -> None:
 
 
 def test_redraw_from_plan_with_new_k_and_nesting(folder, capsys) -> None:
-    code, _, _ = run(capsys, "districts", str(folder), "--k", "4", "--seed", "1")
+    # the old plan nests in the communities too, so splitting it under nesting moves no one
+    nested = ("--nest", "communities")
+    code, _, _ = run(capsys, "districts", str(folder), "--k", "4", "--seed", "1", *nested)
     assert code == 0
     old = folder / "old_plan.csv"
     (folder / "plan.csv").rename(old)
     code, summary, _ = run(
-        capsys, "districts", str(folder), "--k", "8", "--from", str(old), "--nest", "communities"
+        capsys, "districts", str(folder), "--k", "8", "--from", str(old), *nested
     )
     assert code == 0
     assert summary["from_k"] == 4
@@ -64,7 +66,10 @@ def test_redraw_from_plan_with_new_k_and_nesting(folder, capsys) -> None:
     # what moved, recounted from the old and new plan files: none when districts only split,
     # some when two merge (4 → 3)
     before = pd.read_csv(old, dtype=str).set_index("grid")["district"]
-    people = gpd.read_file(folder / "grids.geojson").set_index("code")["population"]
+    grids = gpd.read_file(folder / "grids.geojson").set_index("code")
+    people = grids["population"]
+    nested_plan = pd.read_csv(folder / "plan.csv", dtype=str).set_index("grid")["district"]
+    assert grids["community"].groupby(nested_plan).nunique().max() == 1  # each in one community
     for k, merged in (("8", False), ("3", True)):
         if merged:
             code, summary, _ = run(capsys, "districts", str(folder), "--k", k, "--from", str(old))
@@ -117,6 +122,18 @@ def test_bad_inputs_give_clear_errors(folder, capsys) -> None:
     pd.DataFrame({"grid": grids["code"][10:], "district": "1"}).to_csv(partial, index=False)
     code, _, err = run(capsys, "suggest", str(folder), "--plan", str(partial))
     assert code == 0 and "missing from the plan" in err
+    # a grid named twice, or a code a spreadsheet turned into a number: exit 2, lines named
+    plan = pd.DataFrame({"grid": grids["code"], "district": "1"})
+    twice = folder / "twice.csv"
+    pd.concat([plan, plan.iloc[[0]]]).to_csv(twice, index=False)
+    code, _, err = run(capsys, "suggest", str(folder), "--plan", str(twice))
+    assert code == 2 and f"{grids['code'].iloc[0]} on lines 2, {len(grids) + 2}" in err
+    mangled = folder / "mangled.csv"
+    plan.assign(grid=plan["grid"].where(plan.index != 4, "3.20106E+14")).to_csv(
+        mangled, index=False
+    )
+    code, _, err = run(capsys, "districts", str(folder), "--k", "4", "--from", str(mangled))
+    assert code == 2 and "line(s) 6" in err and "spreadsheet" in err
 
 
 def test_unseen_irregular_grids_without_build_json(tmp_path, capsys) -> None:

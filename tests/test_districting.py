@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gis._errors import InfeasibleError, PlanError
-from gis.districting import allot_seats, draw_districts
+from gis.districting import draw_districts
+from gis.partition import allot_seats
 from gis.plan import PlanState, grid_graph
 from tests.districting_fixtures import lattice, voronoi_grids
 

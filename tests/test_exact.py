@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from gis.districting import draw_districts
@@ -152,7 +152,9 @@ def test_nested_sets_stay_in_their_group_and_limits_give_up() -> None:
     grids = lattice(6, 6, seed=3, communities=(2, 1))
     graph = grid_graph(grids)
     groups = graph.community
-    listed = candidate_districts(graph, 4, np.array([0.05]), 10.0, groups=groups)
+    listed = candidate_districts(
+        graph, 4, np.array([0.05]), 10.0, groups=groups, max_candidates=10**6
+    )
     assert listed
     for s in listed:
         members = [i for i in range(graph.n) if s >> i & 1]
@@ -183,3 +185,76 @@ def test_draw_districts_proves_the_best_on_coarse_grids() -> None:
             state.move_index(i, targets[int(rng.integers(len(targets)))])
             worst = float(np.abs(state.deviations()[:, 0]).max())
             assert worst >= s["best_bound"] - 1e-6
+
+
+@SMALL
+@given(
+    shape=st.sampled_from([(2, 3), (3, 3), (2, 4), (1, 7), (2, 5)]),
+    data=st.data(),
+    k=st.integers(2, 3),
+    level=st.floats(0.5, 40.0),
+    chunk=st.sampled_from([1, 2, 4096]),
+)
+def test_grown_search_agrees_with_brute_force(shape, data, k, level, chunk) -> None:
+    import time
+
+    from gis._grow import GrowSearch
+
+    n = shape[0] * shape[1]
+    pops = data.draw(st.lists(st.integers(1, 900), min_size=n, max_size=n))
+    graph = small_graph(*shape, pops)
+    tol = np.array([0.02])
+    best, _ = brute_force(graph, k, tol)
+    assume(abs(best - level) > 1e-6)  # not on the edge of the bounds
+    ideal = sum(pops) / k
+    bounds = [np.array([ideal * (1 + s * level * 0.02)]) for s in (-1, 1)]
+    search = GrowSearch(graph.indptr, graph.indices, graph.values[:, :1], k, *bounds, chunk=chunk)
+    status = search.run(time.monotonic() + 600)
+    if best < level:  # a plan within the level exists: the search finds one
+        assert status == "found"
+        labels = search.labels
+        assert sorted(np.unique(labels)) == list(range(k))  # every grid in one of k districts
+        assert scale_of(graph, k, tol, labels) <= level * (1 + 1e-9)
+        for d in range(k):
+            assert connected(graph, list(np.flatnonzero(labels == d)))
+    else:  # none exists, and the search proves it
+        assert status == "none"
+
+
+def test_grown_search_resumes_where_it_stopped(monkeypatch) -> None:
+    import time
+
+    import gis._grow
+    from gis._grow import GrowSearch
+
+    graph = grid_graph(voronoi_grids(40, seed=2))
+    ideal = graph.values[:, 0].sum() / 6
+    bounds = [np.array([ideal * (1 + s * 0.03)]) for s in (-1, 1)]
+    args = (graph.indptr, graph.indices, graph.values[:, :1], 6, *bounds)
+    whole = GrowSearch(*args)
+    assert whole.run(time.monotonic() + 600) == "found"
+    monkeypatch.setattr(gis._grow, "STEPS_PER_CALL", 1)  # a look at the clock after every step
+    stepwise = GrowSearch(*args)
+    assert stepwise.run(time.monotonic() + 600) == "found"
+    # the same search, only cut into steps: the same plan after the same steps
+    assert stepwise.steps == whole.steps and (stepwise.labels == whole.labels).all()
+    late = GrowSearch(*args)
+    assert late.run(time.monotonic() - 1) == "unknown" and late.steps == 0
+
+
+def test_recombination_lowers_the_worst_and_keeps_the_plan_whole() -> None:
+    import time
+
+    from gis.groups import FREE
+    from gis.recombine import recombine
+    from gis.search import worst_scale
+
+    grids = voronoi_grids(60, seed=4)
+    state = draw_districts(grids, 8, tolerance=0.02, seed=0).state
+    tol = np.array([0.002])  # far tighter than the plan: every district is a worst to re-cut
+    before = worst_scale(state, tol)
+    steps = recombine(state, tol, groups=FREE, deadline=time.monotonic() + 10)
+    assert steps > 0 and worst_scale(state, tol) < before
+    assert state.contiguity().all() and (state.count > 0).all()
+    fresh = state.recount()
+    assert np.allclose(fresh["totals"], state.totals) and fresh["cut_edges"] == state.cut_edges

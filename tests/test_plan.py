@@ -119,12 +119,40 @@ def test_read_plan_csv_roundtrip_and_errors(tmp_path, graph15) -> None:
     with pytest.raises(PlanError, match="columns"):
         read_plan(plan.rename(columns={"district": "zone"}), grids)
     twice = pd.concat([plan, pd.DataFrame({"grid": [plan.grid.iloc[0]], "district": ["2"]})])
-    with pytest.raises(PlanError, match="two districts"):
+    with pytest.raises(PlanError, match="more than once"):
         read_plan(twice, grids)
 
     partial, warnings = read_plan(plan.iloc[5:], grids)
     assert len(partial) == len(grids) and partial.notna().all()
     assert warnings and "missing" in warnings[0]
+
+
+def test_plan_csv_with_repeated_rows_or_spreadsheet_codes_names_the_lines(
+    tmp_path, graph15
+) -> None:
+    grids, _ = graph15
+    plan = pd.DataFrame({"grid": grids["code"], "district": stripes(15, 15, 3).astype(str)})
+    # the same row twice (same district): still refused, with both file lines
+    repeated = pd.concat([plan.iloc[:10], plan.iloc[[3]], plan.iloc[10:]])
+    path = tmp_path / "repeated.csv"
+    repeated.to_csv(path, index=False)
+    with pytest.raises(PlanError, match=f"{plan.grid.iloc[3]} on lines 5, 12"):
+        read_plan(path, grids)
+    # a spreadsheet turned two codes into numbers (line 4 and line 8 of the file)
+    mangled = plan.copy()
+    mangled.loc[2, "grid"] = f"{float(plan.grid.iloc[2]):.5E}"
+    mangled.loc[6, "grid"] = f"{plan.grid.iloc[6]}.0"
+    path = tmp_path / "mangled.csv"
+    mangled.to_csv(path, index=False)
+    with pytest.raises(PlanError, match=r"line\(s\) 4, 8 were changed by a spreadsheet"):
+        read_plan(path, grids)
+    # codes that lost their leading zeros (admin code unknown: 000000…)
+    zeros = plan.assign(grid=["000000" + c[6:] for c in plan["grid"]])
+    zgrids = grids.assign(code=zeros["grid"].to_numpy())
+    path = tmp_path / "zeros.csv"
+    zeros.assign(grid=zeros["grid"].str.lstrip("0")).to_csv(path, index=False)
+    with pytest.raises(PlanError, match="leading zeros"):
+        read_plan(path, zgrids)
 
 
 def test_read_plan_from_district_polygons(tmp_path, graph15) -> None:

@@ -45,6 +45,14 @@ from api.commands._options import Balance, Seconds, balance_with
     default=None,
     help="Quantities to balance, with optional tolerances: population,households:0.05",
 )
+@click.option(
+    "--keep",
+    type=click.Choice(["most", "some", "compact"]),
+    default="most",
+    show_default=True,
+    help="With --from: keep the old districts most, some, or draw the most compact plan "
+    "(the summary's tradeoff lists all three: people moved, cut edges, Polsby-Popper).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed (same seed, same plan).")
 @click.option(
     "--time-limit", type=Seconds(), default=30.0, show_default=True, help="Seconds for the search."
@@ -70,6 +78,7 @@ def command(
     tolerance: float,
     nest: str | None,
     balance: dict[str, float | None] | None,
+    keep: str,
     seed: int,
     time_limit: float,
     workers: int | None,
@@ -103,6 +112,7 @@ def command(
         tolerance=tolerance,
         nest=nest,
         from_plan=from_plan,
+        keep=keep,
         balance=balance_with(balance, tolerance),
         seed=seed,
         time_limit=time_limit,

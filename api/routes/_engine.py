@@ -71,9 +71,13 @@ def draw(
     tolerance: float,
     nest: bool = False,
     from_plan: Assignment | None = None,
+    keep: str = "most",
     progress: Progress | None = None,
-) -> tuple[Assignment, list[str]]:
-    """Draw ``k`` districts (from scratch or from ``from_plan``); assignment and warnings.
+) -> tuple[Assignment, list[str], list[dict[str, Any]] | None]:
+    """Draw ``k`` districts (from scratch or from ``from_plan``).
+
+    Returns the assignment, the warnings and, for a redraw, the trade-off
+    between people moved and compactness at each keep level.
 
     A ``from_plan`` drawn on other grids (a rebuild since) keeps its districts
     on the grids that still exist; new grids join their neighbours' districts,
@@ -93,10 +97,13 @@ def draw(
         tolerance=tolerance,
         nest="communities" if nest else None,
         from_plan=old,
+        keep=keep,
         seed=0,
         progress=None if progress is None else _progress_adapter(progress),
     )
-    return normalise(result.assignment), [*notes, *(str(w) for w in result.warnings or [])]
+    tradeoff = result.summary.get("tradeoff")
+    warnings = [*notes, *(str(w) for w in result.warnings or [])]
+    return normalise(result.assignment), warnings, None if tradeoff is None else json_safe(tradeoff)
 
 
 def _plan_state(grids: gpd.GeoDataFrame, assignment: Assignment, cache: Any) -> Any:

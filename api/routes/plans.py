@@ -120,12 +120,13 @@ def create_plan(
     _engine.check_k(area.grids, body.k, nest=body.nest)
 
     def work(progress: _engine.Progress) -> dict[str, Any]:
-        assignment, warnings = _engine.draw(
+        assignment, warnings, tradeoff = _engine.draw(
             area.grids,
             body.k,
             tolerance=tolerance,
             nest=body.nest,
             from_plan=base_plan,
+            keep=body.keep,
             progress=progress,
         )
         source = f"redrawn from {body.from_plan}" if base_plan else "drawn"
@@ -138,7 +139,7 @@ def create_plan(
             assignment=assignment,
             message=f"{source} with k={body.k}",
         )
-        return {"plan": plan_id, "warnings": warnings}
+        return {"plan": plan_id, "warnings": warnings, "tradeoff": tradeoff}
 
     job = jobs.submit("districts", work)
     public = job_public(base, job)

@@ -485,10 +485,54 @@ async function runJob(body) {
     if (job.status !== "done") throw new Error(job.message || job.status);
     $("#job-progress").value = 1;
     box.hidden = true;
+    showJobResult(job.result);
     await loadPlans(job.result?.plan);
   } catch (err) {
     $("#job-text").textContent = t("job_failed", { m: err.message });
   }
+}
+
+/**
+ * What a districting job reports: its warnings (e.g. "best found X, proven bound Y,
+ * gap Z") and, for a redraw, the plan at each keep level (people moved, cut edges,
+ * Polsby-Popper), so the planner can pick another level.
+ */
+function showJobResult(result) {
+  const box = $("#job-result");
+  box.replaceChildren();
+  for (const w of result?.warnings ?? []) {
+    const p = document.createElement("p");
+    p.className = "warning";
+    p.textContent = w;
+    box.append(p);
+  }
+  const rows = result?.tradeoff;
+  if (!Array.isArray(rows) || !rows.length) return;
+  const table = document.createElement("table");
+  table.id = "tradeoff";
+  const head = [t("keep"), t("kept_people"), t("cut_edges"), t("median_pp")];
+  table.append(rowOf(head, "th"));
+  for (const r of rows) {
+    const tr = rowOf([
+      t(`keep_${r.keep}`) + (r.chosen ? " ✓" : ""),
+      `${(100 * r.kept_population_share).toFixed(1)}%`,
+      String(r.cut_edges),
+      r.median_polsby_popper.toFixed(2),
+    ], "td");
+    if (r.chosen) tr.className = "chosen";
+    table.append(tr);
+  }
+  box.append(table);
+}
+
+function rowOf(cells, tag) {
+  const tr = document.createElement("tr");
+  for (const c of cells) {
+    const cell = document.createElement(tag);
+    cell.textContent = c;
+    tr.append(cell);
+  }
+  return tr;
 }
 
 /** New grids after a rebuild: redraw the grid layer and the plan on it. */
@@ -609,8 +653,10 @@ function wireUi() {
   });
   $("#redraw-plan").addEventListener("submit", (e) => {
     e.preventDefault();
-    const k = Number(new FormData(e.target).get("k"));
-    runJob({ name: `${app.plan?.name ?? app.planId} → k=${k}`, k, from_plan: app.planId, from_version: app.version });
+    const form = new FormData(e.target);
+    const k = Number(form.get("k"));
+    const keep = String(form.get("keep") || "most");
+    runJob({ name: `${app.plan?.name ?? app.planId} → k=${k}`, k, keep, from_plan: app.planId, from_version: app.version });
   });
   document.querySelectorAll(".toggles input").forEach((box) =>
     box.addEventListener("change", () => coverage.toggle(app.coverage, app.map, box.dataset.layer, box.checked)),

@@ -42,7 +42,8 @@ export async function setup(map, has, onPick) {
     const chosen = code && features.has(code) ? code : null;
     select.value = chosen ?? "";
     const bounds = chosen ? L.geoJSON(features.get(chosen)).getBounds() : whole;
-    if (bounds.isValid()) map.fitBounds(bounds, { padding: [10, 10] });
+    // a jump, not an animation: the view is the sub-district at once, whatever the load
+    if (bounds.isValid()) map.fitBounds(bounds, { padding: [10, 10], animate: false });
     onPick(chosen);
   }
   select.addEventListener("change", () => pick(select.value || null));

@@ -221,7 +221,11 @@ def metrics(area: Area, plan: PlanRow, version: VersionRow) -> dict[str, Any]:
     return area.derived.get_or_make(
         key,
         lambda: _engine.evaluate(
-            area.grids, assignment, tolerance=plan.tolerance, cache=area.derived
+            area.grids,
+            assignment,
+            tolerance=plan.tolerance,
+            cache=area.derived,
+            adjacency=_engine.adjacency(area),
         ),
     )
 

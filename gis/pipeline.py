@@ -616,7 +616,7 @@ def suggest_plan(
     if not Path(path).exists():
         raise UnreadableFileError(f"{path} does not exist: give --plan or run gridplan districts")
     assignment, notes = read_plan(path, grids)
-    state = plan_state(grids, assignment)
+    state = plan_state(grids, assignment, adjacency=load_adjacency(folder, grids))
     notes += repair_contiguity(state)
     # the minimal-change rebalance, or ranked moves
     if options.minimal:

@@ -73,6 +73,7 @@ def draw(
     from_plan: Assignment | None = None,
     keep: str = "most",
     progress: Progress | None = None,
+    adjacency: Any = None,
 ) -> tuple[Assignment, list[str], list[dict[str, Any]] | None]:
     """Draw ``k`` districts (from scratch or from ``from_plan``).
 
@@ -100,18 +101,33 @@ def draw(
         keep=keep,
         seed=0,
         progress=None if progress is None else _progress_adapter(progress),
+        adjacency=adjacency,  # on land, or over a bridge (the build's adjacency.csv)
     )
     tradeoff = result.summary.get("tradeoff")
     warnings = [*notes, *(str(w) for w in result.warnings or [])]
     return normalise(result.assignment), warnings, None if tradeoff is None else json_safe(tradeoff)
 
 
-def _plan_state(grids: gpd.GeoDataFrame, assignment: Assignment, cache: Any) -> Any:
+def adjacency(area: Any) -> Any:
+    """The build's grid adjacency (``adjacency.csv``: on land, or over a bridge), None if absent."""
+    from gis.adjacency import read_adjacency
+    from gis.outputs import BuildFolder
+
+    path = BuildFolder(area.data_dir).file("adjacency")
+    if not path.is_file():
+        return None
+    codes = area.grids["code"].astype(str).to_numpy()
+    return area.derived.get_or_make(("adjacency",), lambda: read_adjacency(path, codes))
+
+
+def _plan_state(
+    grids: gpd.GeoDataFrame, assignment: Assignment, cache: Any, adjacency: Any = None
+) -> Any:
     """The engine's ``PlanState`` over the area's grid graph (built once, cached)."""
     from gis.plan import PlanState, grid_graph
 
     def make_graph() -> Any:
-        return grid_graph(grids, tallied=("population", "households"))
+        return grid_graph(grids, adjacency=adjacency, tallied=("population", "households"))
 
     graph = cache.get_or_make("grid_graph", make_graph) if cache is not None else make_graph()
     series = pd.Series({g: str(d) for g, d in assignment.items()}, name="district")
@@ -119,10 +135,15 @@ def _plan_state(grids: gpd.GeoDataFrame, assignment: Assignment, cache: Any) -> 
 
 
 def evaluate(
-    grids: gpd.GeoDataFrame, assignment: Assignment, *, tolerance: float, cache: Any = None
+    grids: gpd.GeoDataFrame,
+    assignment: Assignment,
+    *,
+    tolerance: float,
+    cache: Any = None,
+    adjacency: Any = None,
 ) -> dict[str, Any]:
     """Metrics of a plan: ``max_deviation``, contiguity, compactness, per district."""
-    state = _plan_state(grids, assignment, cache)
+    state = _plan_state(grids, assignment, cache, adjacency)
     return json_safe(state.evaluate(tolerance=tolerance))
 
 
@@ -133,11 +154,12 @@ def suggest(
     tolerance: float,
     limit: int,
     cache: Any = None,
+    adjacency: Any = None,
 ) -> list[dict[str, Any]]:
     """Ranked rebalancing moves, each ``{rank, grids, from, to, before, after, reason}``."""
     from gis.rebalance import suggest_moves
 
-    state = _plan_state(grids, assignment, cache)
+    state = _plan_state(grids, assignment, cache, adjacency)
     moves = suggest_moves(None, None, tolerance=tolerance, limit=limit, state=state)
     return [_normalise_move(i, m) for i, m in enumerate(moves)]
 
@@ -156,7 +178,7 @@ def warm(area: Any) -> None:
     """Build the cached grid graph and walking state of ``area`` ahead of requests."""
     grids = area.grids
     if len(grids):
-        _plan_state(grids, {str(c): 1 for c in grids["code"]}, area.derived)
+        _plan_state(grids, {str(c): 1 for c in grids["code"]}, area.derived, adjacency(area))
     _site_state(area)
 
 

@@ -128,6 +128,7 @@ def create_plan(
             from_plan=base_plan,
             keep=body.keep,
             progress=progress,
+            adjacency=_engine.adjacency(area),
         )
         source = f"redrawn from {body.from_plan}" if base_plan else "drawn"
         store.create_plan(
@@ -372,6 +373,7 @@ def _suggestions(
             tolerance=tolerance or plan.tolerance,
             limit=limit,
             cache=area.derived,
+            adjacency=_engine.adjacency(area),
         ),
     )
     return found

@@ -53,6 +53,8 @@ LAYERS: dict[str, tuple[str, str, str | None]] = {
 ALWAYS_LISTED = ("grids", "buildings", "communities", "districts")
 #: Layers served as vector tiles.
 TILE_LAYERS = ("grids", "buildings", "subdistricts")
+#: Layers served as MultiPolygons throughout (their pieces come and go with edits).
+MULTI_LAYERS = ("districts", "isochrones")
 #: Features serialised per step when a layer is streamed or a page is made.
 CHUNK = 2_000
 
@@ -147,7 +149,7 @@ class FeatureIndex:
         self, name: str, frame: gpd.GeoDataFrame, id_column: str | None, *, version: str
     ) -> None:
         self.name = name
-        self.frame = frame.reset_index(drop=True)
+        self.frame = one_geometry_type(frame.reset_index(drop=True), multi=name in MULTI_LAYERS)
         self.version = f"{version}.{name}"
         self._geoms = self.frame.geometry.values
         self._attrs = pd.DataFrame(self.frame.drop(columns=self.frame.geometry.name))
@@ -185,14 +187,24 @@ class FeatureIndex:
             float(np.nanmax(b[:, 3])),
         ]
 
+    @property
+    def fields(self) -> list[str]:
+        """The property names of the layer's features."""
+        return [str(c) for c in self._attrs.columns]
+
     def select(self, bbox: Sequence[float] | None) -> np.ndarray:
-        """Row positions whose bounds intersect ``bbox`` (all when None)."""
+        """Row positions whose geometry intersects ``bbox`` (all when None).
+
+        Bounds rule out most rows at once; the rest are tested on their
+        geometry, so a street whose bounding box meets the box but which
+        passes beside it is not matched.
+        """
         if bbox is None:
             return np.arange(len(self.ids))
         w, s, e, n = bbox
         b = self.bounds
-        hit = (b[:, 0] <= e) & (b[:, 2] >= w) & (b[:, 1] <= n) & (b[:, 3] >= s)
-        return np.flatnonzero(hit)
+        near = np.flatnonzero((b[:, 0] <= e) & (b[:, 2] >= w) & (b[:, 1] <= n) & (b[:, 3] >= s))
+        return near[shapely.intersects(self._geoms[near], shapely.box(w, s, e, n))]
 
     def _prepare(self, positions: np.ndarray) -> None:
         """Serialise the features at ``positions`` that are not ready yet."""
@@ -254,6 +266,42 @@ class FeatureIndex:
             merc = self.frame.geometry.to_crs(3857).values
             self._tiles = (np.asarray(merc), shapely.STRtree(merc))
         return self._tiles
+
+
+_SINGLE_TO_MULTI = {  # single type → (its multi type, the function making one)
+    int(shapely.GeometryType.POINT): (int(shapely.GeometryType.MULTIPOINT), shapely.multipoints),
+    int(shapely.GeometryType.LINESTRING): (
+        int(shapely.GeometryType.MULTILINESTRING),
+        shapely.multilinestrings,
+    ),
+    int(shapely.GeometryType.POLYGON): (
+        int(shapely.GeometryType.MULTIPOLYGON),
+        shapely.multipolygons,
+    ),
+}
+
+
+def one_geometry_type(frame: gpd.GeoDataFrame, *, multi: bool = False) -> gpd.GeoDataFrame:
+    """``frame`` with one geometry type per layer, as GIS clients expect of a layer.
+
+    A layer mixing single and multi parts (Polygon and MultiPolygon) has its
+    single parts made multi; with ``multi``, single parts are made multi even
+    when the layer has no multi part yet.  Other layers are returned as they are.
+    """
+    if not len(frame):
+        return frame
+    kinds = shapely.get_type_id(frame.geometry.values)
+    present = set(np.unique(kinds[kinds >= 0]).tolist())
+    if len(present) == 1 and not multi:
+        return frame
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    for single, (multi_type, make) in _SINGLE_TO_MULTI.items():
+        if single in present and (multi or multi_type in present):
+            rows = np.flatnonzero(kinds == single)
+            geoms[rows] = [make([g]) for g in geoms[rows]]
+    out = frame.copy()
+    out[frame.geometry.name] = gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs)
+    return out
 
 
 def _feature_bytes(fid: Any, geometry: bytes, props: dict[str, Any]) -> bytes:

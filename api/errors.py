@@ -52,6 +52,11 @@ PLAN_WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: Routes of OGC API - Features (and their tiles): an invalid parameter value answers 400 there,
+#: as the standard requires; the rest of the API keeps FastAPI's 422.
+OGC_PATHS = ("/collections", "/tiles", "/conformance")
+
+
 def status_of(exc: GridplanError) -> int:
     """The HTTP status of an engine error."""
     if isinstance(exc, UnknownIdError):
@@ -80,8 +85,9 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body, status_code=status_of(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, 422)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status = 400 if request.url.path.startswith(OGC_PATHS) else 422
+        return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status)
 
 
 def document_if_match(app: FastAPI) -> None:

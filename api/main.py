@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from api import errors, state
 from api.area import Area, ServedFolder
 from api.jobs import JobRunner
-from api.middleware import BodyLimit, SecurityHeaders
+from api.middleware import BodyLimit, HeadAsGet, SecurityHeaders
 from api.plans import load_default_plan
 from api.routes import builds, collections, coverage, exports, jobs, plans, uploads
 from api.settings import Settings
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "Location", "Retry-After"],
         )
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityHeaders)
     return app
 

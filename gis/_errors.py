@@ -81,3 +81,7 @@ class BusyError(GridplanError, RuntimeError):
 
 class TooLargeError(InputError):
     """An input is larger than a configured limit (features, bytes once unpacked)."""
+
+
+class PortInUseError(GridplanError, OSError):
+    """The port a server should listen on is taken by another program."""

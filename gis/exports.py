@@ -40,6 +40,9 @@ MEDIA_TYPES = {
 SUFFIXES = {"geojson": "geojson", "gpkg": "gpkg", "csv": "csv"}
 #: Decimals of exported coordinates (the build files' 1e-7 degree grid).
 DECIMALS = round(-np.log10(GEOJSON_GRID_DEG))
+#: Estimated counts, written to :data:`QUANTITY_DECIMALS` decimals in tables (as coverage.json).
+QUANTITIES = ("households", "population")
+QUANTITY_DECIMALS = 1
 #: What Excel needs to read a CSV file as UTF-8.
 UTF8_BOM = "\ufeff"
 
@@ -149,10 +152,17 @@ def _describe_gcj02(path: Path) -> None:
 
 
 def csv_bytes(gdf: gpd.GeoDataFrame, *, crs: ExportCRS = "wgs84") -> bytes:
-    """Attributes as CSV (UTF-8, BOM) with the ``lon``, ``lat`` of a point inside each feature."""
+    """Attributes as CSV (UTF-8, BOM) with the ``lon``, ``lat`` of a point inside each feature.
+
+    Estimated households and residents are written to one decimal
+    (:data:`QUANTITY_DECIMALS`), not as ``334.26982605892255``.
+    """
     out = to_crs(gdf, crs)
     points = shapely.point_on_surface(out.geometry.values)
     table = pd.DataFrame(out.drop(columns=out.geometry.name))
+    for column in QUANTITIES:
+        if column in table.columns and pd.api.types.is_float_dtype(table[column]):
+            table[column] = table[column].round(QUANTITY_DECIMALS)
     table["lon"] = shapely.get_x(points).round(DECIMALS)
     table["lat"] = shapely.get_y(points).round(DECIMALS)
     return _excel_csv(table)

@@ -643,13 +643,21 @@ def _minimal_rebalance(state: PlanState, tolerance: float) -> dict[str, Any]:
     }
 
 
+#: The steps of :func:`measure_coverage`, as its progress callback names them.
+COVERAGE_STEPS = ("service points", "walking times per building", "writing coverage files")
+
+
 def measure_coverage(
-    out_dir: PathLike | BuildFolder, options: CoverageOptions = CoverageOptions()
+    out_dir: PathLike | BuildFolder,
+    options: CoverageOptions = CoverageOptions(),
+    *,
+    progress: Progress | None = None,
 ) -> CoverageResult:
     """Walking coverage per building; writes the coverage files into the build folder.
 
     Adds ``walk_s``/``walk2_s`` to buildings.geojson (and area.gpkg) and writes
-    coverage.json, isochrones.geojson, gaps.geojson and sites.geojson.
+    coverage.json, isochrones.geojson, gaps.geojson and sites.geojson;
+    ``progress`` is called with the name of each of its :data:`COVERAGE_STEPS`.
 
     Returns
     -------
@@ -659,11 +667,15 @@ def measure_coverage(
     from gis.coverage import compute_coverage
     from gis.services import coverage_services
 
+    step = progress or (lambda _name: None)
     folder = _folder(out_dir)
+    folder.require("buildings", "streets", what="coverage")
     # the service points: the file given, else the area's own service POIs
+    step(COVERAGE_STEPS[0])
     pois = folder.read("pois", required=False)
     services, source = coverage_services(options.services, pois)
     # walking times per building and the figures per grid, district, community
+    step(COVERAGE_STEPS[1])
     result = compute_coverage(
         folder.layer("buildings"),
         folder.layer("streets"),
@@ -680,6 +692,7 @@ def measure_coverage(
         join_pieces_m=options.join_pieces,
     )
     # the coverage files, figures last
+    step(COVERAGE_STEPS[2])
     figures = {
         **result.figures,
         "services": {**result.figures["services"], "source": source},

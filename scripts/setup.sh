@@ -4,8 +4,8 @@
 # registry (served locally, never from a CDN).
 #
 #   bash scripts/setup.sh            Python + npm only (enough to run gridplan)
-#   bash scripts/setup.sh --system   also, as root, Debian's Chromium, CJK fonts
-#                                    and PostgreSQL with PostGIS for the tests
+#   bash scripts/setup.sh --system   also, as root, Debian's Chromium, CJK fonts,
+#                                    PostgreSQL with PostGIS and GDAL for the tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,7 @@ if [[ "${1:-}" == "--system" ]]; then
   dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
   command -v pg_ctlcluster >/dev/null || need+=(postgresql)
   ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-postgis)
+  command -v ogrinfo >/dev/null || need+=(gdal-bin)  # GDAL's OAPIF client for the OGC tests
   if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
       echo "setup: need root to apt-get install ${need[*]}" >&2; exit 1

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
 from fastapi.testclient import TestClient
@@ -97,13 +98,21 @@ def test_serve_prints_a_token_address(build_dir, monkeypatch) -> None:
     from api.commands import serve
 
     seen = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+
+    def run(server, sockets=None) -> None:  # serve's uvicorn, given the socket it bound
+        seen.update(app=server.config.app, address=sockets[0].getsockname())
+        sockets[0].close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
     for name in ("GRIDPLAN_PLANNER_TOKENS", "GRIDPLAN_VIEWER_TOKENS", "GRIDPLAN_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    result = CliRunner().invoke(serve.command, [str(build_dir), "--port", "8123"])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = CliRunner().invoke(serve.command, [str(build_dir), "--port", str(port)])
     assert result.exit_code == 0, result.output
-    assert seen["host"] == "127.0.0.1" and seen["port"] == 8123
-    match = re.search(r"http://127\.0\.0\.1:8123/\?token=(\S+)", result.output)
+    assert seen["address"] == ("127.0.0.1", port)
+    match = re.search(rf"http://127\.0\.0\.1:{port}/\?token=(\S+)", result.output)
     assert match
     token = match.group(1)
     with TestClient(seen["app"]) as c:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import socket
 from pathlib import Path
 
 import mapbox_vector_tile
@@ -85,13 +86,21 @@ def test_serve_without_a_folder_builds_and_serves_the_default_area(tmp_path, mon
 
     seen = {}
     monkeypatch.setattr(serve, "DEFAULT_DIR", tmp_path / "default")
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+
+    def run(server, sockets=None) -> None:  # serve's uvicorn, given the socket it bound
+        seen.update(app=server.config.app)
+        sockets[0].close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
     for name in ("GRIDPLAN_PLANNER_TOKENS", "GRIDPLAN_VIEWER_TOKENS", "GRIDPLAN_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    result = CliRunner().invoke(serve.command, [])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = CliRunner().invoke(serve.command, ["--port", str(port)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "default" / "grids.geojson").exists()
-    assert "http://127.0.0.1:8000/?token=" in result.output
+    assert f"http://127.0.0.1:{port}/?token=" in result.output
     with TestClient(seen["app"]) as c:
         info = c.get("/api/info").json()
         assert info["name"] and info["layers"]

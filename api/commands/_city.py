@@ -30,23 +30,14 @@ def build_city_with_progress(
     -------
     BuildResult
     """
-    from tqdm import tqdm
-
     from api.commands._io import say
+    from api.commands._progress import Counter
     from gis.city import build_city
-
-    bar: Any = None
 
     def step(name: str) -> None:
         say(f"build: {name}")
 
-    def done(finished: int, total: int, code: str) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc="sub-districts", unit="sub-district", leave=False)
-        bar.set_postfix_str(code)
-        bar.update(finished - bar.n)
-
+    done = Counter("sub-districts", "sub-district")
     try:
         return build_city(
             source,
@@ -59,8 +50,7 @@ def build_city_with_progress(
             on_part=done,
         )
     finally:
-        if bar is not None:
-            bar.close()
+        done.close()
 
 
 def districts_per_subdistrict(folder: str, k: str, **options: Any) -> dict[str, Any]:

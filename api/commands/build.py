@@ -19,8 +19,9 @@ from api.commands._options import LayerFile, MetricCRS
     "--out",
     "out_dir",
     required=True,
+    metavar="DIR",
     type=click.Path(path_type=Path),
-    help="Folder to write (replaced as a whole when the build succeeds).",
+    help="The build folder DIR to write (replaced as a whole when the build succeeds).",
 )
 @click.option(
     "--households-min",
@@ -102,7 +103,7 @@ def command(
     scheduler: str | None,
     state_dir: Path | None,
 ) -> None:
-    """Build unit grids for SOURCE and write them to DIR.
+    """Build unit grids for SOURCE into the build folder DIR (--out DIR).
 
     SOURCE is an area folder with an area.toml (see data/boundaries/), a bare
     OSM file (.osm, .osm.xml, .osm.pbf: the study area is then the extract's

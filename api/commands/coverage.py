@@ -23,7 +23,7 @@ def _minutes(value: str) -> tuple[int, ...]:
 
 
 @click.command(name="coverage")
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
 @click.option("--minutes", default="5,10,15", show_default=True, help="Thresholds in minutes.")
 @click.option(
     "--services",
@@ -60,9 +60,10 @@ def command(
     n_sites: int,
     join_pieces: float | None,
 ) -> None:
-    """Walking coverage of service points, per building, for the area in FOLDER."""
+    """Walking coverage of service points, per building, for the build folder DIR."""
+    from api.commands._progress import steps
     from gis.options import CoverageOptions
-    from gis.pipeline import measure_coverage
+    from gis.pipeline import COVERAGE_STEPS, measure_coverage
 
     options = CoverageOptions(
         minutes=_minutes(minutes),
@@ -72,7 +73,8 @@ def command(
         sites=n_sites,
         join_pieces=join_pieces,
     )
-    result = measure_coverage(folder, options)
+    with steps(len(COVERAGE_STEPS), desc="coverage") as advance:
+        result = measure_coverage(folder, options, progress=advance)
     figures = result.figures
     kinds = figures["services"]["source"].get("pois")
     if kinds is not None:

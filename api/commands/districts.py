@@ -12,7 +12,7 @@ from api.commands._options import Balance, Seconds, balance_with
 
 
 @click.command(name="districts")
-@click.argument("folder", metavar="DIR", type=click.Path(exists=True, file_okay=False))
+@click.argument("folder", metavar="DIR", type=click.Path())
 @click.option(
     "--k",
     "k",

@@ -1,4 +1,4 @@
-"""`gridplan fetch PLACE --out FOLDER`: an area folder from OpenStreetMap (osmnx)."""
+"""`gridplan fetch PLACE --out SOURCE`: an area folder from OpenStreetMap (osmnx)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,16 @@ from api.commands._io import emit_json, say
     "--out",
     "out_dir",
     required=True,
+    metavar="SOURCE",
     type=click.Path(path_type=Path),
-    help="Area folder to write (replaced as a whole when the fetch succeeds).",
+    help="The area folder SOURCE to write, for `gridplan build SOURCE` (replaced as a whole "
+    "when the fetch succeeds).",
 )
 @click.option("--overpass-url", default=None, help="Overpass API endpoint [osmnx's].")
 @click.option("--nominatim-url", default=None, help="Nominatim endpoint [osmnx's].")
 @click.option(
     "--cache-folder",
+    metavar="CACHE",
     type=click.Path(path_type=Path),
     default=None,
     help="Where osmnx caches server answers [osmnx's, ./cache].",
@@ -47,9 +50,9 @@ def command(
     walk network), buildings, water, railways, points of interest and
     administrative boundaries come from the Overpass API through osmnx.
 
-    This is the only gridplan command that uses the internet. FOLDER gets
+    This is the only gridplan command that uses the internet. SOURCE gets
     area.toml, study_area.geojson, extract.osm and SOURCE.txt (ODbL attribution,
-    query date); then: gridplan build FOLDER --out DIR (add --subdistricts osm
+    query date); then: gridplan build SOURCE --out DIR (add --subdistricts osm
     for a whole city).
     """
     from api.commands._progress import steps

@@ -11,7 +11,7 @@ import click
 
 
 @click.command(name="report")
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
 @click.option(
     "--tolerance",
     type=click.FloatRange(0, 1),
@@ -26,9 +26,9 @@ import click
     help="Report language (default: the build's, else Chinese).",
 )
 def command(folder: Path, tolerance: float, language: str | None) -> None:
-    """Write FOLDER/report.html: district and coverage maps and charts that open offline.
+    """Write DIR/report.html: district and coverage maps and charts that open offline.
 
-    FOLDER is a build folder (`gridplan build ... --out FOLDER`); its plan and
+    DIR is a build folder (`gridplan build ... --out DIR`); its plan and
     coverage are included when present. Prints {"report": path} on stdout.
     """
     from api.commands._io import emit_json, say

@@ -20,9 +20,10 @@ DEFAULT_AREA = ROOT / "data" / "boundaries" / "nanjing_xinjiekou"
 @click.option(
     "--out",
     "out_dir",
+    metavar="DIR",
     type=click.Path(path_type=Path),
     default=None,
-    help="Build folder [runs/<area name>].",
+    help="The build folder DIR to write [runs/<area name>].",
 )
 @click.option(
     "--k",
@@ -46,7 +47,9 @@ def command(ctx: click.Context, source: Path | None, out_dir: Path | None, k: in
 
     source = source or DEFAULT_AREA
     if not source.exists():
-        raise click.ClickException(
+        from gis._errors import UnreadableFileError
+
+        raise UnreadableFileError(
             f"{source} does not exist: give an area folder or an OSM file "
             "(the bundled areas are in data/boundaries/ of the gridplan repository)"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import socket
 from pathlib import Path
 
 import click
@@ -20,12 +21,26 @@ def _prepare_default(folder: Path) -> None:
     run_all(DEFAULT_AREA, folder)
 
 
+def bind(port: int) -> socket.socket:
+    """A socket listening on 127.0.0.1:``port``, or a :class:`PortInUseError` saying what to do."""
+    from gis._errors import PortInUseError
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        sock.bind(("127.0.0.1", port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise PortInUseError(
+            f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}): another program uses "
+            f"the port; stop it, or pass another one such as --port {port % 65535 + 1}"
+        ) from None
+    return sock
+
+
 @click.command(name="serve")
-@click.argument(
-    "folder",
-    required=False,
-    type=click.Path(file_okay=False, path_type=Path),
-)
+@click.argument("folder", metavar="DIR", required=False, type=click.Path(path_type=Path))
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
     "--database-url",
@@ -39,31 +54,32 @@ def _prepare_default(folder: Path) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     envvar="GRIDPLAN_STATE_DIR",
     default=None,
+    metavar="STATE",
     help="Folder of plans and uploads kept across rebuilds [DIR.state beside DIR].",
 )
 def command(
     folder: Path | None, port: int, database_url: str | None, state_dir: Path | None
 ) -> None:
-    """Serve the API and the planner page for build folder FOLDER on 127.0.0.1.
+    """Serve the API and the planner page for the build folder DIR on 127.0.0.1.
 
-    With no FOLDER, serves runs/default, building the bundled Nanjing area
+    With no DIR, serves runs/default, building the bundled Nanjing area
     first when needed.  Tokens come from GRIDPLAN_PLANNER_TOKENS and
     GRIDPLAN_VIEWER_TOKENS; with none set, a planner token is made for this
-    run and the page address printed with it.
+    run and the page address printed with it, once the port is listening.
+    A port taken by another program exits with status 2.
     """
     import uvicorn
 
     from api.main import create_app
     from api.settings import Settings
+    from gis.outputs import BuildFolder
 
     if folder is None:
         folder = DEFAULT_DIR
         if not (folder / "grids.geojson").exists():
             _prepare_default(folder)
-    if not (folder / "grids.geojson").exists():
-        raise click.ClickException(
-            f"{folder} holds no grids.geojson: run `gridplan build SOURCE --out {folder}` first"
-        )
+    BuildFolder(folder).require("grids", what="serve")
+    sock = bind(port)  # before anything is printed: a taken port is an error, not a promise
     settings = Settings(data_dir=folder, database_url=database_url, state_dir=state_dir)
     token = None
     if not settings.planners and not settings.viewers:
@@ -80,4 +96,5 @@ def command(
         click.echo(f"gridplan: open {address}?token={token}", err=True)
     else:
         click.echo(f"gridplan: open {address} (tokens from GRIDPLAN_*_TOKENS)", err=True)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server.run(sockets=[sock])

@@ -11,7 +11,7 @@ from api.commands._io import emit_json, say, tolerance_option
 
 
 @click.command(name="suggest")
-@click.argument("folder", metavar="DIR", type=click.Path(exists=True, file_okay=False))
+@click.argument("folder", metavar="DIR", type=click.Path())
 @click.option(
     "--plan",
     "plan_path",

@@ -31,8 +31,16 @@ GEOJSON = "application/geo+json"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ]
+#: Claimed only when /openapi.json is an OpenAPI 3.0 document (FastAPI writes 3.1).
+OAS30 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30"
+
+
+def _openapi_minor(request: Request) -> str:
+    """``3.1`` for the ``3.1.0`` document the app serves at /openapi.json."""
+    return ".".join(str(request.app.openapi_version).split(".")[:2])
+
+
 MAX_LIMIT = 100_000
 DEFAULT_LIMIT = 10_000
 TOLERANCE_CHOICES = [0.1, 0.05, 0.02, 0.01, 0.005]
@@ -66,7 +74,7 @@ def landing(
                 {
                     "rel": "service-desc",
                     "href": f"{base}/openapi.json",
-                    "type": "application/vnd.oai.openapi+json;version=3.0",
+                    "type": f"application/vnd.oai.openapi+json;version={_openapi_minor(request)}",
                 },
                 {"rel": "service-doc", "href": f"{base}/docs", "type": "text/html"},
                 {"rel": "conformance", "href": f"{base}/conformance", "type": "application/json"},
@@ -77,9 +85,13 @@ def landing(
 
 
 @router.get("/conformance", summary="Conformance classes")
-def conformance(_role: Reader) -> dict[str, list[str]]:
-    """The OGC API - Features conformance classes this server implements."""
-    return {"conformsTo": CONFORMANCE}
+def conformance(request: Request, _role: Reader) -> dict[str, list[str]]:
+    """The OGC API - Features conformance classes this server implements.
+
+    The class ``oas30`` is claimed only if the API document is OpenAPI 3.0.
+    """
+    oas30 = [OAS30] if _openapi_minor(request) == "3.0" else []
+    return {"conformsTo": CONFORMANCE + oas30}
 
 
 @router.get("/api/info", response_model=InfoPublic, summary="Area, language, rights, defaults")
@@ -157,7 +169,7 @@ def _check_collection(area: Any, name: str) -> None:
 @router.get(
     "/collections/{collection_id}",
     summary="One layer",
-    responses={404: _problem("unknown collection")},
+    responses={400: _problem("invalid collection id"), 404: _problem("unknown collection")},
 )
 def get_collection(
     base: BaseUrl, collection_id: CollectionId, area: AreaDep, _role: Reader
@@ -184,6 +196,21 @@ def parse_bbox(bbox: str | None) -> list[float] | None:
     return values
 
 
+def parse_properties(properties: str | None, index: FeatureIndex) -> list[str] | None:
+    """``a,b`` → the property names asked for, or a 400 naming one the layer does not have."""
+    if properties is None:
+        return None
+    asked = [p.strip() for p in properties.split(",") if p.strip()]
+    unknown = [p for p in asked if p not in index.fields]
+    if unknown:
+        raise HTTPException(
+            400,
+            f"properties: {index.name} has no property {unknown[0]!r}; "
+            f"choose from {', '.join(index.fields) or '(none: the layer is empty)'}",
+        )
+    return asked
+
+
 def _layer_index(
     area: Area, store: Store, name: str, plan: str | None, version: int | None
 ) -> FeatureIndex:
@@ -193,7 +220,7 @@ def _layer_index(
 
 
 ITEM_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: _problem("malformed bbox, or an unknown sub-district"),
+    400: _problem("malformed bbox, unknown property or sub-district, another invalid value"),
     404: _problem("unknown collection, feature or plan"),
     409: _problem("the plan's grids were rebuilt: redraw it"),
 }
@@ -219,7 +246,9 @@ def items(
     bbox: Annotated[
         str | None, Query(max_length=200, examples=["118.77,32.03,118.79,32.05"])
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    limit: Annotated[
+        int, Query(ge=1, description=f"at most {MAX_LIMIT} (more asks for the most)")
+    ] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     properties: Annotated[str | None, Query(max_length=1000)] = None,
     plan: Annotated[str | None, Query(max_length=64)] = None,
@@ -228,12 +257,17 @@ def items(
         str | None, Query(max_length=20, description=SUBDISTRICT_DOC, examples=["001"])
     ] = None,
 ) -> Response:
-    """Features with bbox and sub-district filters, limit/offset paging, properties and links."""
+    """Features with bbox and sub-district filters, limit/offset paging, properties and links.
+
+    A ``limit`` above the maximum asks for the maximum (OGC API - Features
+    7.15.3); ``bbox`` selects the features whose geometry meets the box.
+    """
     _check_collection(area, collection_id)
     box = parse_bbox(bbox)
+    limit = min(limit, MAX_LIMIT)
     sub = subdistricts.parse(area, subdistrict)
-    props = [p for p in properties.split(",") if p] if properties is not None else None
     index = _layer_index(area, store, collection_id, plan, version)
+    props = parse_properties(properties, index)
     within = subdistricts.rows(area, store, index, sub, plan=plan, version=version)
     page = Page(base, collection_id, index, box, limit, offset, props, plan, version, (sub, within))
     tag = data_etag(index.version, page.key)
@@ -363,6 +397,7 @@ def item(
     responses={
         200: {"content": {"application/vnd.mapbox-vector-tile": {}}},
         304: {"description": "not modified (If-None-Match)"},
+        400: _problem("invalid z, x or y"),
         404: _problem("no tiles for this layer, or no such tile"),
     },
 )

@@ -326,6 +326,13 @@ def _faces(block: BaseGeometry, lines: np.ndarray) -> np.ndarray:
     faces = shapely.get_parts(shapely.polygonize([noded]))
     shapely.prepare(block)
     keep = shapely.contains(block, shapely.point_on_surface(faces))
+    # a face's inside point can fall on the block's outline (a sliver spike of the
+    # block); such faces, and holes or faces the unclipped ridges close outside the
+    # block, are told apart by how much of them lies inside
+    doubt = np.flatnonzero(~keep)
+    if len(doubt):
+        inside = shapely.area(shapely.intersection(faces[doubt], block))
+        keep[doubt] = inside > 0.5 * shapely.area(faces[doubt])
     return faces[keep]
 
 

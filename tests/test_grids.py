@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import geopandas as gpd
@@ -187,6 +188,20 @@ def test_a_tessellated_block_is_tiled_with_every_footprint_whole():
             own = [p for p, label in pieces if label == labels[i]]
             outside = shapely.difference(shape, shapely.union_all(own)).area
             assert outside < 1e-6 * shape.area, f"building {i} cut"
+
+
+def test_a_block_with_a_sliver_spike_is_tiled_whatever_the_grouping():
+    # a block of a generated town (tests/data/sliver_block.wkt: the block, then its
+    # five footprints) whose outline runs out and back along one line: a face's
+    # inside point fell on the outline and half the block was dropped from the grids
+    lines = (Path(__file__).parent / "data" / "sliver_block.wkt").read_text().splitlines()
+    block, shapes = shapely.from_wkt(lines[0]), shapely.from_wkt(np.array(lines[1:]))
+    tess = tessellate(block, shapes)
+    for labels in itertools.product(range(3), repeat=len(shapes)):
+        if len(set(labels)) < 2:
+            continue
+        polys = np.array([p for p, _ in regions(tess, np.array(labels))], dtype=object)
+        assert shapely.area(polys).sum() == pytest.approx(block.area, rel=1e-9), labels
 
 
 def test_partition_keeps_a_building_over_the_maximum_whole_and_alone():

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pytest
 import shapely
 
 from api.cli import main
@@ -23,16 +22,9 @@ from gis.city import build_city
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def shared_data() -> Path:
-    """The shared real extracts (``../shared/data`` from the project, or from its worktree)."""
-    for base in (ROOT.parent, ROOT.parent.parent):
-        if (base / "shared" / "data").is_dir():
-            return base / "shared" / "data"
-    pytest.fail("the shared real extracts (../shared/data) are missing: copy them beside the repo")
-
-
-#: The real extract, as users download it (gzip-compressed OSM XML).
-ADLERSHOF = "berlin_adlershof/adlershof.osm.xml.gz"
+#: The real extract, as users download it (gzip-compressed OSM XML; bundled, ODbL, see
+#: tests/data/SOURCE.txt).
+ADLERSHOF = ROOT / "tests" / "data" / "berlin_adlershof.osm.xml.gz"
 #: Its bounds (lon/lat), cut into the six sub-districts.
 ADLERSHOF_BOUNDS = (13.5114, 52.4223, 13.5588, 52.4379)
 
@@ -61,7 +53,7 @@ def built_city(base: Path) -> Path:
     folder = base / "adlershof-city"
     subs = base / "adlershof-subdistricts.geojson"
     box_subdistricts(ADLERSHOF_BOUNDS, 3, 2).to_file(subs, driver="GeoJSON")
-    build_city(shared_data() / ADLERSHOF, folder, subdistricts=subs)
+    build_city(ADLERSHOF, folder, subdistricts=subs)
     args = ["districts", str(folder), "--k", "2", "--per", "subdistrict", "--tolerance", "0.3"]
     assert main([*args, "--time-limit", "5"]) == 0
     return folder

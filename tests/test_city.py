@@ -1,7 +1,7 @@
 """Whole cities: a real extract split into sub-districts, built in process and on dask.
 
 The real extract is Berlin-Adlershof as users download it (gzip-compressed OSM
-XML from the shared data folder), split into six sub-districts.  The same city
+XML, bundled in tests/data), split into six sub-districts.  The same city
 is built in this process, on a one-worker and on a two-worker LocalCluster: the
 files must be byte for byte the same, the grids must nest in their sub-district
 and carry its code, the grid invariants must hold on the merged city, and
@@ -27,7 +27,7 @@ from gis._errors import InputError, ManifestError
 from gis.city import build_city
 from gis.outputs import read_layer
 from gis.pipeline import measure_coverage
-from tests.city_fixtures import ADLERSHOF, ADLERSHOF_BOUNDS, box_subdistricts, shared_data
+from tests.city_fixtures import ADLERSHOF, ADLERSHOF_BOUNDS, box_subdistricts
 from tests.grid_invariants import check_grid_invariants
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("city")
     subs = base / "subdistricts.geojson"
     box_subdistricts(ADLERSHOF_BOUNDS, 3, 2).to_file(subs, driver="GeoJSON")
-    source = shared_data() / ADLERSHOF
+    source = ADLERSHOF
     out = {}
     for label, workers in (("process", None), ("one", 1), ("two", 2)):
         out[label] = base / label
@@ -167,7 +167,7 @@ def test_the_command_builds_a_city_on_two_workers(
 
 
 def test_bad_subdistricts_are_refused_with_a_clear_error(tmp_path: Path) -> None:
-    source = shared_data() / ADLERSHOF
+    source = ADLERSHOF
     subs = box_subdistricts((13.5114, 52.4223, 13.5588, 52.4379), 2, 1)
     overlapping = subs.copy()
     overlapping.loc[1, "geometry"] = shapely.box(13.52, 52.4223, 13.5588, 52.4379)
@@ -188,7 +188,7 @@ def test_bad_subdistricts_are_refused_with_a_clear_error(tmp_path: Path) -> None
 
 
 def test_nine_digit_codes_set_the_admin_part(tmp_path: Path) -> None:
-    source = shared_data() / ADLERSHOF
+    source = ADLERSHOF
     subs = box_subdistricts((13.5114, 52.4223, 13.5588, 52.4379), 2, 1)
     subs["code"] = ["110105007", "110105012"]
     subs.to_file(tmp_path / "subs.geojson", driver="GeoJSON")
@@ -250,7 +250,7 @@ def test_an_unreachable_scheduler_is_said_clearly(
         port = probe.getsockname()[1]
     subs = tmp_path / "subs.geojson"
     box_subdistricts((13.5114, 52.4223, 13.5588, 52.4379), 2, 1).to_file(subs, driver="GeoJSON")
-    source = str(shared_data() / ADLERSHOF)
+    source = str(ADLERSHOF)
     address = f"tcp://127.0.0.1:{port}"
     out = str(tmp_path / "out")
     code = main(

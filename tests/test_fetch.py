@@ -183,9 +183,9 @@ def test_a_fetched_city_builds_by_its_osm_subdistricts_on_two_workers(tmp_path: 
 def test_a_cut_extract_gives_its_boundaries_pieces_as_subdistricts() -> None:
     """Berlin-Adlershof is cut to a box: the Ortsteile come from the pieces inside it."""
     from gis.admin import osm_subdistricts
-    from tests.city_fixtures import ADLERSHOF, shared_data
+    from tests.city_fixtures import ADLERSHOF
 
-    subs = osm_subdistricts(shared_data() / ADLERSHOF)
+    subs = osm_subdistricts(ADLERSHOF)
     names = [s.name for s in subs]
     assert {"Adlershof", "Johannisthal", "Altglienicke"} <= set(names)
     metric = gpd.GeoSeries([s.polygon for s in subs], crs=4326).to_crs(32633)

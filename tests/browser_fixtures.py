@@ -432,3 +432,28 @@ class LiveServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+def open_page(
+    browser: Any,
+    url: str,
+    requests: list[str],
+    *,
+    width: int = 1280,
+    height: int = 800,
+    timeout: int = 60_000,
+) -> tuple[Any, Any]:
+    """A new browser context and page on ``url``, ready; every request URL goes to ``requests``.
+
+    The page's script errors are kept in ``page.errors`` (callers assert it stays empty).
+    """
+    context = browser.new_context(viewport={"width": width, "height": height})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("request", lambda r: requests.append(r.url))
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(url)
+    pg.wait_for_function("document.body.dataset.ready", timeout=timeout)
+    assert pg.evaluate("document.body.dataset.ready") == "1", errors
+    pg.errors = errors
+    return context, pg

@@ -19,7 +19,7 @@ import pytest
 import shapely
 
 from gis.outputs import read_layer
-from tests.browser_fixtures import LiveServer, make_build_dir
+from tests.browser_fixtures import LiveServer, make_build_dir, open_page
 from tests.city_fixtures import city_copy
 from tests.i18n_check import data_strings, untranslated
 from tests.test_browser import _need_browser, browser  # noqa: F401
@@ -38,16 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 def _open(browser: Any, url: str) -> tuple[Any, Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("request", lambda r: REQUESTS.append(r.url))
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(url)
-    pg.wait_for_function("document.body.dataset.ready", timeout=60_000)
-    assert pg.evaluate("document.body.dataset.ready") == "1", errors
-    pg.errors = errors
-    return context, pg
+    return open_page(browser, url, REQUESTS, timeout=60_000)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import pytest
 
 from maps.colours import colour_districts, grid_colours, palette
 from maps.numbers import percent, whole
-from tests.browser_fixtures import LiveServer, make_build_dir
+from tests.browser_fixtures import LiveServer, make_build_dir, open_page
 from tests.i18n_check import data_strings, untranslated
 from tests.test_browser import _api, _grid_point, _need_browser, _wait_saved, browser  # noqa: F401
 from tests.test_colours import graph_of, lattice_plan
@@ -42,16 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 def _open(browser: Any, url: str, *, width: int = 1280, height: int = 800) -> tuple[Any, Any]:
-    context = browser.new_context(viewport={"width": width, "height": height})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("request", lambda r: REQUESTS.append(r.url))
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(url)
-    pg.wait_for_function("document.body.dataset.ready", timeout=30_000)
-    assert pg.evaluate("document.body.dataset.ready") == "1", errors
-    pg.errors = errors
-    return context, pg
+    return open_page(browser, url, REQUESTS, width=width, height=height, timeout=30_000)
 
 
 @pytest.fixture

@@ -71,6 +71,8 @@ def test_neighbours_never_share_a_colour(plan) -> None:
 @settings(max_examples=150, deadline=None)
 @given(plans, st.integers(0, 10_000))
 @example((6, 6, 6, 11), 1)  # a district ringed by all eight colours after the edit
+@example((9, 12, 12, 17), 4465)  # CI: a hand-over took a colour a later neighbour wanted
+@example((4, 12, 12, 40), 12)  # every free colour wanted: take the least wanted
 def test_an_edit_changes_only_colours_a_clash_forces(plan, pick) -> None:
     """Move one boundary cell: districts keep their colour unless a neighbour now shares it."""
     seed, nx, ny, k = plan

@@ -251,7 +251,7 @@ class BuildFolder:
             staged = BuildFolder(staging)
             written = {name: orient_rfc7946(gdf) for name, gdf in layers.items()}
             for name, gdf in written.items():
-                to_geojson_file(gdf, staged.file(name), layer=name)
+                _write_oriented(gdf, staged.file(name), layer=name)
                 _fsync_file(staged.file(name))
             write_gpkg_layers(
                 {name: gdf.to_crs(WGS84) for name, gdf in layers.items()}, staged.file("gpkg")
@@ -542,7 +542,12 @@ def to_geojson_file(gdf: gpd.GeoDataFrame, path: PathLike, *, layer: str) -> Non
 
     For files staged by :func:`atomic_paths`; elsewhere use :func:`write_geojson`.
     """
-    orient_rfc7946(gdf).to_file(
+    _write_oriented(orient_rfc7946(gdf), path, layer=layer)
+
+
+def _write_oriented(gdf: gpd.GeoDataFrame, path: PathLike, *, layer: str) -> None:
+    """Write a frame :func:`orient_rfc7946` gave as RFC 7946 GeoJSON named ``layer``."""
+    gdf.to_file(
         path, layer=layer, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES"}
     )
 

@@ -249,9 +249,9 @@ class BuildFolder:
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-{os.getpid()}-", dir=out.parent))
         try:
             staged = BuildFolder(staging)
-            written = {name: orient_rfc7946(gdf) for name, gdf in layers.items()}
+            written = {name: _as_written(orient_rfc7946(gdf)) for name, gdf in layers.items()}
             for name, gdf in written.items():
-                _write_oriented(gdf, staged.file(name), layer=name)
+                _write_features(gdf, staged.file(name), layer=name)
                 _fsync_file(staged.file(name))
             write_gpkg_layers(
                 {name: gdf.to_crs(WGS84) for name, gdf in layers.items()}, staged.file("gpkg")
@@ -263,7 +263,7 @@ class BuildFolder:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        self._held = {name: _as_written(gdf) for name, gdf in written.items()}
+        self._held = written
         self._held_meta = json.loads(dump_json(meta))
 
     def write_plan(self, plan: pd.DataFrame, districts: gpd.GeoDataFrame) -> None:
@@ -542,14 +542,64 @@ def to_geojson_file(gdf: gpd.GeoDataFrame, path: PathLike, *, layer: str) -> Non
 
     For files staged by :func:`atomic_paths`; elsewhere use :func:`write_geojson`.
     """
-    _write_oriented(orient_rfc7946(gdf), path, layer=layer)
+    _write_features(_as_written(orient_rfc7946(gdf)), path, layer=layer)
 
 
-def _write_oriented(gdf: gpd.GeoDataFrame, path: PathLike, *, layer: str) -> None:
-    """Write a frame :func:`orient_rfc7946` gave as RFC 7946 GeoJSON named ``layer``."""
-    gdf.to_file(
-        path, layer=layer, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES"}
-    )
+def _write_features(gdf: gpd.GeoDataFrame, path: PathLike, *, layer: str) -> None:
+    """Write a FeatureCollection named ``layer`` of a frame already in WGS 84, oriented and
+    rounded as written (:func:`orient_rfc7946`, :func:`_as_written`).
+
+    The text is what GDAL's GeoJSON driver writes with ``RFC7946=YES`` (no ``crs``
+    member, 7 decimals), except that a missing or non-finite number is written as
+    null where GDAL leaves the property out; several times faster: GEOS
+    writes the geometries, :mod:`json` the properties, numbers in their shortest
+    form that reads back exactly.
+    """
+    geometry = gdf.geometry.name
+    props = pd.DataFrame(gdf.drop(columns=geometry))
+    if props.index.name is not None or not pd.api.types.is_integer_dtype(props.index):
+        props = props.reset_index()  # geopandas writes such an index as columns, too
+    ready = _json_ready(props)
+    names = list(ready.columns)
+    columns = [ready[c].tolist() for c in names]  # Python scalars, fast
+    records = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    if not names:
+        records = [{} for _ in range(len(ready))]
+    geoms = shapely.to_geojson(gdf.geometry.values)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f'{{"type":"FeatureCollection","name":{json.dumps(layer)},"features":[\n')
+        f.write(
+            ",\n".join(
+                '{"type":"Feature","properties":'
+                + json.dumps(rec, ensure_ascii=False, allow_nan=False, default=_json_scalar)
+                + ',"geometry":'
+                + (geom if geom is not None else "null")
+                + "}"
+                for rec, geom in zip(records, geoms, strict=True)
+            )
+        )
+        f.write("\n]}\n")
+
+
+def _json_ready(props: pd.DataFrame) -> pd.DataFrame:
+    """Property columns with missing and non-finite values as None, column names as strings."""
+    out = props.astype(object)
+    missing = props.isna().to_numpy(dtype=bool).copy()
+    for j, col in enumerate(props.columns):
+        if pd.api.types.is_float_dtype(props[col]):
+            missing[:, j] |= ~np.isfinite(props[col].to_numpy(dtype=float))
+    out = out.mask(missing, None)
+    out.columns = [str(c) for c in out.columns]
+    return out
+
+
+def _json_scalar(value: Any) -> Any:
+    """JSON form of the numpy and pandas scalars :func:`json.dumps` does not know."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (pd.Timestamp, datetime.date, datetime.time)):
+        return value.isoformat()
+    raise TypeError(f"a property value of type {type(value).__name__} cannot be written to GeoJSON")
 
 
 def _for_gpkg(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, bool]:

@@ -139,3 +139,15 @@ class LayerFile(click.Path):
         except GridplanError as exc:
             self.fail(f"{value}: {exc}", param, ctx)
         return path
+
+
+#: ``--state STATE`` of the commands that keep plans beside a build folder (build, serve).
+state_option = click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="GRIDPLAN_STATE_DIR",
+    default=None,
+    metavar="STATE",
+    help="Folder of plans and uploads kept across rebuilds [DIR.state beside DIR].",
+)

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from api.commands._io import emit_json, say
-from api.commands._options import LayerFile, MetricCRS
+from api.commands._options import LayerFile, MetricCRS, state_option
 
 
 @click.command(name="build")
@@ -80,14 +80,7 @@ from api.commands._options import LayerFile, MetricCRS
     default=None,
     help="With --subdistricts: use a running dask scheduler, e.g. tcp://10.0.0.5:8786.",
 )
-@click.option(
-    "--state",
-    "state_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="GRIDPLAN_STATE_DIR",
-    default=None,
-    help="Folder of plans and uploads kept across rebuilds [DIR.state beside DIR].",
-)
+@state_option
 def command(
     source: Path,
     out_dir: Path,

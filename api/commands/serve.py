@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from api.commands._options import state_option
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_AREA = ROOT / "data" / "boundaries" / "nanjing_xinjiekou"
 DEFAULT_DIR = ROOT / "runs" / "default"
@@ -48,15 +50,7 @@ def bind(port: int) -> socket.socket:
     default=None,
     help="PostgreSQL+PostGIS URL (default: SQLite file STATE/gridplan.db).",
 )
-@click.option(
-    "--state",
-    "state_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="GRIDPLAN_STATE_DIR",
-    default=None,
-    metavar="STATE",
-    help="Folder of plans and uploads kept across rebuilds [DIR.state beside DIR].",
-)
+@state_option
 def command(
     folder: Path | None, port: int, database_url: str | None, state_dir: Path | None
 ) -> None:

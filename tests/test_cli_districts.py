@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from api.cli import main
+from gis import outputs
 from tests.districting_fixtures import lattice, recount_moved, voronoi_grids, write_grids
 
 
@@ -193,11 +194,11 @@ def test_a_failed_write_keeps_the_old_plan_and_districts_together(folder, capsys
     old_plan = (folder / "plan.csv").read_bytes()
     old_districts = (folder / "districts.geojson").read_bytes()
 
-    def to_file_then_fail(self: gpd.GeoDataFrame, path: object, *args: object, **kw: object):
+    def write_then_fail(gdf: gpd.GeoDataFrame, path: object, *, layer: str) -> None:
         Path(str(path)).write_bytes(b'{"type": "FeatureCollection", "feat')
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(gpd.GeoDataFrame, "to_file", to_file_then_fail)
+    monkeypatch.setattr(outputs, "_write_features", write_then_fail)  # every GeoJSON write
     code, _, err = run(capsys, "districts", str(folder), "--k", "6")
     monkeypatch.undo()
     assert code == 2 and "cannot write" in err and "No space left" in err

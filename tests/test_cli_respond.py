@@ -193,11 +193,11 @@ def test_a_failed_write_leaves_no_half_written_file(tmp_path, capsys, monkeypatc
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
     # the GeoJSON writer failing half-way leaves both old files too
-    def to_file_then_fail(self: gpd.GeoDataFrame, path: object, *args: object, **kw: object):
+    def write_then_fail(gdf: gpd.GeoDataFrame, path: object, *, layer: str) -> None:
         Path(str(path)).write_bytes(b'{"type": "FeatureCollection", "feat')
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(gpd.GeoDataFrame, "to_file", to_file_then_fail)
+    monkeypatch.setattr(outputs, "_write_features", write_then_fail)  # every GeoJSON write
     code, _, err = _run(capsys, str(folder), "--minutes", "2,4", "--out", str(target))
     monkeypatch.undo()
     assert code == 2 and "Input/output error" in err

@@ -7,11 +7,14 @@ search (:mod:`gis._grow`) that grows plans district by district and either
 finds a plan whose districts all lie within a level (in units of each
 quantity's tolerance) or proves that none exists:
 
-1. the smallest largest deviation, by a search over levels, each step one
-   grown search: first the tolerance itself (a plan there settles it), then
-   one :data:`GAP` below the caller's plan (so a plan within a point of a
-   proven bound comes first), then bisection while time lasts.  A level
-   proven empty is a lower bound for every contiguous plan;
+1. the smallest largest deviation, by a search over levels: first the
+   tolerance itself (a plan there settles it), then one :data:`GAP` below the
+   caller's plan (so a plan within a point of a proven bound comes first),
+   then bisection while time lasts.  Each level is decided by a
+   set-partitioning MILP over the connected sets within it when they are few
+   (:data:`MILP_SETS`: very coarse grids, where the grown search can stall
+   on the many ways to place grids without people), else by one grown search.
+   A level proven empty is a lower bound for every contiguous plan;
 2. at that level (or at the tolerance, when it is met), the fewest cut
    edges (or, redrawing an old plan, the fewest people changing district,
    then the fewest cut edges): every connected set within the level is listed
@@ -53,6 +56,11 @@ PROBE_SECONDS = 2.0
 RESOLUTION = 0.0005
 #: Share of the time kept for stage 2 (the most compact plan at the level found).
 SECOND_SHARE = 0.2
+#: Connected sets within a level at most for deciding that level by a set-partitioning MILP
+#: (few sets: a MILP settles the level in milliseconds where the grown search may stall).
+MILP_SETS = 1_500
+#: Share of a level's time the MILP may take before the grown search has the rest.
+MILP_SHARE = 0.5
 
 
 @dataclass
@@ -193,6 +201,7 @@ def solve_exact(
     ideal: np.ndarray | None = None,
     enough: float = 0.0,
     max_candidates: int = MAX_CANDIDATES,
+    milp_sets: int = MILP_SETS,
 ) -> ExactResult | None:
     """The best achievable plan and its proven bound, for coarse grid sets.
 
@@ -223,6 +232,9 @@ def solve_exact(
         tolerance), and stage 2 picks the most compact plan within it.
     max_candidates
         Sets listed at most for stage 2 (more: the grown plan is kept).
+    milp_sets
+        Sets within a level at most for deciding it by a MILP (``0``: the
+        grown search decides every level).
 
     Returns
     -------
@@ -237,7 +249,7 @@ def solve_exact(
     deadline = t0 + time_limit
     tol = np.asarray(tol, dtype=float)
     ideal = _ideal(graph, k) if ideal is None else np.asarray(ideal, dtype=float)
-    probe = _Prober(graph, k, tol, ideal, groups)
+    probe = _Prober(graph, k, tol, ideal, groups, milp_sets)
     # 1. the smallest largest deviation: the tolerance, a gap below the plan, then bisection
     second_from = deadline - SECOND_SHARE * time_limit
     labels, scale, bound = _min_max(probe, upper, GAP / float(tol.max()), enough, second_from)
@@ -265,6 +277,7 @@ class _Prober:
         tol: np.ndarray,
         ideal: np.ndarray,
         groups: np.ndarray | None,
+        milp_sets: int,
     ) -> None:
         nb = graph.n_balanced
         self.active = ideal > 0
@@ -272,20 +285,56 @@ class _Prober:
         self.ideal, self.tol = ideal[self.active], tol[self.active]
         self.indptr, self.indices = _within_groups(graph, groups)
         self.ideal_full, self.tol_full, self.groups = ideal, tol, groups
-        self.k = k
+        self.graph, self.k, self.milp_sets = graph, k, milp_sets
         self.steps = 0
         self.listed = 0
 
     def run(self, level: float, deadline: float) -> tuple[str, np.ndarray | None]:
-        """``("found", labels)``, ``("none", None)`` or ``("unknown", None)`` at ``level``."""
+        """``("found", labels)``, ``("none", None)`` or ``("unknown", None)`` at ``level``.
+
+        Few connected sets within the level: a set-partitioning MILP over them
+        decides it first; otherwise (or when the MILP runs out of its share of
+        the time) the grown search.
+        """
         from gis._grow import GrowSearch
 
+        share = time.monotonic() + MILP_SHARE * max(deadline - time.monotonic(), 0.0)
+        status, labels = self.run_listed(level, share)
+        if status != "unknown":
+            return status, labels
         lo = self.ideal * (1.0 - level * self.tol) * (1 - 1e-12)
         hi = self.ideal * (1.0 + level * self.tol) * (1 + 1e-12)
         search = GrowSearch(self.indptr, self.indices, self.values, self.k, lo, hi)
         status = search.run(deadline)
         self.steps += search.steps
         return status, search.labels.copy() if status == "found" else None
+
+    def run_listed(self, level: float, deadline: float) -> tuple[str, np.ndarray | None]:
+        """The level decided by a MILP over its connected sets (``"unknown"``: too many sets).
+
+        Every district of a plan within the level is one of the sets listed,
+        so a MILP proving that no ``k`` of them cover the grids once proves
+        that no plan within the level exists.
+        """
+        if self.milp_sets <= 0:
+            return "unknown", None
+        listed = _list(
+            self.graph,
+            self.ideal_full,
+            self.tol_full,
+            level,
+            self.groups,
+            self.milp_sets,
+            MAX_VISITS,
+        )
+        if listed is None:
+            return "unknown", None
+        cover = _cover(self.graph.n, *listed)
+        self.steps += cover.shape[1]
+        status, chosen = _partition(cover, self.k, np.arange(cover.shape[1]), None, deadline)
+        if status != "feasible":
+            return ("none" if status == "infeasible" else "unknown"), None
+        return "found", _labels(cover, chosen, self.graph.n)
 
     def scale(self, labels: np.ndarray) -> float:
         """The plan's largest |deviation| in units of tolerance."""
@@ -401,7 +450,12 @@ def _most_compact(
     status, chosen = _partition(cover, k, np.arange(cover.shape[1]), cost, deadline)
     if status != "feasible":
         return labels
-    out = np.full(graph.n, -1, dtype=np.int64)
+    return _labels(cover, chosen, graph.n)
+
+
+def _labels(cover: sparse.csc_matrix, chosen: np.ndarray, n: int) -> np.ndarray:
+    """District per grid (``0 .. len(chosen)-1``) of the sets ``chosen``."""
+    out = np.full(n, -1, dtype=np.int64)
     for d, j in enumerate(chosen):
         out[cover[:, j].nonzero()[0]] = d
     return out
@@ -449,16 +503,6 @@ def _cover(n: int, members: np.ndarray, offsets: np.ndarray) -> sparse.csc_matri
     """Grid × set incidence matrix."""
     cols = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
     return sparse.csc_matrix((np.ones(len(members)), (members, cols)), shape=(n, len(offsets) - 1))
-
-
-def _set_deviation(
-    graph: GridGraph, ideal: np.ndarray, tol: np.ndarray, cover: sparse.csc_matrix
-) -> np.ndarray:
-    """Largest |deviation| / tolerance of each set over the balanced quantities."""
-    vals = graph.values[:, : graph.n_balanced]
-    active = ideal > 0
-    totals = cover.T @ vals[:, active]
-    return (np.abs(totals / ideal[active] - 1.0) / np.asarray(tol)[active]).max(axis=1)
 
 
 def _set_cut(graph: GridGraph, cover: sparse.csc_matrix) -> np.ndarray:

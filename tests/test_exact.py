@@ -82,14 +82,16 @@ def moved_population(graph, labels: np.ndarray, old: np.ndarray) -> float:
     shape=st.sampled_from([(2, 3), (2, 4), (3, 3), (1, 7), (2, 5)]),
     data=st.data(),
     k=st.integers(2, 3),
+    milp_sets=st.sampled_from([0, 1_500]),
 )
-def test_exact_optimum_equals_brute_force(shape, data, k) -> None:
+def test_exact_optimum_equals_brute_force(shape, data, k, milp_sets) -> None:
     n = shape[0] * shape[1]
-    pops = data.draw(st.lists(st.integers(1, 900), min_size=n, max_size=n))
+    pops = data.draw(st.lists(st.integers(0, 900), min_size=n, max_size=n).filter(any))
     graph = small_graph(*shape, pops)
     tol = np.array([0.01])
     optimum, fewest_cut = brute_force(graph, k, tol)
-    found = solve_exact(graph, k, tol, upper=1e6)
+    # each level decided by the grown search alone (0), or by a MILP over the sets within it
+    found = solve_exact(graph, k, tol, upper=1e6, milp_sets=milp_sets)
     assert found is not None and found.labels is not None
     # the plan found is the best contiguous plan, and it is what it claims
     assert found.scale == pytest.approx(optimum, abs=1e-9)

@@ -40,7 +40,7 @@ from gis.groups import Groups
 from gis.partition import allot_seats, partition_groups
 from gis.plan import GridGraph, PlanState, grid_graph, repair_contiguity, sort_ids, to_metric
 from gis.recombine import recombine
-from gis.redraw import KEEP_LEVELS, redraw
+from gis.redraw import KEEP_LEVELS, redraw, redraw_nested
 from gis.search import balance_state, perturb_and_polish, polish_worst, smooth, worst_scale
 from gis.transfer import transfer_balance
 
@@ -281,24 +281,24 @@ def _redrawn(
     """A plan redrawn from ``old`` at the ``keep`` level (:func:`gis.redraw.redraw`), balanced.
 
     Same k and ``keep="most"``: the districts keep their old ids.  Nesting in
-    communities: districts are drawn inside communities and the old plan only
-    names them and measures what moved.
+    communities: each community is redrawn on its own from the old districts'
+    pieces inside it (:func:`gis.redraw.redraw_nested`).
     """
-    if nest is not None:
-        state, rule = _fresh(graph, k, tol, nest=nest, seed=seed, deadline=deadline, say=_quiet)
-        ids = _district_ids(state.labels, k, old)
-        return PlanState(graph, state.labels, ids), rule
-    draft = redraw(graph, old, k, float(tol[0]), keep=keep, seed=seed)
-    ids = _district_ids(draft.labels, k, old)
-    state = PlanState(graph, draft.labels, ids)
-    rule = Groups(draft.groups, draft.district_group, False)
+    if nest == "communities":
+        groups = _community_groups(graph, k)
+        labels, district_group = redraw_nested(
+            graph, old, groups, allot_seats(graph, groups, k), float(tol[0]), keep=keep, seed=seed
+        )
+        rule = Groups(groups, district_group, True)
+    elif nest is None:
+        draft = redraw(graph, old, k, float(tol[0]), keep=keep, seed=seed)
+        labels, rule = draft.labels, Groups(draft.groups, draft.district_group, False)
+    else:
+        raise PlanError(f"unknown nesting {nest!r}: use 'communities'")
+    state = PlanState(graph, labels, _district_ids(labels, k, old))
     _make_whole(state, rule)
     balance_state(state, tol, groups=rule, deadline=deadline)
     return state, rule
-
-
-def _quiet(_msg: str) -> None:
-    return None
 
 
 def _reach(

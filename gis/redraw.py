@@ -16,10 +16,12 @@ The main flow is :func:`redraw`.  At ``keep="most"`` (the default):
 ``keep="compact"`` ignores the old boundaries and draws the most compact
 plan (a fresh one); ``keep="some"`` sits between: one METIS partition of
 the whole area in which cutting along an old boundary costs a fraction
-(:data:`SOME_WEIGHT`) of cutting elsewhere.  :func:`gis.districting.draw_districts`
-balances and smooths whatever this module returns, and reports the three
-levels side by side (moved people against cut edges and Polsby-Popper), so
-the planner can choose.
+(:data:`SOME_WEIGHT`) of cutting elsewhere.  Nesting in communities
+(:func:`redraw_nested`): each community is redrawn on its own, from the
+pieces of the old districts inside it, into the seats it is given.
+:func:`gis.districting.draw_districts` balances and smooths whatever this
+module returns, and reports the three levels side by side (moved people
+against cut edges and Polsby-Popper), so the planner can choose.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint
+from scipy.sparse import csgraph
 
 from gis._errors import PlanError
 from gis.partition import allot_seats, merge_groups, partition_groups, weighted_partition
 from gis.plan import GridGraph, PlanState
 from gis.rebalance import peel_band
+from gis.recombine import subgraph
 from gis.solver import milp
 
 #: The trade-off levels, from keeping the old districts most to the most compact plan.
@@ -118,6 +122,70 @@ def redraw(
     # 4. each old district, as adjusted, split into its seats
     labels, _ = partition_groups(graph, adjusted, seats, seed=seed)
     return _draft(graph, labels, groups, seats)
+
+
+def redraw_nested(
+    graph: GridGraph,
+    old: PlanState,
+    communities: np.ndarray,
+    seats: np.ndarray,
+    tol: float,
+    *,
+    keep: str = "most",
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A redraw that nests in communities: :func:`redraw` inside each one.
+
+    Each community is redrawn on its own into its seats, its old plan being
+    the connected pieces of the old districts inside it, so the new districts
+    keep the old ones (at the ``keep`` level) as far as the communities allow.
+
+    Parameters
+    ----------
+    graph
+        The grids as numbers.
+    old
+        The old plan over ``graph`` (it need not nest in the communities).
+    communities
+        Community per grid (``0 .. c-1``).
+    seats
+        New districts per community (their sum is the new k).
+    tol
+        Tolerance of the first balanced quantity (fraction).
+    keep
+        ``"most"``, ``"some"`` or ``"compact"`` within each community.
+    seed
+        METIS seed.
+
+    Returns
+    -------
+    labels, district_community
+        District index per grid (``0 .. k-1``, each community's districts
+        numbered together), and the community of each district.
+    """
+    labels = np.zeros(graph.n, dtype=np.int64)
+    offset = 0
+    for c, s in enumerate(seats):
+        members = np.flatnonzero(communities == c)
+        if s > 1:
+            sub = subgraph(graph, members)
+            pieces = _pieces(sub, old.labels[members])
+            before = PlanState(sub, pieces, [str(p) for p in range(int(pieces.max()) + 1)])
+            labels[members] = offset + redraw(sub, before, int(s), tol, keep=keep, seed=seed).labels
+        else:
+            labels[members] = offset
+        offset += int(s)
+    return labels, np.repeat(np.arange(len(seats)), seats)
+
+
+def _pieces(graph: GridGraph, labels: np.ndarray) -> np.ndarray:
+    """The connected pieces of each district of ``labels`` (``0 .. p-1``)."""
+    src, dst = graph.edges()
+    same = labels[src] == labels[dst]
+    inside = sparse.csr_matrix(
+        (np.ones(int(same.sum())), (src[same], dst[same])), shape=(graph.n, graph.n)
+    )
+    return csgraph.connected_components(inside, directed=False)[1].astype(np.int64)
 
 
 def _draft(

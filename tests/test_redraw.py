@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from gis.districting import draw_districts
 from gis.plan import PlanState, grid_graph
 from gis.redraw import SEAT_MARGIN, make_transfers, seats_and_transfers
-from tests.districting_fixtures import lattice
+from tests.districting_fixtures import lattice, recount_moved
 
 
 def strips(grids, rows: int, cols: int, n_old: int, seed: int) -> pd.Series:
@@ -88,3 +88,27 @@ def test_seats_and_transfers_balance_every_old_district(n_old, extra, seed) -> N
     assert (np.abs(made - after) <= len(transfers) * pop.max() + 1e-6).all()
     state = PlanState(graph, adjusted, [str(g) for g in range(n_old)])
     assert state.contiguity().all()
+
+
+@pytest.mark.parametrize(("n_old", "k"), [(3, 8), (5, 12)])
+def test_nested_redraw_keeps_more_people_in_their_old_district_than_a_fresh_nested_plan(
+    n_old, k
+) -> None:
+    # old strips cross the four communities (of equal population: k / 4 seats each can balance);
+    # the new plan must nest in them
+    grids = lattice(30, 30, seed=5, communities=(2, 2))
+    total = grids.groupby("community")["population"].transform("sum")
+    grids["population"] = np.round(grids["population"] * total.mean() / total)
+    old = strips(grids, 30, 30, n_old, seed=7)
+    fresh = draw_districts(grids, k, tolerance=0.03, seed=0, nest="communities")
+    redrawn = draw_districts(grids, k, tolerance=0.03, seed=0, nest="communities", from_plan=old)
+    s = redrawn.summary
+    assert s["within_tolerance"] and s["contiguous"]
+    community = grids.set_index("code")["community"]
+    assert community.groupby(redrawn.assignment).nunique().max() == 1  # each in one community
+    pop = grids.set_index("code")["population"]
+    _, moved_fresh = recount_moved(old, fresh.assignment, pop)
+    _, moved = recount_moved(old, redrawn.assignment, pop)
+    assert s["moved_population"] == pytest.approx(moved, abs=1.0)
+    # the old districts kept where the communities allow: fewer people moved than afresh
+    assert moved < moved_fresh

@@ -61,6 +61,8 @@ SECOND_SHARE = 0.2
 MILP_SETS = 1_500
 #: Share of a level's time the MILP may take before the grown search has the rest.
 MILP_SHARE = 0.5
+#: Share of the MILP's time the listing of the sets within the level may take, about.
+LIST_SHARE = 0.25
 
 
 @dataclass
@@ -316,17 +318,11 @@ class _Prober:
         so a MILP proving that no ``k`` of them cover the grids once proves
         that no plan within the level exists.
         """
-        if self.milp_sets <= 0:
+        visits = min(MAX_VISITS, (deadline - time.monotonic()) * VISITS_PER_SECOND * LIST_SHARE)
+        if self.milp_sets <= 0 or visits < 1:
             return "unknown", None
-        listed = _list(
-            self.graph,
-            self.ideal_full,
-            self.tol_full,
-            level,
-            self.groups,
-            self.milp_sets,
-            MAX_VISITS,
-        )
+        full, tol = self.ideal_full, self.tol_full
+        listed = _list(self.graph, full, tol, level, self.groups, self.milp_sets, int(visits))
         if listed is None:
             return "unknown", None
         cover = _cover(self.graph.n, *listed)

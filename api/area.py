@@ -51,8 +51,6 @@ LAYERS: dict[str, tuple[str, str, str | None]] = {
 }
 #: Layers listed even when their file is missing (empty until built).
 ALWAYS_LISTED = ("grids", "buildings", "communities", "districts")
-#: Layers served as vector tiles.
-TILE_LAYERS = ("grids", "buildings", "subdistricts")
 #: Layers served as MultiPolygons throughout (their pieces come and go with edits).
 MULTI_LAYERS = ("districts", "isochrones")
 #: Features serialised per step when a layer is streamed or a page is made.

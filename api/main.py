@@ -22,7 +22,7 @@ from api.area import Area, ServedFolder
 from api.jobs import JobRunner
 from api.middleware import BodyLimit, HeadAsGet, SecurityHeaders
 from api.plans import load_default_plan
-from api.routes import builds, collections, coverage, exports, jobs, plans, uploads
+from api.routes import builds, collections, coverage, exports, jobs, plans, tiles, uploads
 from api.settings import Settings
 from api.store import Store
 
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.folder = folder
     app.state.jobs = runner
 
-    for router in (collections, plans, builds, jobs, coverage, uploads, exports):
+    for router in (collections, tiles, plans, builds, jobs, coverage, uploads, exports):
         app.include_router(router.router)
     errors.install(app)
     errors.document_if_match(app)

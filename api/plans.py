@@ -13,6 +13,7 @@ exported or redrawn, not edited.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -337,7 +338,11 @@ def district_index(area: Area, store: Store, plan_id: str, version: int | None) 
                 geometry=shapely.from_geojson([g for _d, _p, g in stored]),
                 crs=WGS84,
             )
-        return FeatureIndex.from_frame("districts", layer, "district", version=area.version)
+        # the version names the plan version: ETags of its pages and tiles change with edits
+        tag = hashlib.blake2b(repr(key).encode(), digest_size=6).hexdigest()
+        return FeatureIndex.from_frame(
+            "districts", layer, "district", version=f"{area.version}.{tag}"
+        )
 
     return area.derived.get_or_make(key, make)
 

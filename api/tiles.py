@@ -8,19 +8,32 @@ oriented as the MVT specification wants (in arrays, for every feature at
 once), then encoded.  A city of a hundred thousand buildings at zoom 10 is
 one tile holding every grid but only the buildings large enough to see;
 without the rules it would be tens of megabytes of invisible specks.
+
+The tile matrix is morecantile's ``WebMercatorQuad`` (the XYZ scheme MapLibre,
+Leaflet and OpenLayers ask for); :func:`tilejson` says where a client finds a
+layer's tiles, at which zooms, over which bounds and with which fields
+(TileJSON 3.0).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
+import morecantile
 import numpy as np
+import pandas as pd
 import shapely
 
 if TYPE_CHECKING:
     from api.area import FeatureIndex
 
-WEB_MERCATOR_HALF = 20037508.342789244
+#: Layers served as vector tiles (``districts``: of a plan version).
+TILE_LAYERS = ("grids", "buildings", "subdistricts", "districts")
+#: The zooms a TileJSON advertises, per layer (clients overzoom past the most).
+ZOOMS = {"grids": (10, 18), "buildings": (10, 18), "subdistricts": (8, 18), "districts": (8, 18)}
+TILEJSON = "3.0.0"
+ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 #: Screen pixels across a tile (the size maps draw it at).
 SCREEN_PIXELS = 256
 #: Most features in one tile (about 500 KB of grids or buildings); past it the largest stay.
@@ -29,12 +42,21 @@ MAX_FEATURES = 5_000
 EXTENT = 4096
 
 
+@functools.cache
+def tile_matrix() -> morecantile.TileMatrixSet:
+    """The tile matrix set of every tile: ``WebMercatorQuad`` (XYZ scheme)."""
+    return morecantile.tms.get("WebMercatorQuad")
+
+
+def is_tile(z: int, x: int, y: int) -> bool:
+    """Whether ``z/x/y`` is a tile of the matrix (x and y below 2^z)."""
+    return bool(tile_matrix().is_valid(morecantile.Tile(x, y, z)))
+
+
 def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     """Web-Mercator bounds ``(minx, miny, maxx, maxy)`` of tile ``z/x/y`` (XYZ scheme)."""
-    size = 2 * WEB_MERCATOR_HALF / (1 << z)
-    minx = -WEB_MERCATOR_HALF + x * size
-    maxy = WEB_MERCATOR_HALF - y * size
-    return (minx, maxy - size, minx + size, maxy)
+    b = tile_matrix().xy_bounds(morecantile.Tile(x, y, z))
+    return (b.left, b.bottom, b.right, b.top)
 
 
 def encode_tile(index: FeatureIndex, z: int, x: int, y: int, *, extent: int = EXTENT) -> bytes:
@@ -122,10 +144,77 @@ def to_tile_grid(
     return np.asarray(shapely.orient_polygons(snapped, exterior_cw=True))
 
 
+def tilejson(index: FeatureIndex, template: str, *, bbox: list[float] | None) -> dict[str, Any]:
+    """The TileJSON 3.0 document of a tiled layer.
+
+    Parameters
+    ----------
+    index
+        The layer (its name is the tiles' layer name; its columns their fields).
+    template
+        The tiles' URL with ``{z}``, ``{x}`` and ``{y}``.
+    bbox
+        ``[w, s, e, n]`` of the layer in degrees (the whole matrix when None).
+    """
+    minzoom, maxzoom = ZOOMS[index.name]
+    tms = tile_matrix()
+    bounds = [round(v, 7) for v in (bbox or list(tms.bbox))]
+    zoom = min(max(_fitting_zoom(bounds), minzoom), maxzoom)
+    return {
+        "tilejson": TILEJSON,
+        "name": index.name,
+        "tiles": [template],
+        "scheme": "xyz",
+        "minzoom": minzoom,
+        "maxzoom": maxzoom,
+        "bounds": bounds,
+        "center": [
+            round((bounds[0] + bounds[2]) / 2, 7),
+            round((bounds[1] + bounds[3]) / 2, 7),
+            zoom,
+        ],
+        "attribution": ATTRIBUTION,
+        "vector_layers": [
+            {"id": index.name, "fields": fields(index), "minzoom": minzoom, "maxzoom": maxzoom}
+        ],
+    }
+
+
+def fields(index: FeatureIndex) -> dict[str, str]:
+    """The layer's properties, typed as TileJSON types them (Number, String, Boolean)."""
+    out = {}
+    for column, dtype in index.frame.drop(columns=index.frame.geometry.name).dtypes.items():
+        if pd.api.types.is_bool_dtype(dtype):
+            out[str(column)] = "Boolean"
+        elif pd.api.types.is_numeric_dtype(dtype):
+            out[str(column)] = "Number"
+        else:
+            out[str(column)] = "String"
+    return out
+
+
+def _fitting_zoom(bounds: list[float], pixels: int = 512) -> int:
+    """The zoom at which ``bounds`` (degrees) fit in a view of ``pixels`` screen pixels."""
+    tms = tile_matrix()
+    west, south = tms.xy(bounds[0], bounds[1])
+    east, north = tms.xy(bounds[2], bounds[3])
+    return int(tms.zoom_for_res(max(east - west, north - south, 1.0) / pixels))
+
+
 def _tile_value(value: Any) -> bool:
     if isinstance(value, float):
         return bool(np.isfinite(value))
     return isinstance(value, str | int | bool)
 
 
-__all__ = ["MAX_FEATURES", "encode_tile", "tile_bounds", "to_tile_grid", "visible"]
+__all__ = [
+    "MAX_FEATURES",
+    "TILE_LAYERS",
+    "encode_tile",
+    "is_tile",
+    "tile_bounds",
+    "tile_matrix",
+    "tilejson",
+    "to_tile_grid",
+    "visible",
+]

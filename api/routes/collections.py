@@ -1,4 +1,4 @@
-"""Map layers, OGC API - Features style: landing, conformance, collections, items, tiles.
+"""Map layers, OGC API - Features style: landing, conformance, collections, items.
 
 Answers are cached by the parameters the route recognises (junk query
 parameters neither make new entries nor appear in links), bounded by bytes;
@@ -18,12 +18,12 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from api import plans, subdistricts
-from api.area import CHUNK, LAYERS, TILE_LAYERS, Area, FeatureIndex, data_etag
+from api.area import CHUNK, LAYERS, Area, FeatureIndex, data_etag
 from api.deps import AreaDep, BaseUrl, Reader, SettingsDep, StoreDep, caller_role
 from api.errors import _problem
 from api.schemas import VERSION_MAX, InfoPublic
 from api.store import Store
-from api.tiles import encode_tile
+from api.tiles import TILE_LAYERS
 
 router = APIRouter(tags=["layers"])
 
@@ -136,13 +136,20 @@ def _collection(base: str, area: Area, name: str) -> dict[str, Any]:
     if bbox:
         out["extent"] = {"spatial": {"bbox": [bbox]}}
     if name in TILE_LAYERS:
-        out["links"].append(
+        out["links"] += [
             {
                 "rel": "tiles",
                 "href": f"{base}/tiles/{name}/{{z}}/{{x}}/{{y}}.mvt",
                 "type": "application/vnd.mapbox-vector-tile",
-            }
-        )
+                "templated": True,
+            },
+            {
+                "rel": "describedby",
+                "href": f"{base}/tiles/{name}/tilejson.json",
+                "type": "application/json",
+                "title": "TileJSON 3.0 of the layer's vector tiles",
+            },
+        ]
     return out
 
 
@@ -211,7 +218,7 @@ def parse_properties(properties: str | None, index: FeatureIndex) -> list[str] |
     return asked
 
 
-def _layer_index(
+def layer_index(
     area: Area, store: Store, name: str, plan: str | None, version: int | None
 ) -> FeatureIndex:
     if name == "districts":
@@ -266,7 +273,7 @@ def items(
     box = parse_bbox(bbox)
     limit = min(limit, MAX_LIMIT)
     sub = subdistricts.parse(area, subdistrict)
-    index = _layer_index(area, store, collection_id, plan, version)
+    index = layer_index(area, store, collection_id, plan, version)
     props = parse_properties(properties, index)
     within = subdistricts.rows(area, store, index, sub, plan=plan, version=version)
     page = Page(base, collection_id, index, box, limit, offset, props, plan, version, (sub, within))
@@ -386,45 +393,5 @@ def item(
 ) -> Response:
     """One feature by id (grid code, building id, community code, district number)."""
     _check_collection(area, collection_id)
-    index = _layer_index(area, store, collection_id, plan, version)
+    index = layer_index(area, store, collection_id, plan, version)
     return Response(index.feature(feature_id), media_type=GEOJSON)
-
-
-@router.get(
-    "/tiles/{layer}/{z}/{x}/{y}.mvt",
-    summary="Vector tile",
-    response_class=Response,
-    responses={
-        200: {"content": {"application/vnd.mapbox-vector-tile": {}}},
-        304: {"description": "not modified (If-None-Match)"},
-        400: _problem("invalid z, x or y"),
-        404: _problem("no tiles for this layer, or no such tile"),
-    },
-)
-def tile(
-    request: Request,
-    layer: Annotated[str, Path(max_length=40)],
-    z: Annotated[int, Path(ge=0, le=24)],
-    x: Annotated[int, Path(ge=0, le=2**24)],
-    y: Annotated[int, Path(ge=0, le=2**24)],
-    area: AreaDep,
-    _role: Reader,
-) -> Response:
-    """A Mapbox vector tile of ``grids``, ``buildings`` or ``subdistricts`` (XYZ, extent 4096).
-
-    At low zooms a tile leaves out what is smaller than a screen pixel and
-    holds at most 5,000 features, the largest (api/tiles.py).
-    """
-    if layer not in TILE_LAYERS or layer not in area.available():
-        tiled = ", ".join(n for n in TILE_LAYERS if n in area.available())
-        raise HTTPException(404, f"no tiles for {layer!r}: tiles exist for {tiled}")
-    if x >= (1 << z) or y >= (1 << z):
-        raise HTTPException(404, f"tile {z}/{x}/{y} does not exist: x and y must be below 2^z")
-    index = area.index(layer)
-    key = (index.version, z, x, y)
-    tag = data_etag(index.version, key)
-    headers = {"ETag": tag, "Cache-Control": "no-cache"}
-    if tag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    body = area.tiles.get_or_make(key, lambda: encode_tile(index, z, x, y))
-    return Response(body, media_type="application/vnd.mapbox-vector-tile", headers=headers)

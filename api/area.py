@@ -30,7 +30,7 @@ import shapely
 
 from gis._errors import UnknownIdError
 from gis.crs import WGS84
-from gis.outputs import FILES, BuildFolder, json_safe, read_meta
+from gis.outputs import FILES, BuildFolder, json_safe, read_meta, round_quantities
 
 log = logging.getLogger("gridplan.api")
 
@@ -150,7 +150,10 @@ class FeatureIndex:
         self.frame = one_geometry_type(frame.reset_index(drop=True), multi=name in MULTI_LAYERS)
         self.version = f"{version}.{name}"
         self._geoms = self.frame.geometry.values
-        self._attrs = pd.DataFrame(self.frame.drop(columns=self.frame.geometry.name))
+        # served as the files hold them: estimated counts to one decimal
+        self._attrs = round_quantities(
+            pd.DataFrame(self.frame.drop(columns=self.frame.geometry.name))
+        )
         if id_column and id_column in self._attrs.columns:
             self.ids: list[Any] = [json_safe(v) for v in self._attrs[id_column].tolist()]
         else:

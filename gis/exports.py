@@ -27,7 +27,7 @@ import shapely
 
 from gis._errors import InputError
 from gis.crs import CGCS2000, GCJ02, GCJ02_DESCRIPTION, wgs84_to_gcj02
-from gis.outputs import GEOJSON_GRID_DEG, orient_rfc7946
+from gis.outputs import GEOJSON_GRID_DEG, orient_rfc7946, round_quantities
 
 ExportCRS = Literal["wgs84", "cgcs2000", "gcj02"]
 ExportFormat = Literal["geojson", "gpkg", "csv"]
@@ -40,9 +40,6 @@ MEDIA_TYPES = {
 SUFFIXES = {"geojson": "geojson", "gpkg": "gpkg", "csv": "csv"}
 #: Decimals of exported coordinates (the build files' 1e-7 degree grid).
 DECIMALS = round(-np.log10(GEOJSON_GRID_DEG))
-#: Estimated counts, written to :data:`QUANTITY_DECIMALS` decimals in tables (as coverage.json).
-QUANTITIES = ("households", "population")
-QUANTITY_DECIMALS = 1
 #: What Excel needs to read a CSV file as UTF-8.
 UTF8_BOM = "\ufeff"
 
@@ -84,7 +81,7 @@ def to_crs(gdf: gpd.GeoDataFrame, crs: ExportCRS) -> gpd.GeoDataFrame:
     GCJ-02 is WGS 84 with shifted coordinates; the result is labelled
     :data:`gis.crs.GCJ02`, never EPSG:4326.
     """
-    wgs = _rounded(orient_rfc7946(gdf))
+    wgs = _rounded(round_quantities(orient_rfc7946(gdf)))
     if crs == "wgs84":
         return wgs
     if crs == "cgcs2000":
@@ -155,14 +152,11 @@ def csv_bytes(gdf: gpd.GeoDataFrame, *, crs: ExportCRS = "wgs84") -> bytes:
     """Attributes as CSV (UTF-8, BOM) with the ``lon``, ``lat`` of a point inside each feature.
 
     Estimated households and residents are written to one decimal
-    (:data:`QUANTITY_DECIMALS`), not as ``334.26982605892255``.
+    (:data:`gis.outputs.QUANTITY_DECIMALS`), not as ``334.26982605892255``.
     """
     out = to_crs(gdf, crs)
     points = shapely.point_on_surface(out.geometry.values)
     table = pd.DataFrame(out.drop(columns=out.geometry.name))
-    for column in QUANTITIES:
-        if column in table.columns and pd.api.types.is_float_dtype(table[column]):
-            table[column] = table[column].round(QUANTITY_DECIMALS)
     table["lon"] = shapely.get_x(points).round(DECIMALS)
     table["lat"] = shapely.get_y(points).round(DECIMALS)
     return _excel_csv(table)

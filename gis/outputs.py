@@ -95,6 +95,10 @@ COVERAGE_LAYERS = ("buildings", "isochrones", "gaps", "sites")
 #: GeoJSON coordinates are written to 7 decimals (about 1 cm), as GDAL does for RFC 7946.
 GEOJSON_GRID_DEG = 1e-7
 GEOJSON_DECIMALS = 7
+#: Estimated counts, written to :data:`QUANTITY_DECIMALS` decimals in every layer and table
+#: (``334.3`` households, not ``334.26982605892255``); the engine computes with them unrounded.
+QUANTITIES = ("households", "population")
+QUANTITY_DECIMALS = 1
 
 
 class BuildFolder:
@@ -311,8 +315,8 @@ def read_meta(folder: PathLike) -> dict[str, Any]:
 
 
 def _as_written(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """``gdf`` (RFC 7946 already) with the coordinates the GeoJSON file holds."""
-    out = gdf.copy()
+    """``gdf`` (RFC 7946 already) with the coordinates and counts the GeoJSON file holds."""
+    out = round_quantities(gdf).copy()
     out[out.geometry.name] = shapely.transform(out.geometry.values, _decimals_as_written)
     return out
 
@@ -486,6 +490,21 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
+def round_quantities(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its estimated counts (:data:`QUANTITIES`) to :data:`QUANTITY_DECIMALS`.
+
+    Returns a copy when a column was rounded, ``frame`` itself otherwise.
+    """
+    columns = [
+        c for c in QUANTITIES if c in frame.columns and pd.api.types.is_float_dtype(frame[c])
+    ]
+    if not columns:
+        return frame
+    out = frame.copy()
+    out[columns] = out[columns].round(QUANTITY_DECIMALS)
+    return out
+
+
 def frame_to_csv(df: pd.DataFrame, target: PathLike) -> None:
     """Write ``df`` to CSV atomically, without the index."""
     with atomic_path(target) as tmp:
@@ -629,7 +648,7 @@ def write_gpkg_layers(layers: Mapping[str, gpd.GeoDataFrame], target: PathLike) 
         if target.exists():
             shutil.copyfile(target, tmp)
         for name, gdf in layers.items():
-            ready, polygonal = _for_gpkg(gdf)
+            ready, polygonal = _for_gpkg(round_quantities(gdf))
             ready.to_file(
                 tmp, layer=name, driver="GPKG", engine="pyogrio", promote_to_multi=polygonal
             )

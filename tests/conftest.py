@@ -42,3 +42,19 @@ def postgis_url() -> str:
             pytest.fail("GRIDPLAN_TEST_DATABASE_URL is not set: run the suite with scripts/test.sh")
         pytest.skip("no local PostGIS: run the suite with scripts/test.sh")
     return url
+
+
+@pytest.fixture(scope="session")
+def nanjing_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled Nanjing area built once a session, with a plan of 10 districts.
+
+    Shared by every test that reads it: copy it (``shutil.copytree``) to write
+    into it or to serve it with state beside it.
+    """
+    from gis import pipeline
+    from gis.options import PlanOptions
+
+    out = tmp_path_factory.mktemp("nanjing") / "build"
+    pipeline.build(AREAS / "nanjing_xinjiekou", out)
+    pipeline.draw_plan(out, PlanOptions(k=10, time_limit=5.0))
+    return out

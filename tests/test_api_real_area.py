@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 import socket
 from pathlib import Path
 
@@ -16,16 +17,12 @@ from tests.api_fixtures import PLANNER, PLANNER_HEADERS
 from tests.waiting import wait_for_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
-AREA = Path(__file__).resolve().parent.parent / "data" / "boundaries" / "nanjing_xinjiekou"
 
 
 @pytest.fixture(scope="module")
-def nanjing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from gis import pipeline
-
-    out = tmp_path_factory.mktemp("nanjing") / "build"
-    pipeline.build(AREA, out)
-    return out
+def nanjing(nanjing_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's Nanjing build (this module's server writes state beside it)."""
+    return Path(shutil.copytree(nanjing_build, tmp_path_factory.mktemp("served") / "nanjing"))
 
 
 def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:

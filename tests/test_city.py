@@ -25,7 +25,7 @@ import shapely
 from api.cli import main
 from gis._errors import InputError, ManifestError
 from gis.city import build_city
-from gis.outputs import read_layer
+from gis.outputs import QUANTITY_DECIMALS, read_layer
 from gis.pipeline import measure_coverage
 from tests.city_fixtures import ADLERSHOF, ADLERSHOF_BOUNDS, box_subdistricts
 from tests.grid_invariants import check_grid_invariants
@@ -84,7 +84,9 @@ def test_grid_invariants_hold_on_the_merged_city(city: dict[str, Any]) -> None:
     assert result.grids.crs == result.subdistricts.crs  # one metric CRS for the whole city
     boundary = shapely.union_all(result.subdistricts.geometry.values)
     buildings = read_layer(folder, "buildings").to_crs(result.grids.crs)  # written by workers
-    check_grid_invariants(result.grids, buildings, result.communities, boundary)
+    check_grid_invariants(  # the file's counts are to one decimal
+        result.grids, buildings, result.communities, boundary, count_decimals=QUANTITY_DECIMALS
+    )
     assert buildings["id"].is_unique
     meta = json.loads((folder / "build.json").read_text())
     assert meta["subdistricts"] == 6

@@ -163,7 +163,7 @@ def test_serve_prints_its_address_once_the_port_listens(tmp_path: Path) -> None:
 def test_csv_exports_write_households_without_long_decimals(tmp_path: Path) -> None:
     import geopandas as gpd
 
-    from gis import exports
+    from gis import exports, outputs
 
     grids = gpd.read_file(make_build_dir(tmp_path / "b") / "grids.geojson")
     grids["households"] = grids["households"] / 3  # estimates: 334.26982605892255 and the like
@@ -171,5 +171,5 @@ def test_csv_exports_write_households_without_long_decimals(tmp_path: Path) -> N
     header, *rows = text.splitlines()
     column = header.split(",").index("households")
     values = [row.split(",")[column] for row in rows]
-    assert all(len(v.partition(".")[2]) <= exports.QUANTITY_DECIMALS for v in values), values
+    assert all(len(v.partition(".")[2]) <= outputs.QUANTITY_DECIMALS for v in values), values
     assert sum(map(float, values)) == pytest.approx(grids["households"].sum(), rel=1e-4)

@@ -46,7 +46,7 @@ def postgis_url() -> str:
 
 @pytest.fixture(scope="session")
 def nanjing_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled Nanjing area built once a session, with a plan of 10 districts.
+    """The bundled Nanjing area built once a session: a plan of 10 districts, its coverage.
 
     Shared by every test that reads it: copy it (``shutil.copytree``) to write
     into it or to serve it with state beside it.
@@ -57,4 +57,5 @@ def nanjing_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("nanjing") / "build"
     pipeline.build(AREAS / "nanjing_xinjiekou", out)
     pipeline.draw_plan(out, PlanOptions(k=10, time_limit=5.0))
+    pipeline.measure_coverage(out)
     return out

@@ -38,6 +38,7 @@ def _check_layer(area: Area, layer: str) -> None:
     responses={
         400: _problem("invalid plan or version"),
         404: _problem("no tiles for this layer, or no such plan or version"),
+        409: _problem("districts: the plan's grids were rebuilt: redraw it"),
     },
 )
 def layer_tilejson(
@@ -76,6 +77,7 @@ def layer_tilejson(
         304: {"description": "not modified (If-None-Match)"},
         400: _problem("invalid z, x, y, plan or version"),
         404: _problem("no tiles for this layer, no such tile, plan or version"),
+        409: _problem("districts: the plan's grids were rebuilt: redraw it"),
     },
 )
 def tile(

@@ -11,14 +11,21 @@ extent into ``--columns`` × ``--rows`` rectangular sub-districts (default 8 × 
 * today's single build, ``gridplan build AREA --out DIR``, of the same
   buildings (``--skip-single`` leaves it out).
 
-It records wall time and the peak resident memory of every process in the
-run's process tree (the command, and for dask the nannies and workers),
-sampled every 0.2 s with psutil.  Figures are medians over ``--repeats`` runs.
+It records wall time, the CPU seconds of each kind of process (the
+command, the dask workers: steadier than wall time on a shared machine), the
+time of each step the command reports on stderr
+(start-up, reading sub-districts, splitting the extract, building the
+sub-districts, merging, writing files), and the peak resident memory of every
+process in the run's process tree (the command, and for dask the nannies and
+workers), sampled every 0.2 s with psutil.  Figures are medians over
+``--repeats`` runs.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_city.py                       # 1,000,000 buildings
     .venv/bin/python benchmarks/bench_city.py --buildings 100000 --columns 4 --rows 2
+    # the same city with the code of another checkout (before/after a change):
+    .venv/bin/python benchmarks/bench_city.py ... --reuse --checkout /tmp/old-tree
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -70,14 +78,18 @@ def make_city(folder: Path, n: int, columns: int, rows: int, seed: int) -> dict[
     return {"area": area, "pbf": pbf, "subdistricts": folder / "subdistricts.geojson"}
 
 
-def run(cmd: list[str]) -> dict[str, Any]:
-    """Run ``cmd``; wall time and the peak RSS of each process of its tree (MB)."""
+def run(cmd: list[str], cwd: Path | None = None) -> dict[str, Any]:
+    """Run ``cmd``; wall time, its steps and the peak RSS of each process of its tree (MB)."""
     import psutil
 
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+    steps: list[tuple[float, str]] = [(started, "start-up")]
+    reader = threading.Thread(target=_read_steps, args=(proc.stderr, steps), daemon=True)
+    reader.start()
     root = psutil.Process(proc.pid)
     peaks: dict[int, tuple[str, float]] = {}
+    cpu: dict[int, tuple[str, float]] = {}
     while proc.poll() is None:
         try:
             tree = [root, *root.children(recursive=True)]
@@ -87,21 +99,37 @@ def run(cmd: list[str]) -> dict[str, Any]:
             try:
                 rss = p.memory_info().rss / 2**20
                 role = _role(p, root.pid)
+                times = p.cpu_times()
             except psutil.Error:
                 continue
+            cpu[p.pid] = (role, times.user + times.system)
             if rss > peaks.get(p.pid, ("", 0.0))[1]:
                 peaks[p.pid] = (role, rss)
         time.sleep(0.2)
     out = proc.communicate()[0]
     wall = time.perf_counter() - started
+    reader.join()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed with {proc.returncode}")
     summary = json.loads(out)
     by_role: dict[str, float] = {}
     for role, rss in peaks.values():
         by_role[role] = max(by_role.get(role, 0.0), rss)
-    return {"wall_s": wall, "peak_mb": by_role, "grids": summary["grids"],
+    cpu_s: dict[str, float] = {}  # CPU seconds (user + system) by role, as last sampled
+    for role, seconds in cpu.values():
+        cpu_s[role] = round(cpu_s.get(role, 0.0) + seconds, 1)
+    ends = [t for t, _ in steps[1:]] + [started + wall]
+    phases = {name: round(end - t, 2) for (t, name), end in zip(steps, ends, strict=True)}
+    return {"wall_s": wall, "phases_s": phases, "cpu_s": cpu_s, "peak_mb": by_role,
+            "grids": summary["grids"],
             "buildings": summary["buildings"]}  # fmt: skip
+
+
+def _read_steps(stream: Any, steps: list[tuple[float, str]]) -> None:
+    """Note when each ``build: STEP`` line of the command's stderr arrives."""
+    for line in stream:
+        if line.startswith("build: "):
+            steps.append((time.perf_counter(), line.strip().split(" ", 1)[1]))
 
 
 def _role(p: Any, root: int) -> str:
@@ -126,7 +154,13 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="keep files here")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--reuse", action="store_true", help="reuse the city already in --work")
+    parser.add_argument(
+        "--checkout", type=Path, default=None, help="run the gridplan of this source tree"
+    )
     args = parser.parse_args()
+    gridplan = [str(GRIDPLAN)]
+    if args.checkout is not None:  # python -m api.cli there imports that tree's code first
+        gridplan = [sys.executable, "-m", "api.cli"]
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_city."))
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -140,22 +174,30 @@ def main() -> None:
     variants: dict[str, list[str]] = {}
     for n in [int(w) for w in args.workers.split(",") if w]:
         variants[f"city, {n} worker(s)"] = [
-            str(GRIDPLAN), "build", str(paths["pbf"]), "--subdistricts",
+            *gridplan, "build", str(paths["pbf"]), "--subdistricts",
             str(paths["subdistricts"]), "--workers", str(n), "--out", str(work / f"city{n}"),
         ]  # fmt: skip
     if not args.skip_single:
         variants["single build (today)"] = [
-            str(GRIDPLAN), "build", str(paths["area"]), "--out", str(work / "single")
+            *gridplan, "build", str(paths["area"]), "--out", str(work / "single")
         ]  # fmt: skip
     results: dict[str, Any] = {}
     for name, cmd in variants.items():
         runs = []
         for _ in range(args.repeats):
-            runs.append(run(cmd))
+            runs.append(run(cmd, cwd=args.checkout))
             print(f"{name}: {runs[-1]}", file=sys.stderr)
         results[name] = {
             "wall_s": statistics.median(r["wall_s"] for r in runs),
             "runs_s": [round(r["wall_s"], 1) for r in runs],
+            "phases_s": {
+                phase: statistics.median(r["phases_s"].get(phase, 0.0) for r in runs)
+                for phase in runs[0]["phases_s"]
+            },
+            "cpu_s": {
+                role: statistics.median(r["cpu_s"].get(role, 0.0) for r in runs)
+                for role in runs[0]["cpu_s"]
+            },
             "peak_mb": {
                 role: statistics.median(r["peak_mb"].get(role, 0.0) for r in runs)
                 for role in runs[0]["peak_mb"]
@@ -164,6 +206,7 @@ def main() -> None:
             "buildings": runs[0]["buildings"],
         }
     report = {"buildings": args.buildings, "subdistricts": args.columns * args.rows,
+              "checkout": str(args.checkout or ROOT),
               "generate_s": round(made, 1), "results": results}  # fmt: skip
     text = json.dumps(report, indent=2)
     print(text)

@@ -6,6 +6,11 @@ sub-district (digits 7–9 of the grid codes) is districted on its own by
 sub-district from a CSV, and the plans are joined with district numbers running
 on from one sub-district to the next (1…k₁, k₁+1…), so ``plan.csv`` stays one
 plan of integer districts that every later command reads.
+
+Such a plan is balanced within each sub-district, so its deviations are
+measured against each sub-district's own ideal (its population over its
+districts), not the city's (:func:`subdistrict_metrics`): whenever every
+district of a city plan lies in one sub-district, the metrics say so.
 """
 
 from __future__ import annotations
@@ -16,10 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from gis._errors import InfeasibleError, PlanError, UnreadableFileError
 from gis.districting import DistrictingResult, draw_districts
+
+#: Digits 7–9 of a grid code: its sub-district.
+SUBDISTRICT_DIGITS = slice(6, 9)
 
 
 def draw_per_subdistrict(
@@ -49,7 +58,7 @@ def draw_per_subdistrict(
         One plan; ``summary["per_subdistrict"]`` holds each sub-district's figures.
     """
     say = progress or (lambda _m: None)
-    codes = grids["code"].astype(str).str[6:9]
+    codes = grids["code"].astype(str).str[SUBDISTRICT_DIGITS]
     subdistricts = sorted(codes.unique())
     wanted = _k_per_subdistrict(k, subdistricts)
     assignments: list[pd.Series] = []
@@ -76,6 +85,103 @@ def draw_per_subdistrict(
         districts=gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs),
         warnings=warnings,
     )
+
+
+def district_subdistricts(codes: Any, labels: np.ndarray, k: int) -> list[str] | None:
+    """The sub-district of each of ``k`` districts, when each lies in one of a city's.
+
+    Parameters
+    ----------
+    codes
+        15-digit grid codes, one per grid.
+    labels
+        District index (0 … k-1) per grid.
+    k
+        Number of districts.
+
+    Returns
+    -------
+    list of str or None
+        Sub-district code (3 digits) per district; None when the grids hold one
+        sub-district only (one area, not a city) or a district spans two.
+    """
+    subs = np.array([str(c)[SUBDISTRICT_DIGITS] for c in codes], dtype=object)
+    if len(subs) == 0 or len(set(subs)) < 2:
+        return None
+    pairs = pd.DataFrame({"district": labels, "sub": subs}).drop_duplicates()
+    if len(pairs) != k or pairs["district"].duplicated().any():
+        return None
+    return pairs.set_index("district")["sub"].reindex(range(k)).tolist()
+
+
+def subdistrict_metrics(state: Any, metrics: dict[str, Any]) -> dict[str, Any]:
+    """Re-base a city plan's metrics on each sub-district's ideal, when its districts nest.
+
+    Each district's deviation becomes ``total / (sub-district total / its
+    districts) - 1`` per balanced quantity; the plan's maximum deviation,
+    range and tolerance check follow; each district row gains ``subdistrict``
+    and ``ideal``, and the plan ``ideal_per`` (``"subdistrict"``) and
+    ``subdistricts`` (k, ideal and maximum deviation of each).  Metrics of a
+    plan whose districts do not nest (or of one area) are returned unchanged.
+
+    Parameters
+    ----------
+    state
+        The plan (:class:`gis.plan.PlanState`).
+    metrics
+        ``state.evaluate(...)``.
+
+    Returns
+    -------
+    dict
+    """
+    subs = district_subdistricts(state.graph.codes, state.labels, state.k)
+    if subs is None:
+        return metrics
+    graph, totals = state.graph, np.asarray(state.totals, dtype=float)
+    index = pd.Index(sorted(set(subs)))
+    member = index.get_indexer(subs)  # sub-district index of each district
+    k_sub = np.bincount(member, minlength=len(index))
+    sums = np.zeros((len(index), totals.shape[1]))
+    np.add.at(sums, member, totals)
+    ideal = (sums / k_sub[:, None])[member]  # (k, q): each district's own ideal
+    safe = np.where(ideal > 0, ideal, 1.0)
+    dev = np.where(ideal > 0, totals / safe - 1.0, 0.0)
+    out = dict(metrics)
+    out["districts"] = [dict(r) for r in metrics["districts"]]
+    for d, row in enumerate(out["districts"]):
+        row["subdistrict"] = subs[d]
+        row["ideal"] = round(float(ideal[d, 0]), 1)
+        row["deviation"] = round(float(dev[d, 0]), 6)
+        for qi, q in enumerate(graph.quantities[: graph.n_balanced]):
+            if qi > 0:
+                row[f"{q}_deviation"] = round(float(dev[d, qi]), 6)
+    quantities = {q: dict(v) for q, v in metrics["quantities"].items()}
+    for qi, q in enumerate(graph.quantities[: graph.n_balanced]):
+        absdev = np.abs(dev[:, qi])
+        quantities[q].update(
+            max_deviation=round(float(absdev.max()), 6),
+            deviation_range=round(float(dev[:, qi].max() - dev[:, qi].min()), 6),
+            within_tolerance=bool(absdev.max() <= quantities[q]["tolerance"] + 1e-12),
+        )
+    main = quantities[graph.quantities[0]]
+    out.update(
+        quantities=quantities,
+        max_deviation=main["max_deviation"],
+        deviation_range=main["deviation_range"],
+        within_tolerance=all(v["within_tolerance"] for v in quantities.values()),
+        ideal_per="subdistrict",
+        subdistricts=[
+            {
+                "subdistrict": sub,
+                "k": int(k_sub[i]),
+                "ideal": round(float(sums[i, 0] / k_sub[i]), 1),
+                "max_deviation": round(float(np.abs(dev[member == i, 0]).max()), 6),
+            }
+            for i, sub in enumerate(index)
+        ],
+    )
+    return out
 
 
 def read_k_table(path: str | os.PathLike[str]) -> dict[str, int]:

@@ -25,7 +25,14 @@ import shapely
 from api.area import FeatureIndex
 from api.tiles import MAX_FEATURES, SCREEN_PIXELS, encode_tile, tile_bounds
 from gis.outputs import read_layer
-from tests.api_fixtures import build_dir, client, database_url, settings  # noqa: F401
+from tests.api_fixtures import (  # noqa: F401
+    PLANNER,
+    PLANNER_HEADERS,
+    build_dir,
+    client,
+    database_url,
+    settings,
+)
 from tests.city_fixtures import city_copy
 
 #: A tile a map client can take: the size Mapbox's and QGIS's guidance keeps tiles under.
@@ -51,7 +58,7 @@ def city(city_dir: Path) -> Iterator[Any]:
     from api.main import create_app
     from api.settings import Settings
 
-    with TestClient(create_app(Settings(data_dir=city_dir))) as c:
+    with TestClient(create_app(Settings(data_dir=city_dir, planner_tokens=PLANNER))) as c:
         yield c
 
 
@@ -226,3 +233,79 @@ def test_a_dense_tile_keeps_the_largest_features_up_to_the_limit() -> None:
     inside = index.tiles()[1].query(near, predicate="intersects")
     decoded = mapbox_vector_tile.decode(encode_tile(index, 16, *z16))["buildings"]["features"]
     assert len(decoded) == len(inside) > 0
+
+
+def _own_ideal_deviations(grids: pd.DataFrame, plan: pd.Series) -> pd.Series:
+    """Each district's population over its sub-district's ideal (population / districts), - 1."""
+    frame = pd.DataFrame(
+        {
+            "district": grids["code"].map(plan).astype(int),
+            "sub": grids["code"].str[6:9],
+            "population": grids["population"],
+        }
+    )
+    per = frame.groupby("district").agg(sub=("sub", "first"), population=("population", "sum"))
+    ideal = per.groupby("sub")["population"].transform("sum") / per.groupby("sub")[
+        "population"
+    ].transform("size")
+    return per["population"] / ideal - 1
+
+
+def test_a_per_subdistrict_plan_deviates_from_each_subdistricts_own_ideal(
+    city: Any, city_dir: Path
+) -> None:
+    grids = read_layer(city_dir, "grids")
+    grids["code"] = grids["code"].astype(str)
+    plan = pd.read_csv(city_dir / "plan.csv", dtype={"grid": str}).set_index("grid")["district"]
+    wanted = _own_ideal_deviations(grids, plan)
+    r = city.get("/plans/current")
+    assert r.status_code == 200, r.text
+    metrics = r.json()["metrics"]
+    assert metrics["ideal_per"] == "subdistrict"
+    got = pd.Series({int(d["district"]): d["deviation"] for d in metrics["districts"]})
+    assert np.allclose(got.sort_index(), wanted.sort_index(), atol=1e-5)
+    assert metrics["max_deviation"] == pytest.approx(wanted.abs().max(), abs=1e-5)
+    # the city-wide ideal would be much further off: the sub-districts differ in size
+    city_wide = grids.groupby(grids["code"].map(plan))["population"].sum()
+    assert (city_wide / city_wide.mean() - 1).abs().max() > wanted.abs().max() + 0.05
+    assert [s["subdistrict"] for s in metrics["subdistricts"]] == CODES
+    assert all(s["k"] == 2 for s in metrics["subdistricts"])
+
+
+def test_a_district_across_a_subdistrict_line_is_measured_city_wide(
+    city: Any, city_dir: Path
+) -> None:
+    grids = read_layer(city_dir, "grids").to_crs(3857)
+    grids["code"] = grids["code"].astype(str)
+    plan = pd.read_csv(city_dir / "plan.csv", dtype={"grid": str}).set_index("grid")["district"]
+    sub = grids["code"].str[6:9]
+    # a grid of 001 touching a grid of 002: put it in that grid's district
+    a = grids[sub == "001"]
+    b = grids[sub == "002"]
+    pairs = [(i, j) for i in a.index for j in b.index if a.geometry[i].touches(b.geometry[j])]
+    assert pairs, "sub-districts 001 and 002 share a line"
+    grid, neighbour = grids["code"][pairs[0][0]], grids["code"][pairs[0][1]]
+    head = city.get("/plans/current")
+    etag = head.headers["ETag"]
+
+    def move(to: int, tag: str) -> Any:
+        r = city.patch(
+            "/plans/current",
+            json={"moves": [{"grid": grid, "district": to}]},
+            headers={"If-Match": tag, **PLANNER_HEADERS},
+        )
+        assert r.status_code == 200, r.text
+        return r
+
+    moved = move(int(plan[neighbour]), etag)
+    try:
+        metrics = moved.json()["metrics"]
+        assert "ideal_per" not in metrics
+        after = plan.copy()
+        after[grid] = plan[neighbour]
+        totals = grids.groupby(grids["code"].map(after))["population"].sum()
+        got = {int(d["district"]): d["deviation"] for d in metrics["districts"]}
+        for d, total in totals.items():
+            assert got[int(d)] == pytest.approx(total / totals.mean() - 1, abs=1e-5)
+    finally:
+        move(int(plan[grid]), moved.headers["ETag"])  # the other tests read the plan as built

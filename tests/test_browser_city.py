@@ -99,6 +99,39 @@ def test_choosing_a_subdistrict_zooms_to_it_and_filters_the_table(
     assert sorted(_table(page), key=int) == everything
 
 
+def test_the_table_shows_deviations_from_each_subdistricts_own_ideal(
+    page: Any, server: LiveServer
+) -> None:
+    plan = pd.read_csv(server.folder / "plan.csv", dtype={"grid": str}).set_index("grid")
+    grids = read_layer(server.folder, "grids")
+    frame = pd.DataFrame(
+        {
+            "district": grids["code"].astype(str).map(plan["district"]).astype(str),
+            "sub": grids["code"].astype(str).str[6:9],
+            "population": grids["population"],
+        }
+    )
+    per = frame.groupby("district").agg(sub=("sub", "first"), population=("population", "sum"))
+    by_sub = per.groupby("sub")["population"]
+    own = per["population"] / (by_sub.transform("sum") / by_sub.transform("size")) - 1
+    city_wide = per["population"] / per["population"].mean() - 1
+    shown = dict(
+        page.eval_on_selector_all(
+            "#district-list tbody tr",
+            "(rs) => rs.map((r) => [r.dataset.district, r.querySelector('td.dev').textContent])",
+        )
+    )
+    assert sorted(shown) == sorted(per.index)
+    for d, text in shown.items():  # as the page writes it: signed, one decimal
+        assert text == f"{'+' if own[d] > 0 else ''}{own[d] * 100:.1f}%", d
+    assert any(abs(own[d] - city_wide[d]) > 0.01 for d in per.index)  # not the city's ideal
+    # the server measures the same (max deviation, district by district)
+    page.wait_for_function("() => window.gridplan.serverMetrics !== null")
+    metrics = page.evaluate("() => window.gridplan.serverMetrics")
+    served = {str(r["district"]): r["deviation"] for r in metrics["districts"]}
+    assert all(abs(served[d] - own[d]) < 1e-5 for d in per.index)
+
+
 @pytest.mark.parametrize(("language", "label"), [("zh", "街道"), ("en", "Sub-district")])
 def test_the_picker_speaks_the_pages_language(
     browser: Any, server: LiveServer, language: str, label: str

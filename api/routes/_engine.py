@@ -143,8 +143,11 @@ def evaluate(
     adjacency: Any = None,
 ) -> dict[str, Any]:
     """Metrics of a plan: ``max_deviation``, contiguity, compactness, per district."""
+    from gis.cityplan import subdistrict_metrics
+
     state = _plan_state(grids, assignment, cache, adjacency)
-    return json_safe(state.evaluate(tolerance=tolerance))
+    # a city plan whose districts nest in sub-districts is balanced within each
+    return json_safe(subdistrict_metrics(state, state.evaluate(tolerance=tolerance)))
 
 
 def suggest(

@@ -177,9 +177,37 @@ export class PlanModel {
     return this.totalPopulation / k;
   }
 
-  /** Signed population deviation of district `d` (fraction of the ideal). */
+  /**
+   * Ideal population of district `d`. In a city whose districts each lie in one
+   * sub-district (digits 7-9 of the grid codes: a plan drawn per sub-district),
+   * it is the sub-district's population over its districts, as the server
+   * measures it (gis/cityplan.py); otherwise the whole plan's over k.
+   */
+  idealOf(d) {
+    const subs = this.subdistrictIdeals();
+    return subs ? subs.get(d) : this.ideal;
+  }
+
+  /** District -> its sub-district's ideal, or null when the districts do not nest in a city. */
+  subdistrictIdeals() {
+    const home = new Map(); // district -> its one sub-district
+    for (const d of this.districts) {
+      const here = [...this.tally.get(d).subdistricts].filter(([, n]) => n > 0);
+      if (here.length > 1) return null; // a district across a sub-district line
+      if (here.length === 1) home.set(d, here[0][0]);
+    }
+    const sums = new Map(); // sub-district -> [population, districts]
+    for (const [d, sub] of home) {
+      const s = sums.get(sub) || [0, 0];
+      sums.set(sub, [s[0] + this.tally.get(d).population, s[1] + 1]);
+    }
+    if (sums.size < 2) return null; // one area, not a city
+    return new Map([...home].map(([d, sub]) => [d, sums.get(sub)[0] / sums.get(sub)[1]]));
+  }
+
+  /** Signed population deviation of district `d` (fraction of its ideal, see idealOf). */
   deviation(d) {
-    const ideal = this.ideal;
+    const ideal = this.idealOf(d);
     return ideal ? this.tally.get(d).population / ideal - 1 : 0;
   }
 
@@ -232,7 +260,7 @@ export class PlanModel {
 }
 
 function emptyTally() {
-  return { population: 0, households: 0, grids: 0, communities: new Map() };
+  return { population: 0, households: 0, grids: 0, communities: new Map(), subdistricts: new Map() };
 }
 
 function addTo(t, g, sign) {
@@ -240,6 +268,8 @@ function addTo(t, g, sign) {
   t.households += sign * (g.households || 0);
   t.grids += sign;
   if (g.community) t.communities.set(g.community, (t.communities.get(g.community) || 0) + sign);
+  const sub = String(g.code || "").slice(6, 9); // digits 7-9 of the 15-digit code
+  if (sub) t.subdistricts.set(sub, (t.subdistricts.get(sub) || 0) + sign);
 }
 
 /** Order district ids numerically when they are numbers, else as text. */

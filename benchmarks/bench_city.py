@@ -90,6 +90,7 @@ def run(cmd: list[str], cwd: Path | None = None) -> dict[str, Any]:
     root = psutil.Process(proc.pid)
     peaks: dict[int, tuple[str, float]] = {}
     cpu: dict[int, tuple[str, float]] = {}
+    roles: dict[int, str] = {}
     while proc.poll() is None:
         try:
             tree = [root, *root.children(recursive=True)]
@@ -98,7 +99,10 @@ def run(cmd: list[str], cwd: Path | None = None) -> dict[str, Any]:
         for p in tree:
             try:
                 rss = p.memory_info().rss / 2**20
-                role = _role(p, root.pid)
+                # sticky: an exiting worker's command line reads empty, it stays a worker
+                role = roles.get(p.pid) or _role(p, root.pid)
+                if role != "other":
+                    roles[p.pid] = role
                 times = p.cpu_times()
             except psutil.Error:
                 continue

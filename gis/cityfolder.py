@@ -15,6 +15,7 @@ into place, as a one-area build does.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import shutil
@@ -33,8 +34,9 @@ from gis._errors import OutputError, UnreadableFileError
 PART_LAYERS = ("grids", "buildings", "communities")
 #: A part's :data:`PART_LAYERS` in WGS 84, for the city's GeoPackage.
 _PART_FRAMES = "layers.pickle"
-_HEAD = '"features": [\n'
-_TAIL = "\n]\n}\n"
+#: How :func:`gis.outputs.write_geojson` frames the features (one per line).
+_HEAD = '"features":[\n'
+_TAIL = "\n]}\n"
 
 
 def write_part_layers(layers: Mapping[str, gpd.GeoDataFrame], folder: Path) -> None:
@@ -108,7 +110,7 @@ def join_geojson(sources: Sequence[Path], target: Path, *, name: str) -> None:
         The joined FeatureCollection, named ``name``.
     """
     with outputs.atomic_path(target) as tmp, tmp.open("w", encoding="utf-8") as fh:
-        fh.write(f'{{\n"type": "FeatureCollection",\n"name": "{name}",\n{_HEAD}')
+        fh.write(f'{{"type":"FeatureCollection","name":{json.dumps(name)},{_HEAD}')
         first = True
         for source in sources:
             features = _features_text(source)

@@ -102,3 +102,9 @@ def test_serve_without_a_folder_builds_and_serves_the_default_area(tmp_path, mon
         info = c.get("/api/info").json()
         assert info["name"] and info["layers"]
         assert c.get("/collections/grids/items").json()["numberMatched"] > 20
+        # the page judges the plan by the tolerance it was drawn with (the manifest's ±5%),
+        # not the server's default ±2%: a plan drawn within ±5% must not show red everywhere
+        plan = c.get("/plans/current").json()
+        assert plan["tolerance"] == pytest.approx(0.05)
+        metrics = c.get("/plans/current/metrics").json()
+        assert metrics["within_tolerance"] is True, metrics["max_deviation"]

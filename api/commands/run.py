@@ -65,7 +65,8 @@ def command(ctx: click.Context, source: Path | None, out_dir: Path | None, k: in
         say(f"coverage ({first}): {_within(coverage['profiles'][first])}")
     emit_json(summary)
     if not no_serve:
-        ctx.invoke(serve.command, folder=out_dir, port=port)
+        # the page judges the plan by the tolerance it was drawn with (the manifest's)
+        ctx.invoke(serve.command, folder=out_dir, port=port, tolerance=plan["tolerance"])
 
 
 def _within(profile: dict) -> str:

@@ -8,19 +8,22 @@ from pathlib import Path
 
 import click
 
-from api.commands._options import state_option
+from api.commands._options import Fraction, state_option
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_AREA = ROOT / "data" / "boundaries" / "nanjing_xinjiekou"
 DEFAULT_DIR = ROOT / "runs" / "default"
 
 
-def _prepare_default(folder: Path) -> None:
-    """Build the default area into ``folder`` (build → districts → coverage)."""
+def _prepare_default(folder: Path) -> float:
+    """Build the default area into ``folder`` (build → districts → coverage).
+
+    Returns the tolerance its districts were drawn with (the area manifest's).
+    """
     from gis.pipeline import run_all
 
     click.echo(f"gridplan: building the default area into {folder} (first start only)", err=True)
-    run_all(DEFAULT_AREA, folder)
+    return float(run_all(DEFAULT_AREA, folder)["districts"]["tolerance"])
 
 
 def bind(port: int) -> socket.socket:
@@ -51,8 +54,20 @@ def bind(port: int) -> socket.socket:
     help="PostgreSQL+PostGIS URL (default: SQLite file STATE/gridplan.db).",
 )
 @state_option
+@click.option(
+    "--tolerance",
+    type=Fraction(),
+    envvar="GRIDPLAN_TOLERANCE",
+    default=None,
+    help="Population tolerance of the plan loaded from DIR/plan.csv, e.g. 0.05 = ±5% [0.02; "
+    "`gridplan run` gives the one its districts were drawn with].",
+)
 def command(
-    folder: Path | None, port: int, database_url: str | None, state_dir: Path | None
+    folder: Path | None,
+    port: int,
+    database_url: str | None,
+    state_dir: Path | None,
+    tolerance: float | None = None,
 ) -> None:
     """Serve the API and the planner page for the build folder DIR on 127.0.0.1.
 
@@ -71,10 +86,12 @@ def command(
     if folder is None:
         folder = DEFAULT_DIR
         if not (folder / "grids.geojson").exists():
-            _prepare_default(folder)
+            tolerance = tolerance or _prepare_default(folder)
     BuildFolder(folder).require("grids", what="serve")
     sock = bind(port)  # before anything is printed: a taken port is an error, not a promise
     settings = Settings(data_dir=folder, database_url=database_url, state_dir=state_dir)
+    if tolerance is not None:  # checked by Fraction; GRIDPLAN_TOLERANCE is read here too
+        settings = settings.model_copy(update={"tolerance": tolerance})
     token = None
     if not settings.planners and not settings.viewers:
         token = secrets.token_urlsafe(24)

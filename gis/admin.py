@@ -23,9 +23,9 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis._errors import EmptyLayerError
+from gis.crs import WGS84
 from gis.subdistricts import Subdistrict, from_frame
 
-WGS84 = "EPSG:4326"
 #: Levels tried when none is given: a sub-district (街道) is level 8 in China, a
 #: Berlin Ortsteil 10, a Dublin electoral division 9.
 LEVELS = (8, 9, 10, 7, 11)

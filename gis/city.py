@@ -30,10 +30,10 @@ from shapely.geometry.base import BaseGeometry
 
 from gis._errors import EmptyLayerError, InputError, ManifestError, UnreadableFileError
 from gis.cityfolder import write_city_folder, write_part_layers
+from gis.crs import WGS84
 from gis.pipeline import BuildOptions, Progress, build_layers, make_area_grids
 from gis.subdistricts import Subdistrict
 
-WGS84 = "EPSG:4326"
 #: Compressed OSM XML, read by pyosmium as it is.
 _COMPRESSED = (".osm.gz", ".xml.gz", ".osm.bz2", ".xml.bz2")
 #: How a part's summary says its communities were derived (one city-level note instead).

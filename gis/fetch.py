@@ -33,8 +33,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis._errors import FetchError, InputError, OutputError
+from gis.crs import WGS84
 
-WGS84 = "EPSG:4326"
 ATTRIBUTION = (
     "OpenStreetMap data, © OpenStreetMap contributors, available under the Open Database "
     "License (ODbL) 1.0: https://www.openstreetmap.org/copyright"

@@ -18,8 +18,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis._errors import InputError, ManifestError
+from gis.crs import WGS84
 
-WGS84 = "EPSG:4326"
 #: Overlap (share of the smaller polygon) still taken for digitising noise.
 OVERLAP_NOISE = 0.01
 

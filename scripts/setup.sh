@@ -36,4 +36,8 @@ if [[ -f maps/package.json ]]; then
   (cd maps && npm ci --no-audit --no-fund --loglevel=error)
   .venv/bin/python -m maps.vendor
 fi
+# numba compiles the districting's exact search once per machine (cached on
+# disk); doing it here keeps the first `gridplan run` to seconds
+echo "setup: compiling the districting search (once per machine)" >&2
+.venv/bin/python -c "from gis.exact import warm_up; warm_up()"
 echo "setup: ready (.venv)" >&2

@@ -565,9 +565,11 @@ def _tolerance_warning(summary: Mapping[str, Any], tol: np.ndarray, names: Seque
             f"(proven{how}), and this plan reaches it"
         )
     if bound > 0:
+        gap = 100 * (worst - bound)
+        how_far = f"gap {gap:.2f} points" if gap >= 0.01 else "within 0.01 points of it"
         return (
             f"tolerance ±{tol[0]:.2%} not reached: best found ±{worst:.2%}, proven bound "
-            f"±{bound:.2%} (no contiguous plan does better), gap {100 * (worst - bound):.2f} points"
+            f"±{bound:.2%} (no contiguous plan does better), {how_far}"
         )
     why = "the exact search ran out of time" if exact else "grids too fine for the exact search"
     return (

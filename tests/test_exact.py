@@ -260,3 +260,16 @@ def test_recombination_lowers_the_worst_and_keeps_the_plan_whole() -> None:
     assert state.contiguity().all() and (state.count > 0).all()
     fresh = state.recount()
     assert np.allclose(fresh["totals"], state.totals) and fresh["cut_edges"] == state.cut_edges
+
+
+@pytest.mark.parametrize(
+    ("worst", "bound", "said"),
+    [(0.18501, 0.18499, "within 0.01 points of it"), (0.20, 0.185, "gap 1.50 points")],
+)
+def test_the_warning_never_reports_a_gap_of_zero_points(worst: float, bound: float, said: str):
+    # a plan a hair above its proven bound is "within 0.01 points", not "gap 0.00 points"
+    from gis.districting import _tolerance_warning
+
+    summary = {"max_deviation": worst, "best_bound": bound, "exact": {"optimal": False}}
+    warning = _tolerance_warning(summary, np.array([0.02]), ("population",))
+    assert said in warning and "0.00 points" not in warning

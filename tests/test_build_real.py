@@ -35,7 +35,7 @@ REAL = {
     "dublin_gz": TEST_DATA / "dublin_docklands.osm.xml.gz",
 }
 #: The areas the districting checks run on (the others add nothing to them but time).
-DISTRICT_AREAS = ["nanjing", "helsinki", "unseen_pbf"]
+DISTRICT_AREAS = ["nanjing", "helsinki", "unseen_pbf", "berlin_gz", "dublin_gz"]
 
 
 @dataclass

@@ -216,9 +216,20 @@ class _Budget:
 
 
 def _bridge_notes(graph: GridGraph) -> list[str]:
-    if not graph.adjacency.bridges:
-        return []
-    return [f"{len(graph.adjacency.bridges)} island(s) or enclave(s) bridged to their nearest grid"]
+    """What joins grids that share no land boundary: street links, then nearest grids."""
+    links = graph.adjacency.links
+    nearest = sum(link.kind == "nearest" for link in links)
+    notes = []
+    if len(links) > nearest:
+        notes.append(
+            f"{len(links) - nearest} pair(s) of grids are neighbours across water only over "
+            "a bridge, tunnel or ferry"
+        )
+    if nearest:
+        notes.append(
+            f"{nearest} island(s) or enclave(s) with no street link joined to their nearest grid"
+        )
+    return notes
 
 
 def _fresh(

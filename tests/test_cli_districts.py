@@ -146,7 +146,7 @@ def test_unseen_irregular_grids_without_build_json(tmp_path, capsys) -> None:
     assert summary["within_tolerance"] == (summary["max_deviation"] <= 0.02)
     bound = summary["best_bound"]
     assert bound is None or 0 <= bound <= summary["max_deviation"] + 1e-9
-    assert summary["bridges"] and "bridged" in err
+    assert summary["bridges"] and "joined to their nearest grid" in err
 
 
 @pytest.mark.slow

@@ -64,7 +64,7 @@ def test_irregular_unseen_grid_set_with_island() -> None:
     assert_valid(result, grids, 10)
     assert result.summary["max_deviation"] <= 0.02
     assert result.summary["bridges"]
-    assert any("bridged" in w for w in result.warnings)
+    assert any("joined to their nearest grid" in w for w in result.warnings)
 
 
 def test_coarse_grids_report_best_bound() -> None:
@@ -161,3 +161,27 @@ def test_allot_seats_minimises_worst_deviation() -> None:
     assert seats.sum() == 9 and (seats >= 1).all()
     state = PlanState(graph, graph.community, ["a", "b", "c"])
     assert state.k == 3
+
+
+def test_the_plan_says_which_neighbours_a_bridge_joins_and_which_only_nearness():
+    # a town cut by a river, and an island: both joined to the rest without a land boundary
+    from dataclasses import replace
+
+    import geopandas as gpd
+
+    from gis.adjacency import Adjacency, grid_adjacency
+
+    grids = lattice(2, 6, seed=3)
+    east, island = grids.iloc[[4, 5, 10, 11]].copy(), grids.iloc[[3]].copy()
+    east.geometry, island.geometry = east.translate(300.0), island.translate(0.0, 400.0)
+    apart = gpd.GeoDataFrame(pd.concat([grids.iloc[[0, 1, 2, 6, 7, 8]], east, island]))
+    found = grid_adjacency(apart)
+    assert [link.kind for link in found.links] == ["nearest", "nearest"]  # no street was given
+    # the river crossing has a street bridge (as a build's link_pairs would find)
+    links = [replace(found.links[0], kind="bridge", via=("w1",)), found.links[1]]
+    adjacency = Adjacency(found.codes, found.matrix, found.bridges, links)
+    warnings = " | ".join(
+        draw_districts(apart, 2, tolerance=0.5, seed=0, adjacency=adjacency).warnings
+    )
+    assert "1 pair(s) of grids are neighbours across water only over a bridge" in warnings
+    assert "1 island(s) or enclave(s) with no street link joined to their nearest grid" in warnings

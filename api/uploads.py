@@ -20,6 +20,8 @@ import orjson
 import pandas as pd
 
 from gis._errors import GridplanError, InputError, TooLargeError, UnreadableFileError
+from gis.population import canonical_column
+from gis.tables import read_table
 
 GEO_KINDS = {
     "boundary": ("study area boundary", {"Polygon", "MultiPolygon"}),
@@ -106,7 +108,8 @@ def check_layer(
     try:
         gdf = read_vector(path, what=what)
     except GridplanError as exc:
-        raise type(exc)(str(exc).replace(str(path), "the file")) from exc
+        message = str(exc).replace(f" file {path}", " file").replace(str(path), "the file")
+        raise type(exc)(message) from exc
     if max_features is not None and len(gdf) > max_features:
         raise TooLargeError(_too_many(len(gdf), max_features))
     types = set(gdf.geom_type.dropna())
@@ -134,17 +137,12 @@ def check_layer(
 
 def check_households(data: bytes, *, max_rows: int | None = None) -> dict[str, Any]:
     """Check a household table (CSV): a key column and finite, non-negative numbers."""
-    try:
-        table = pd.read_csv(io.BytesIO(data), dtype=str, encoding="utf-8-sig")
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"the household table is not a UTF-8 CSV: {exc}") from exc
+    table = read_table(data, what="household table").rename(columns=canonical_column)
     if max_rows is not None and len(table) > max_rows:
         raise TooLargeError(_too_many(len(table), max_rows))
     columns = [str(c).strip().lower() for c in table.columns]
     if not any(k in columns for k in HOUSEHOLD_KEYS):
-        raise InputError(
-            f"the household table needs one key column of {', '.join(HOUSEHOLD_KEYS)}"
-        )
+        raise InputError(f"the household table needs one key column of {', '.join(HOUSEHOLD_KEYS)}")
     value = next((v for v in HOUSEHOLD_VALUES if v in columns), None)
     if value is None:
         raise InputError(f"the household table needs a column {' or '.join(HOUSEHOLD_VALUES)}")

@@ -32,6 +32,7 @@ from shapely.geometry.base import BaseGeometry
 from gis._errors import EmptyLayerError, ManifestError, UnreadableFileError
 from gis.crs import WGS84
 from gis.sources import OsmLayers, is_osm_file, list_layers, read_osm, read_vector
+from gis.tables import read_table
 from gis.water import MIN_LAND_M2, dry, land_only, open_water
 
 MANIFEST = "area.toml"
@@ -393,9 +394,7 @@ def _code(value: Any, digits: int, name: str) -> str:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise UnreadableFileError(f"the household table {path} does not exist")
-    return pd.read_csv(path, dtype=str)
+    return read_table(path, what="household table")
 
 
 def guess_language(layers: OsmLayers) -> str:

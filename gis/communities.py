@@ -14,6 +14,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from gis._errors import InputError
 from gis.blocks import enclose, shared_lengths
 from gis.grids import Buildings, GridTargets, assign_points, merge_regions
 
@@ -159,6 +160,13 @@ def fit_communities(
     -------
     Communities
     """
+    valid = shapely.make_valid(np.asarray(polygons, dtype=object))
+    if polygons and not shapely.intersects(valid, boundary).any():
+        raise InputError(
+            f"none of the {len(polygons)} given communities overlaps the study area: is the "
+            "file for another place, or its coordinates in another CRS than the one it declares "
+            "(e.g. a CGCS2000 zone, EPSG:4534-4554)? Fix the file's CRS and build again"
+        )
     notes: list[str] = []
     fitted: list[BaseGeometry] = []
     kept: list[str | None] = []

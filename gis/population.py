@@ -68,6 +68,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
 from gis._errors import CRSError, InputError, ManifestError, UnreadableFileError
+from gis.tables import read_table
 
 #: Floors used when a building has no tag and too few neighbours with known floors.
 DEFAULT_TYPE_FLOORS: Mapping[str, float] = MappingProxyType(
@@ -880,11 +881,35 @@ def _centres(frame: gpd.GeoDataFrame) -> tuple[NDArray[np.float64], NDArray[np.f
 
 # --------------------------------------------------------------------------- household tables
 
-_ID_PATTERN = re.compile(r"^\s*(way|relation|node|w|r|n)?\s*[/:]?\s*(\d+)\s*$", re.IGNORECASE)
+_ID_PATTERN = re.compile(
+    r"^\s*(way|relation|node|w|r|n)?\s*[/:]?\s*(\d+)(?:\.0*)?\s*$", re.IGNORECASE
+)  # 123.0: Excel
 _ID_PREFIX = {"way": "w", "relation": "r", "node": "n", "w": "w", "r": "r", "n": "n"}
 _STREET_COLUMNS = ("addr:street", "addr_street", "street")
 _NUMBER_COLUMNS = ("addr:housenumber", "addr_housenumber", "housenumber")
 _POPULATION_COLUMNS = ("population", "residents")
+#: Headers of household tables as Chinese offices (and spreadsheet users) write them.
+_COLUMN_ALIASES = {
+    "osm_id": "building_id",
+    "buildingid": "building_id",
+    "建筑编号": "building_id",
+    "建筑id": "building_id",
+    "建筑物编号": "building_id",
+    "楼栋编号": "building_id",
+    "户数": "households",
+    "住户数": "households",
+    "家庭户数": "households",
+    "人口": "population",
+    "人数": "population",
+    "常住人口": "population",
+    "居民人数": "population",
+    "街路巷": "addr:street",
+    "路名": "addr:street",
+    "门牌号": "addr:housenumber",
+}
+_KNOWN_COLUMNS = frozenset(
+    {"building_id", "households", *_STREET_COLUMNS, *_NUMBER_COLUMNS, *_POPULATION_COLUMNS}
+)
 
 
 def normalise_building_id(value: object) -> str | None:
@@ -1042,14 +1067,19 @@ def apply_household_table(
 
 def _read_table(table: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
     if isinstance(table, pd.DataFrame):
-        return table.reset_index(drop=True)
-    path = Path(table)
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except FileNotFoundError as exc:
-        raise UnreadableFileError(f"household table {path} does not exist") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise UnreadableFileError(f"cannot read household table {path} as CSV: {exc}") from exc
+        df = table.reset_index(drop=True)
+    else:
+        df = read_table(table, what="household table")
+    return df.rename(columns=canonical_column)
+
+
+def canonical_column(name: object) -> object:
+    """A header as offices write it (``Building ID``, ``户数``) → the name gridplan reads."""
+    text = str(name).strip()
+    key = "_".join(text.lower().split())
+    if key in _COLUMN_ALIASES:
+        return _COLUMN_ALIASES[key]
+    return key if key in _KNOWN_COLUMNS else name
 
 
 def _choose_key(df: pd.DataFrame, key: str | None) -> Literal["building_id", "address"]:

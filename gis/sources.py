@@ -9,6 +9,7 @@ Both return WGS 84 frames; nothing here touches the network.
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import shapely
 
 from gis._errors import CRSError, EmptyLayerError, UnreadableFileError
 from gis.crs import WGS84
+from gis.tables import redecode_latin1
 
 #: Names of OSM files, as users download them: XML or PBF, XML also gzip- or bzip2-compressed.
 OSM_SUFFIXES = (".osm", ".osm.xml", ".xml", ".pbf", ".osm.pbf")
@@ -127,6 +129,8 @@ class OsmLayers:
         Entrance and door nodes: ``id``, ``entrance``, ``door``, ``access``.
     fences
         Fence lines (``kind`` "fence"): barriers for walkers, not grid edges.
+    building_nodes
+        Buildings mapped only as a point (nodes tagged ``building``), not read.
     """
 
     buildings: gpd.GeoDataFrame
@@ -136,6 +140,7 @@ class OsmLayers:
     landuse: gpd.GeoDataFrame = field(default_factory=lambda: _empty(("id", "landuse")))
     entrances: gpd.GeoDataFrame = field(default_factory=lambda: _frame([], []))
     fences: gpd.GeoDataFrame = field(default_factory=lambda: _frame([], []))
+    building_nodes: int = 0
 
 
 def _empty(columns: tuple[str, ...]) -> gpd.GeoDataFrame:
@@ -193,33 +198,78 @@ def read_osm(path: str | os.PathLike[str]) -> OsmLayers:
     -------
     OsmLayers
     """
-    import osmium
-
     path = Path(path)
     if not path.is_file():
         raise UnreadableFileError(f"{path} does not exist or is not a file")
     fmt = osm_format(path)
-    rows: dict[str, list[dict[str, Any]]] = {k: [] for k in ("b", "s", "x", "p", "l", "e", "f")}
+    try:
+        layers = _read_layers(path, fmt)
+    except RuntimeError as exc:
+        if "out of order" not in str(exc):
+            raise _unreadable(path, fmt, exc) from exc
+        # JOSM saves and merged extracts list objects unsorted: sort a copy, read that
+        with tempfile.TemporaryDirectory(prefix="gridplan-osm-") as tmp:
+            try:
+                layers = _read_layers(_sorted_copy(path, fmt, Path(tmp)), "pbf")
+            except RuntimeError as exc2:
+                raise _unreadable(path, fmt, exc2) from exc2
+    if layers.buildings.empty and layers.streets.empty:
+        raise EmptyLayerError(f"{path} holds neither buildings nor streets: is it an OSM extract?")
+    if layers.buildings.empty and layers.building_nodes:
+        raise EmptyLayerError(
+            f"{path} maps its {layers.building_nodes} buildings only as points (nodes tagged "
+            "building=*), without footprints: grids need building outlines; trace the "
+            "footprints in OpenStreetMap or give a GeoPackage with a buildings polygon layer"
+        )
+    return layers
+
+
+def _unreadable(path: Path, fmt: str, exc: Exception) -> UnreadableFileError:
+    what = {"pbf": "PBF", "osm": "XML"}.get(fmt, f"XML ({fmt.split('.')[-1]})")
+    return UnreadableFileError(
+        f"cannot read {path} as OSM {what}: {exc}; download the extract again "
+        "(a cut-off or renamed file reads like this)"
+    )
+
+
+def _sorted_copy(path: Path, fmt: str, folder: Path) -> Path:
+    """``path`` with its objects sorted by type and id, as a PBF in ``folder``."""
+    import osmium
+
+    merge = osmium.MergeInputReader()
+    merge.add_buffer(path.read_bytes(), fmt)
+    target = folder / "sorted.osm.pbf"
+    writer = osmium.SimpleWriter(str(target))
+    try:
+        merge.apply(writer, simplify=True)
+    finally:
+        writer.close()
+    return target
+
+
+def _read_layers(path: Path, fmt: str) -> OsmLayers:
+    """One pass of pyosmium over a sorted OSM file; raises RuntimeError on a bad file."""
+    import osmium
+
+    rows: dict[str, list[dict[str, Any]]] = {
+        k: [] for k in ("b", "s", "x", "p", "l", "e", "f", "n")
+    }
     wkb: dict[str, list[bytes]] = {k: [] for k in ("b", "s", "x", "p", "l", "e", "f")}
     factory = osmium.geom.WKBFactory()
-    try:
-        processor = (
-            osmium.FileProcessor(osmium.io.File(str(path), fmt))
-            .with_locations()
-            .with_areas()
-            .with_filter(osmium.filter.EmptyTagFilter())  # untagged nodes stay in C++
-        )
-        for obj in processor:
-            if isinstance(obj, osmium.osm.Node):
-                _take_node(obj, factory, rows, wkb)
-            elif isinstance(obj, osmium.osm.Way):
-                _take_way(obj, factory, rows, wkb)
-            elif isinstance(obj, osmium.osm.Area):
-                _take_area(obj, factory, rows, wkb)
-    except RuntimeError as exc:
-        what = {"pbf": "PBF", "osm": "XML"}.get(fmt, f"XML ({fmt.split('.')[-1]})")
-        raise UnreadableFileError(f"cannot read {path} as OSM {what}: {exc}") from exc
-    layers = OsmLayers(
+    processor = (
+        osmium.FileProcessor(osmium.io.File(str(path), fmt))
+        .with_locations()
+        .with_areas()
+        .with_filter(osmium.filter.EmptyTagFilter())  # untagged nodes stay in C++
+    )
+    for obj in processor:
+        if isinstance(obj, osmium.osm.Node):
+            _take_node(obj, factory, rows, wkb)
+        elif isinstance(obj, osmium.osm.Way):
+            _take_way(obj, factory, rows, wkb)
+        elif isinstance(obj, osmium.osm.Area):
+            _take_area(obj, factory, rows, wkb)
+    return OsmLayers(
         buildings=_frame(rows["b"], wkb["b"]),
         streets=_frame(rows["s"], wkb["s"]),
         barriers=_frame(rows["x"], wkb["x"]),
@@ -227,10 +277,8 @@ def read_osm(path: str | os.PathLike[str]) -> OsmLayers:
         landuse=_frame(rows["l"], wkb["l"]) if rows["l"] else _empty(("id", "landuse")),
         entrances=_frame(rows["e"], wkb["e"]),
         fences=_frame(rows["f"], wkb["f"]),
+        building_nodes=len(rows["n"]),
     )
-    if layers.buildings.empty and layers.streets.empty:
-        raise EmptyLayerError(f"{path} holds neither buildings nor streets: is it an OSM extract?")
-    return layers
 
 
 def _tags(tags: dict[str, str], keys: tuple[str, ...]) -> dict[str, str | None]:
@@ -246,6 +294,8 @@ def _take_node(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
     if len(obj.tags) == 0:  # most nodes are untagged way vertices
         return
     tags = _tag_dict(obj)
+    if tags.get("building", "no") != "no":
+        rows["n"].append({})  # counted only: a point has no footprint to plan with
     _take_entrance(obj, tags, factory, rows, wkb)
     kind = _poi_kind(tags)
     if kind is None:
@@ -444,7 +494,27 @@ def read_vector(
         )
     if gdf.empty:
         raise EmptyLayerError(f"the {what} file {path} holds no features")
+    if _dbf_without_cpg(path):  # a .dbf without its code page is read as Latin-1
+        for column in gdf.columns:
+            if column != gdf.geometry.name and pd.api.types.is_string_dtype(gdf[column]):
+                gdf[column] = redecode_latin1(gdf[column])
     return gdf.to_crs(WGS84)
+
+
+def _dbf_without_cpg(path: Path) -> bool:
+    """Whether ``path`` is a Shapefile (or a zip of one) without its ``.cpg``."""
+    suffix = path.suffix.lower()
+    if suffix == ".shp":
+        return not path.with_suffix(".cpg").exists() and not path.with_suffix(".CPG").exists()
+    if suffix == ".zip":
+        import zipfile
+
+        try:
+            names = [n.lower() for n in zipfile.ZipFile(path).namelist()]
+        except (zipfile.BadZipFile, OSError):
+            return False
+        return any(n.endswith(".dbf") for n in names) and not any(n.endswith(".cpg") for n in names)
+    return False
 
 
 def list_layers(path: str | os.PathLike[str]) -> list[str]:

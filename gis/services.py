@@ -35,7 +35,8 @@ def coverage_services(
     from gis.coverage import default_services
 
     if path is not None:
-        return read_vector(path, what="service points"), {"file": str(path)}
+        advice = "give a GeoJSON or GeoPackage of the service points (clinics, centres, ...)"
+        return _points_file(path, "service points", advice), {"file": str(path)}
     services, kinds = default_services(pois)
     return services, {"pois": kinds}
 
@@ -54,7 +55,7 @@ def worker_bases(
     """
     advice = "give a GeoJSON or GeoPackage of the points workers start from"
     if path is not None:
-        return _bases_file(path, advice), str(path), []
+        return _points_file(path, "bases", advice), str(path), []
     notes: list[str] = []
     services = folder.file("services")
     if services.is_file():
@@ -69,18 +70,21 @@ def worker_bases(
     return bases, "POIs (" + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")", notes
 
 
-def _bases_file(path: PathLike, advice: str) -> gpd.GeoDataFrame:
+def _points_file(path: PathLike, what: str, advice: str) -> gpd.GeoDataFrame:
+    """The usable points of a user's file of ``what`` (bases, service points), else why not."""
     if not Path(path).is_file():
-        raise UnreadableFileError(f"the bases file {path} does not exist: {advice}")
+        raise UnreadableFileError(f"the {what} file {path} does not exist: {advice}")
     try:
-        raw = read_vector(path, what="bases")
+        raw = read_vector(path, what=what)
     except EmptyLayerError:
-        raise ServiceError(f"the bases file {path} holds no features: {advice}") from None
-    bases = usable_points(raw)
-    if bases.empty:
+        raise ServiceError(f"the {what} file {path} holds no features: {advice}") from None
+    points = usable_points(raw)
+    if points.empty:
         found = ", ".join(sorted(set(raw.geometry.dropna().geom_type))) or "only empty ones"
-        raise ServiceError(f"the bases file {path} holds no points (geometries: {found}): {advice}")
-    return bases
+        raise ServiceError(
+            f"the {what} file {path} holds no points (geometries: {found}): {advice}"
+        )
+    return points
 
 
 def _poi_bases(folder: BuildFolder) -> tuple[gpd.GeoDataFrame, dict[str, int]]:

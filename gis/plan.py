@@ -32,6 +32,7 @@ from scipy.sparse import csgraph
 from gis._errors import InfeasibleError, PlanError, UnknownIdError, UnreadableFileError
 from gis.adjacency import Adjacency, grid_adjacency
 from gis.crs import WGS84, metric_crs
+from gis.tables import read_table
 
 
 # --------------------------------------------------------------------------- graph
@@ -608,7 +609,7 @@ def _load_plan_table(source: Any, grids: gpd.GeoDataFrame) -> pd.Series:
             except Exception as exc:  # pyogrio raises several unrelated types
                 raise UnreadableFileError(f"cannot read {path}: {exc}") from exc
             return _overlay_polygons(polys, grids)
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        table = read_table(path, what="plan file").fillna("")  # as Excel or WPS saved it
     cols = {c.strip().lower(): c for c in table.columns}
     if "grid" not in cols or "district" not in cols:
         found = ", ".join(map(str, table.columns))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -269,3 +270,24 @@ def test_a_service_file_without_points_is_refused(town_build, tmp_path, capsys, 
     err = capsys.readouterr().err
     assert "holds no points" in err and "services.geojson" in err
     assert sorted(p.name for p in town_build.iterdir()) == before
+
+
+# -- plans edited in a spreadsheet ------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["utf-8-sig", "gbk-semicolons"])
+def test_a_plan_saved_by_excel_reads_as_the_plan(town_build, tmp_path, capsys, case):
+    folder = tmp_path / "built"
+    shutil.copytree(town_build, folder)
+    assert main(["districts", str(folder), "--k", "4"]) == 0
+    capsys.readouterr()
+    plan = (folder / "plan.csv").read_text(encoding="utf-8")
+    saved = tmp_path / "plan.csv"
+    if case == "utf-8-sig":
+        saved.write_bytes(plan.encode("utf-8-sig"))
+    else:
+        saved.write_bytes(plan.replace(",", ";").encode("gbk"))
+    assert main(["suggest", str(folder), "--plan", str(folder / "plan.csv")]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    assert main(["suggest", str(folder), "--plan", str(saved)]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out) == expected

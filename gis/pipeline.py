@@ -412,12 +412,34 @@ def _repair_buildings(
     out = buildings.copy()
     out["geometry"] = fixed
     out = out[~empty].reset_index(drop=True)
+    out = _drop_duplicate_footprints(out, warnings)
     if out.empty:
         raise EmptyLayerError(
             f"the study area of {area.name} contains no buildings: check the boundary "
             "(study_area in area.toml) or the extract"
         )
     return out, {"repaired": int(invalid.sum() - empty[invalid].sum()), "dropped": dropped}
+
+
+def _drop_duplicate_footprints(
+    buildings: gpd.GeoDataFrame, warnings: list[str]
+) -> gpd.GeoDataFrame:
+    """Keep one of each footprint OSM maps twice (same outline), so households count once."""
+    keys = pd.Series(shapely.to_wkb(shapely.normalize(buildings.geometry.values)))
+    twice = keys.duplicated().to_numpy()
+    if not twice.any():
+        return buildings
+    first = dict(zip(keys[~twice], buildings.loc[~twice, "id"].astype(str), strict=True))
+    pairs = [
+        f"{b} (= {first[k]})" for b, k in zip(buildings.loc[twice, "id"], keys[twice], strict=True)
+    ]
+    warnings.append(
+        f"{len(pairs)} building(s) mapped twice with the same outline counted once: "
+        + ", ".join(pairs[:10])
+        + (" …" if len(pairs) > 10 else "")
+        + " (delete the copies in OpenStreetMap)"
+    )
+    return buildings[~twice].reset_index(drop=True)
 
 
 def _polygons_only(geom: Any) -> Any:

@@ -291,3 +291,28 @@ def test_a_plan_saved_by_excel_reads_as_the_plan(town_build, tmp_path, capsys, c
     expected = json.loads(capsys.readouterr().out)
     assert main(["suggest", str(folder), "--plan", str(saved)]) == 0, capsys.readouterr().err
     assert json.loads(capsys.readouterr().out) == expected
+
+
+def test_a_building_mapped_twice_counts_once(town_osm, town_build, tmp_path, capsys):
+    """Duplicated ways (an import run twice) must not double a block's households."""
+
+    def duplicate(root: ET.Element) -> None:
+        copies = []
+        for way in root.findall("way"):
+            if way.find("tag[@k='building']") is not None:
+                copy = ET.fromstring(ET.tostring(way))
+                copy.set("id", str(int(way.get("id")) + 50_000_000))
+                copies.append(copy)
+        root.extend(copies)
+
+    twice = _rewrite(town_osm, tmp_path / "twice.osm", duplicate)
+    out = tmp_path / "out"
+    assert _build(twice, out) == 0
+    assert "300 building(s) mapped twice" in capsys.readouterr().err
+    _check_build(out)
+    ours, theirs = (json.loads((d / "build.json").read_text()) for d in (out, town_build))
+    assert (ours["buildings"], ours["households"], ours["grids"]) == (
+        theirs["buildings"],
+        theirs["households"],
+        theirs["grids"],
+    )

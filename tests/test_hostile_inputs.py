@@ -316,3 +316,14 @@ def test_a_building_mapped_twice_counts_once(town_osm, town_build, tmp_path, cap
         theirs["households"],
         theirs["grids"],
     )
+
+
+def test_household_rows_that_match_no_building_are_named(town_osm, town_build, tmp_path, capsys):
+    """A typo'd id silently dropped a row's households: say which rows were not counted."""
+    rows = _table_rows(town_build)[:3]
+    table = tmp_path / "households.csv"
+    table.write_text(_csv([*rows, ("w99999999", 40), ("", 5)]), encoding="utf-8")
+    out = tmp_path / "out"
+    assert _build(town_osm, out, "--households", str(table)) == 0
+    err = capsys.readouterr().err
+    assert "2 of 5 rows of the household table match no building (e.g. w99999999)" in err

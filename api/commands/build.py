@@ -140,6 +140,15 @@ def command(
     summary = result.summary
     for warning in summary.get("warnings", []):
         say(f"note: {warning}")
+    table = summary.get("household_table") or {}
+    if table.get("unmatched_rows"):
+        keys = [k for k in table.get("unmatched", []) if k and k != "nan"][:5]
+        say(
+            f"note: {table['unmatched_rows']} of {table['rows']} rows of the household table "
+            "match no building"
+            + (f" (e.g. {', '.join(keys)})" if keys else "")
+            + ": their households are not counted; check their building_id or address"
+        )
     say(
         f"built {summary['grids']} grids in {summary['communities']} communities from "
         f"{summary['buildings']} buildings ({summary['households']:.0f} households, "

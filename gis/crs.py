@@ -38,10 +38,32 @@ def metric_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, preferred: CRSLike | No
         crs = CRS.from_user_input(preferred)
         if not crs.is_projected or crs.axis_info[0].unit_name not in ("metre", "meter"):
             raise CRSError(f"{preferred} is not a projected CRS in metres: give e.g. a UTM zone")
+        scale = areal_scale(crs, gdf)
+        if abs(scale - 1.0) > MAX_AREAL_DISTORTION:
+            raise CRSError(
+                f"{preferred} distorts areas by {100 * (scale - 1):+.0f}% here (a web map "
+                "projection, or a zone far from the area), which would skew every household "
+                f"estimate: give the area's UTM or Gauss-Kruger zone, e.g. "
+                f"{gdf.estimate_utm_crs().to_string()}"
+            )
         return crs
-    if gdf.crs.is_projected and gdf.crs.axis_info[0].unit_name in ("metre", "meter"):
+    metric = gdf.crs.is_projected and gdf.crs.axis_info[0].unit_name in ("metre", "meter")
+    if metric and abs(areal_scale(gdf.crs, gdf) - 1.0) <= MAX_AREAL_DISTORTION:
         return gdf.crs
     return gdf.estimate_utm_crs()
+
+
+#: Largest areal scale error of a metric CRS at the data (1%: 3-degree zones reach 0.5%).
+MAX_AREAL_DISTORTION = 0.01
+
+
+def areal_scale(crs: CRS, gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> float:
+    """The factor by which ``crs`` scales areas at the centre of ``gdf`` (1.0: true areas)."""
+    from pyproj import Proj
+
+    w, s, e, n = gdf.to_crs(WGS84).total_bounds
+    factors = Proj(crs).get_factors((w + e) / 2, (s + n) / 2)
+    return float(factors.areal_scale)
 
 
 def require_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries, what: str) -> None:

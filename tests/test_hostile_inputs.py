@@ -327,3 +327,21 @@ def test_household_rows_that_match_no_building_are_named(town_osm, town_build, t
     assert _build(town_osm, out, "--households", str(table)) == 0
     err = capsys.readouterr().err
     assert "2 of 5 rows of the household table match no building (e.g. w99999999)" in err
+
+
+@pytest.mark.parametrize("crs", ["EPSG:3857", "EPSG:32633"])
+def test_a_metric_crs_that_distorts_areas_here_is_refused(town_osm, tmp_path, capsys, crs):
+    """Web Mercator is in metres but inflates areas (and households) by 39% at 32°N."""
+    out = tmp_path / "out"
+    assert _build(town_osm, out, "--crs", crs) == 2
+    err = capsys.readouterr().err
+    assert f"{crs} distorts areas by" in err and "EPSG:32650" in err
+    assert not out.exists()
+
+
+def test_a_gauss_kruger_zone_of_the_region_is_accepted(town_osm, town_build, tmp_path):
+    """CGCS2000 3-degree zones a few degrees off their meridian stay within 1% of true areas."""
+    out = tmp_path / "out"
+    assert _build(town_osm, out, "--crs", "EPSG:4549") == 0
+    ours, theirs = (json.loads((d / "build.json").read_text()) for d in (out, town_build))
+    assert ours["households"] == pytest.approx(theirs["households"], rel=0.01)

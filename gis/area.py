@@ -203,11 +203,17 @@ def _from_geopackage(path: Path) -> AreaInput:
         )
 
     def layer(name: str) -> gpd.GeoDataFrame:
+        empty = gpd.GeoDataFrame({"id": [], "kind": []}, geometry=[], crs=WGS84)
         if name not in names:
-            return gpd.GeoDataFrame({"id": [], "kind": []}, geometry=[], crs=WGS84)
-        return read_vector(path, layer=name, what=f"'{name}' layer")
+            return empty
+        try:
+            return read_vector(path, layer=name, what=f"'{name}' layer of")
+        except EmptyLayerError:
+            if name == "buildings":
+                raise
+            return empty  # an area without streets (or barriers) builds as an OSM one does
 
-    buildings = _with_columns(layer("buildings"), "b")
+    buildings = _with_columns(_footprints(layer("buildings"), path), "b")
     streets = _with_columns(layer("streets"), "s")
     layers = OsmLayers(
         buildings, streets, layer("barriers"), layer("pois"), entrances=layer("entrances")
@@ -230,6 +236,19 @@ def _from_geopackage(path: Path) -> AreaInput:
         water_m2=land.water_m2,
         notes=land.notes,
     )
+
+
+def _footprints(buildings: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
+    """The buildings layer's polygons; a layer of points or lines is refused, naming them."""
+    kinds = buildings.geom_type
+    polygonal = kinds.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    if not polygonal.any():
+        found = ", ".join(sorted(set(kinds.dropna()))) or "none"
+        raise EmptyLayerError(
+            f"the 'buildings' layer of {path.name} holds no footprints (geometries: {found}): "
+            "grids need building outlines (polygons); export the buildings as polygons"
+        )
+    return buildings[polygonal]
 
 
 def _with_columns(gdf: gpd.GeoDataFrame, prefix: str) -> gpd.GeoDataFrame:

@@ -345,3 +345,33 @@ def test_a_gauss_kruger_zone_of_the_region_is_accepted(town_osm, town_build, tmp
     assert _build(town_osm, out, "--crs", "EPSG:4549") == 0
     ours, theirs = (json.loads((d / "build.json").read_text()) for d in (out, town_build))
     assert ours["households"] == pytest.approx(theirs["households"], rel=0.01)
+
+
+# -- GeoPackages from the office's GIS ------------------------------------------------------
+
+
+def _geopackage(town_build: Path, path: Path, *, points: bool = False, streets: bool = True):
+    buildings = gpd.read_file(town_build / "buildings.geojson")[["id", "geometry"]]
+    if points:
+        buildings["geometry"] = buildings.representative_point()
+    lines = gpd.read_file(town_build / "streets.geojson")[["id", "highway", "geometry"]]
+    buildings.to_file(path, layer="buildings")
+    (lines if streets else lines.iloc[:0]).to_file(path, layer="streets")
+    return path
+
+
+def test_a_geopackage_of_building_points_is_refused_as_such(town_build, tmp_path, capsys):
+    source = _geopackage(town_build, tmp_path / "points.gpkg", points=True)
+    assert _build(source, tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert "holds no footprints (geometries: Point)" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_geopackage_with_an_empty_streets_layer_builds(town_build, tmp_path, capsys):
+    """An OSM extract without streets builds; so does a GeoPackage whose streets layer is empty."""
+    source = _geopackage(town_build, tmp_path / "nostreets.gpkg", streets=False)
+    out = tmp_path / "out"
+    assert _build(source, out) == 0, capsys.readouterr().err
+    _check_build(out)
+    assert json.loads((out / "build.json").read_text())["buildings"] == 300

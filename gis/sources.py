@@ -294,7 +294,7 @@ def _take_node(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
     if len(obj.tags) == 0:  # most nodes are untagged way vertices
         return
     tags = _tag_dict(obj)
-    if tags.get("building", "no") != "no":
+    if tags.get("building", "no") != "no" and "n" in rows:  # where the caller tallies them
         rows["n"].append({})  # counted only: a point has no footprint to plan with
     _take_entrance(obj, tags, factory, rows, wkb)
     kind = _poi_kind(tags)

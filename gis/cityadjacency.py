@@ -16,10 +16,14 @@ city folder's ``adjacency.csv`` holds:
   reach another part by land or over a bridge, and two parts with no pair
   across their line are still joined.
 
-The pairs on land and over links are those one build computes over the merged
-grids with the city's streets and water, save where a link's stretch over
-water is longer in the city than in a part (water is clipped to each
-sub-district): tests/test_city.py compares the two on a real extract.
+The result is the graph one build computes over the merged grids with the
+city's streets and water (:func:`gis.adjacency.grid_adjacency`; compared row
+for row on Berlin-Adlershof in six sub-districts in tests/test_city.py), save
+two things a part decides from its own streets' order: the order of a pair's
+``via`` ids, and which kind a pair is named when a bridge and a tunnel both
+join it (the first link listed; on Dublin Docklands in six sub-districts one
+pair of 56 is a "bridge" here and a "tunnel" in one build of the whole, on
+Nanjing one pair of 150 lists its five bridges in another order).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gis._errors import EmptyLayerError, InputError, ManifestError, UnreadableFileError
 from gis.adjacency import Adjacency, adjacency_frame
+from gis.area import Land
 from gis.cityfolder import write_city_folder, write_part_layers
 from gis.crs import WGS84
 from gis.pipeline import BuildOptions, Progress, build_layers, make_area_grids
@@ -40,6 +41,8 @@ from gis.subdistricts import Subdistrict
 _COMPRESSED = (".osm.gz", ".xml.gz", ".osm.bz2", ".xml.bz2")
 #: How a part's summary says its communities were derived (one city-level note instead).
 _DERIVED_NOTE = "no community boundaries were given"
+#: Land narrower than this (m) is a sliver of clipping, not land (see _without_slivers).
+SLIVER_M = 0.01
 #: Called as sub-districts finish: (done, total, code).
 PartProgress = Callable[[int, int, str], None]
 
@@ -331,13 +334,13 @@ def build_part(task: PartTask) -> PartResult:
     -------
     PartResult
     """
-    from gis.adjacency import adjacency_frame
     from gis.area import AreaInput, _clip_layers, on_land
     from gis.split import read_part
 
     sub, city = task.subdistrict, task.city
     features = read_part(task.part)
     land = on_land(task.boundary, features, built_up=False)  # grids on land, as one area's
+    land = replace(land, boundary=_without_slivers(land, task.options.crs))
     layers = _clip_layers(features, land.boundary)
     area = AreaInput(
         name=sub.name,
@@ -375,6 +378,21 @@ def build_part(task: PartTask) -> PartResult:
         water=land.water,
         adjacency=adjacency_frame(built.adjacency) if built.adjacency else None,
     )
+
+
+def _without_slivers(land: Land, crs: str | None) -> BaseGeometry:
+    """The land without strips thinner than :data:`SLIVER_M` (WGS 84).
+
+    Where a river crosses a sub-district line, the water clipped to the
+    sub-district may stop a fraction of a millimetre short of the line, and the
+    land would keep a strip along the line across the river: one piece of land
+    joining both banks, cut into grids of a hundredth of a square metre.
+    """
+    if land.water.is_empty:
+        return land.boundary
+    metric = gpd.GeoSeries([land.boundary], crs=WGS84).to_crs(crs)
+    opened = metric.buffer(-SLIVER_M, join_style="mitre").buffer(SLIVER_M, join_style="mitre")
+    return opened.to_crs(WGS84).make_valid().iloc[0]
 
 
 def _communities_in(

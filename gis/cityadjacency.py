@@ -22,8 +22,8 @@ for row on Berlin-Adlershof in six sub-districts in tests/test_city.py), save
 two things a part decides from its own streets' order: the order of a pair's
 ``via`` ids, and which kind a pair is named when a bridge and a tunnel both
 join it (the first link listed; on Dublin Docklands in six sub-districts one
-pair of 56 is a "bridge" here and a "tunnel" in one build of the whole, on
-Nanjing one pair of 150 lists its five bridges in another order).
+pair of 49 is a "bridge" here and a "tunnel" in one build of the whole; on
+Helsinki, Nanjing and Adlershof one pair each lists its links in another order).
 """
 
 from __future__ import annotations

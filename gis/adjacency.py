@@ -319,8 +319,18 @@ def read_adjacency(path: PathLike, codes: np.ndarray) -> Adjacency:
             f"{path} names grids that are not in the grids ({', '.join(unknown[:3])}): "
             "it belongs to another build; rebuild with `gridplan build`"
         )
-    i = frame["grid_a"].map(pos).to_numpy()
-    j = frame["grid_b"].map(pos).to_numpy()
+    return frame_adjacency(frame, codes)
+
+
+def frame_adjacency(frame: pd.DataFrame, codes: np.ndarray) -> Adjacency:
+    """The :class:`Adjacency` over ``codes`` (in that row order) of rows of ``adjacency.csv``.
+
+    Every grid ``frame`` names must be in ``codes`` (:func:`read_adjacency` checks it).
+    """
+    codes = np.asarray(codes).astype(str)
+    pos = {c: i for i, c in enumerate(codes)}
+    i = frame["grid_a"].map(pos).to_numpy(dtype=np.int64)
+    j = frame["grid_b"].map(pos).to_numpy(dtype=np.int64)
     kind = frame["link"].fillna("").to_numpy(dtype=str)
     value = np.where(kind == "", frame["shared_m"].to_numpy(dtype=float), BRIDGE_LENGTH)
     n = len(codes)

@@ -24,11 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis._errors import EmptyLayerError, InputError, ManifestError, UnreadableFileError
+from gis.adjacency import Adjacency, adjacency_frame
+from gis.area import Land
 from gis.cityfolder import write_city_folder, write_part_layers
 from gis.crs import WGS84
 from gis.pipeline import BuildOptions, Progress, build_layers, make_area_grids
@@ -38,6 +41,8 @@ from gis.subdistricts import Subdistrict
 _COMPRESSED = (".osm.gz", ".xml.gz", ".osm.bz2", ".xml.bz2")
 #: How a part's summary says its communities were derived (one city-level note instead).
 _DERIVED_NOTE = "no community boundaries were given"
+#: Land narrower than this (m) is a sliver of clipping, not land (see _without_slivers).
+SLIVER_M = 0.01
 #: Called as sub-districts finish: (done, total, code).
 PartProgress = Callable[[int, int, str], None]
 
@@ -86,6 +91,11 @@ class PartResult:
     #: what walkers cannot cross and where they go in (gis.access)
     barriers: gpd.GeoDataFrame | None = None
     entrances: gpd.GeoDataFrame | None = None
+    #: the sub-district's land and the open water taken out of it (WGS 84)
+    land: BaseGeometry | None = None
+    water: BaseGeometry | None = None
+    #: its grids' neighbour graph (the rows of adjacency.csv)
+    adjacency: pd.DataFrame | None = None
 
 
 @dataclass
@@ -98,12 +108,18 @@ class CityResult:
         The merged layers, in the city's metric CRS.
     summary
         What ``build.json`` holds.
+    adjacency
+        The city's grid neighbour graph (``adjacency.csv``).
+    water
+        The open water taken out of the sub-districts (WGS 84).
     """
 
     grids: gpd.GeoDataFrame
     communities: gpd.GeoDataFrame
     subdistricts: gpd.GeoDataFrame
     summary: dict[str, Any]
+    adjacency: Adjacency | None = None
+    water: BaseGeometry = field(default_factory=shapely.Polygon)
 
 
 def build_city(
@@ -167,7 +183,8 @@ def build_city(
         merged, layers = merge_parts(city, tasks, parts)
         step("writing files")
         merged.summary["seconds"] = round(time.perf_counter() - started, 3)
-        write_city_folder(out_dir, [p.folder for p in parts], layers, merged.summary)
+        tables = {"adjacency": adjacency_frame(merged.adjacency)} if merged.adjacency else {}
+        write_city_folder(out_dir, [p.folder for p in parts], layers, merged.summary, tables)
     return merged
 
 
@@ -317,14 +334,17 @@ def build_part(task: PartTask) -> PartResult:
     -------
     PartResult
     """
-    from gis.area import AreaInput, _clip_layers
+    from gis.area import AreaInput, _clip_layers, on_land
     from gis.split import read_part
 
     sub, city = task.subdistrict, task.city
-    layers = _clip_layers(read_part(task.part), task.boundary)
+    features = read_part(task.part)
+    land = on_land(task.boundary, features, built_up=False)  # grids on land, as one area's
+    land = replace(land, boundary=_without_slivers(land, task.options.crs))
+    layers = _clip_layers(features, land.boundary)
     area = AreaInput(
         name=sub.name,
-        boundary=task.boundary,
+        boundary=land.boundary,
         study_area_source="sub-district",
         layers=layers,
         admin_code=sub.admin_code or city.admin_code,
@@ -335,6 +355,9 @@ def build_part(task: PartTask) -> PartResult:
         households=city.households,
         defaults=city.defaults,
         source=f"{city.source}#{sub.code}",
+        water=land.water,
+        water_m2=land.water_m2,
+        notes=land.notes,
     )
     built = make_area_grids(area, options=task.options)
     folder = task.part.with_suffix("")
@@ -351,7 +374,25 @@ def build_part(task: PartTask) -> PartResult:
         summary=built.summary,
         barriers=out["barriers"],
         entrances=out["entrances"],
+        land=land.boundary,
+        water=land.water,
+        adjacency=adjacency_frame(built.adjacency) if built.adjacency else None,
     )
+
+
+def _without_slivers(land: Land, crs: str | None) -> BaseGeometry:
+    """The land without strips thinner than :data:`SLIVER_M` (WGS 84).
+
+    Where a river crosses a sub-district line, the water clipped to the
+    sub-district may stop a fraction of a millimetre short of the line, and the
+    land would keep a strip along the line across the river: one piece of land
+    joining both banks, cut into grids of a hundredth of a square metre.
+    """
+    if land.water.is_empty:
+        return land.boundary
+    metric = gpd.GeoSeries([land.boundary], crs=WGS84).to_crs(crs)
+    opened = metric.buffer(-SLIVER_M, join_style="mitre").buffer(SLIVER_M, join_style="mitre")
+    return opened.to_crs(WGS84).make_valid().iloc[0]
 
 
 def _communities_in(
@@ -478,8 +519,7 @@ def merge_parts(
         crs=WGS84,
     ).to_crs(crs)
     subdistricts["area_m2"] = subdistricts.geometry.area.round(2)
-    summary = _city_summary(city, crs, tasks, parts, grids, communities)
-    boundary = shapely.union_all([t.boundary for t in tasks])
+    boundary = shapely.union_all([_land(t, p) for t, p in zip(tasks, parts, strict=True)])
     layers = {
         "streets": cat([p.streets for p in parts]).drop_duplicates("id").reset_index(drop=True),
         "pois": cat([p.pois for p in parts]).drop_duplicates("id").reset_index(drop=True),
@@ -490,10 +530,50 @@ def merge_parts(
             for name in ("barriers", "entrances")
         },
     }
+    wet = [p.water for p in parts if p.water is not None and not p.water.is_empty]
+    water = shapely.union_all(wet) if wet else shapely.Polygon()
+    adjacency = _city_adjacency(tasks, parts, grids, layers, water)
+    summary = _city_summary(city, crs, tasks, parts, grids, communities, adjacency)
     merged = CityResult(
-        grids=grids, communities=communities, subdistricts=subdistricts, summary=summary
+        grids=grids,
+        communities=communities,
+        subdistricts=subdistricts,
+        summary=summary,
+        adjacency=adjacency,
+        water=water,
     )
     return merged, layers
+
+
+def _land(task: PartTask, part: PartResult) -> BaseGeometry:
+    """A sub-district's land (WGS 84): its polygon without the open water."""
+    return part.land if part.land is not None else task.boundary
+
+
+def _city_adjacency(
+    tasks: list[PartTask],
+    parts: list[PartResult],
+    grids: gpd.GeoDataFrame,
+    layers: dict[str, gpd.GeoDataFrame],
+    water: BaseGeometry,
+) -> Adjacency | None:
+    """The parts' neighbour graphs joined across the sub-district lines (gis.cityadjacency)."""
+    from gis.adjacency import link_lines
+    from gis.cityadjacency import city_adjacency
+
+    if any(p.adjacency is None for p in parts):
+        return None
+    crs = grids.crs
+    shapes = gpd.GeoSeries([water, *(t.boundary for t in tasks)], crs=WGS84).to_crs(crs)
+    links = link_lines(layers["streets"].to_crs(crs), layers["barriers"].to_crs(crs))
+    return city_adjacency(
+        grids,
+        np.repeat(np.arange(len(parts)), [len(p.grids) for p in parts]),
+        [p.adjacency for p in parts if p.adjacency is not None],
+        links=links,
+        water=shapes.iloc[0],
+        lines=shapely.union_all(shapely.boundary(shapes.iloc[1:].to_numpy())),
+    )
 
 
 def _distinct(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -515,7 +595,7 @@ def _subdistrict_row(task: PartTask, part: PartResult) -> dict[str, Any]:
         "buildings": summary["buildings"],
         "households": summary["households"],
         "population": summary["population"],
-        "geometry": task.boundary,
+        "geometry": _land(task, part),
     }
 
 
@@ -526,6 +606,7 @@ def _city_summary(
     parts: list[PartResult],
     grids: gpd.GeoDataFrame,
     communities: gpd.GeoDataFrame,
+    adjacency: Adjacency | None,
 ) -> dict[str, Any]:
     first = parts[0].summary
     hh = grids["households"]
@@ -568,6 +649,11 @@ def _city_summary(
         "median_households": round(float(hh[hh > 0].median()), 1) if (hh > 0).any() else 0.0,
         "geometry_repaired": sum(p.summary["geometry_repaired"] for p in parts),
         "geometry_dropped": sum(p.summary["geometry_dropped"] for p in parts),
+        "water_m2": round(sum(p.summary.get("water_m2", 0.0) for p in parts), 1),
+        "links": {
+            kind: sum(k.kind == kind for k in (adjacency.links if adjacency else []))
+            for kind in ("bridge", "tunnel", "ferry", "nearest")
+        },
         "household_table": _household_report(parts),
         "per_subdistrict": [
             {

@@ -18,8 +18,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ import geopandas as gpd
 import pandas as pd
 
 from gis import outputs
-from gis._errors import OutputError, UnreadableFileError
+from gis._errors import UnreadableFileError
 
 #: Layers each worker writes for its sub-district.
 PART_LAYERS = ("grids", "buildings", "communities")
@@ -62,6 +60,7 @@ def write_city_folder(
     parts: Sequence[Path],
     layers: Mapping[str, gpd.GeoDataFrame],
     summary: dict[str, Any],
+    tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> None:
     """Join the parts and the city-wide layers into ``out_dir``, atomically.
 
@@ -75,13 +74,10 @@ def write_city_folder(
         City-wide layers: streets, pois, boundary, subdistricts.
     summary
         Written as ``build.json``.
+    tables
+        CSV files by name (the city's ``adjacency``).
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out} exists and is not a folder: choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with outputs.staged_folder(out_dir) as staging:
         for name in PART_LAYERS:
             join_geojson(
                 [p / outputs.LAYER_FILES[name] for p in parts],
@@ -92,11 +88,9 @@ def write_city_folder(
             outputs.write_geojson(gdf, staging / outputs.LAYER_FILES[name])
         city = {n: g.to_crs(outputs.WGS84) for n, g in layers.items()}
         outputs.write_gpkg_layers({**city, **join_frames(parts)}, staging / outputs.FILES["gpkg"])
+        for name, table in (tables or {}).items():
+            outputs.frame_to_csv(table, staging / outputs.FILES[name])
         outputs.write_json(staging / outputs.FILES["meta"], summary)
-        _replace_folder(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def join_geojson(sources: Sequence[Path], target: Path, *, name: str) -> None:
@@ -152,13 +146,3 @@ def join_frames(parts: Sequence[Path]) -> dict[str, gpd.GeoDataFrame]:
         name: gpd.GeoDataFrame(pd.concat(fs, ignore_index=True), crs=outputs.WGS84)
         for name, fs in frames.items()
     }
-
-
-def _replace_folder(staging: Path, out: Path) -> None:
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-        os.replace(staging, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, out)

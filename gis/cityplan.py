@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from gis._errors import InfeasibleError, PlanError, UnreadableFileError
+from gis.adjacency import Adjacency
+from gis.cityadjacency import within
 from gis.districting import DistrictingResult, draw_districts
 
 #: Digits 7–9 of a grid code: its sub-district.
@@ -35,6 +37,7 @@ def draw_per_subdistrict(
     grids: gpd.GeoDataFrame,
     k: int | Mapping[str, int],
     *,
+    adjacency: Adjacency | None = None,
     progress: Callable[[str], None] | None = None,
     **options: Any,
 ) -> DistrictingResult:
@@ -47,6 +50,10 @@ def draw_per_subdistrict(
     k
         Districts per sub-district: one number for all, or sub-district code
         (3 digits) → k.
+    adjacency
+        The city's grid neighbour graph over ``grids`` (``adjacency.csv``, so
+        districts keep off the water); each sub-district is drawn on its part of
+        it (:func:`gis.cityadjacency.within`).  None: from the grids alone.
     progress
         Called with a message per sub-district.
     **options
@@ -67,10 +74,12 @@ def draw_per_subdistrict(
     warnings: list[str] = []
     offset = 0
     for sub in subdistricts:
-        mine = grids[(codes == sub).to_numpy()]
+        members = np.flatnonzero((codes == sub).to_numpy())
+        mine = grids.iloc[members]
         k_sub = min(wanted[sub], len(mine))
         say(f"sub-district {sub}: {k_sub} districts over {len(mine)} grids")
-        result = draw_districts(mine, k_sub, **options)
+        graph = None if adjacency is None else within(adjacency, members, mine.geometry.values)
+        result = draw_districts(mine, k_sub, adjacency=graph, **options)
         number = {d: str(offset + i) for i, d in enumerate(_natural(result.assignment), start=1)}
         assignments.append(result.assignment.map(number))
         districts = result.districts.assign(district=result.districts["district"].map(number))

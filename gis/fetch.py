@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import socket
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,8 +30,9 @@ import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gis._errors import FetchError, InputError, OutputError
+from gis._errors import FetchError, InputError
 from gis.crs import WGS84
+from gis.outputs import staged_folder
 
 ATTRIBUTION = (
     "OpenStreetMap data, © OpenStreetMap contributors, available under the Open Database "
@@ -353,12 +352,7 @@ def write_area_folder(
             f"OpenStreetMap has no streets or buildings inside {name!r}: check the place, "
             "or draw a larger polygon"
         )
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out} exists and is not a folder: choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_folder(out_dir) as staging:
         elements.write_xml(staging / "extract.osm")
         gpd.GeoDataFrame({"name": [name]}, geometry=[polygon], crs=WGS84).to_file(
             staging / "study_area.geojson", driver="GeoJSON", engine="pyogrio"
@@ -385,18 +379,4 @@ def write_area_folder(
             f"at {urls['nominatim']}), queried {queried} through osmnx by `gridplan fetch`.\n",
             encoding="utf-8",
         )
-        _replace_folder(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out
-
-
-def _replace_folder(staging: Path, out: Path) -> None:
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-        os.replace(staging, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, out)
+    return Path(out_dir)

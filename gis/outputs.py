@@ -245,13 +245,7 @@ class BuildFolder:
         The folder then holds the layers as written (WGS 84, oriented, at the
         written precision) and the metadata in memory for later steps.
         """
-        out = self.path
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"{out} exists and is not a folder: choose another --out")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_staging(out)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-{os.getpid()}-", dir=out.parent))
-        try:
+        with staged_folder(self.path) as staging:
             staged = BuildFolder(staging)
             written = {name: _as_written(orient_rfc7946(gdf)) for name, gdf in layers.items()}
             for name, gdf in written.items():
@@ -263,10 +257,6 @@ class BuildFolder:
             for name, table in (tables or {}).items():
                 frame_to_csv(table, staged.file(name))
             write_json(staged.file("meta"), meta)
-            _replace_folder(staging, out)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         self._held = written
         self._held_meta = json.loads(dump_json(meta))
 
@@ -328,6 +318,33 @@ def _decimals_as_written(xy: np.ndarray) -> np.ndarray:
     near_half = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-3  # where np.round may differ
     out[near_half] = [float(f"{v:.{GEOJSON_DECIMALS}f}") for v in xy[near_half]]
     return out
+
+
+@contextlib.contextmanager
+def staged_folder(out_dir: PathLike) -> Iterator[Path]:
+    """A temporary sibling folder that replaces ``out_dir`` as a whole when the block succeeds.
+
+    Write every file of a folder into the path this yields: when the block
+    ends, the folder is renamed into place (an older one is replaced); when it
+    raises, the folder is removed and ``out_dir`` is as it was.
+
+    Raises
+    ------
+    OutputError
+        When ``out_dir`` exists and is not a folder.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder: choose another --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(out)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-{os.getpid()}-", dir=out.parent))
+    try:
+        yield staging
+        _replace_folder(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def _remove_stale_staging(out: Path) -> None:

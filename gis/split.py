@@ -26,6 +26,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from gis import sources
 from gis._errors import UnreadableFileError
 from gis.sources import OsmLayers
 
@@ -104,8 +105,6 @@ def _batches(path: Path) -> Iterator[tuple[Rows, Blobs]]:
     """The features gridplan reads, ``BATCH`` at a time, as rows and WKB per kind."""
     import osmium
 
-    from gis import sources
-
     if not path.is_file():
         raise UnreadableFileError(f"{path} does not exist or is not a file")
     factory = osmium.geom.WKBFactory()
@@ -182,8 +181,6 @@ def read_part(path: str | os.PathLike[str]) -> OsmLayers:
     OsmLayers
         As :func:`gis.sources.read_osm` returns for the sub-district's features.
     """
-    from gis import sources
-
     rows: dict[str, list[dict[str, Any]]] = {k: [] for k in _KINDS}
     wkb: dict[str, list[bytes]] = {k: [] for k in _KINDS}
     with Path(path).open("rb") as fh:
@@ -208,34 +205,17 @@ def read_part(path: str | os.PathLike[str]) -> OsmLayers:
     )
 
 
+#: The columns of each kind's frame (those :func:`gis.sources.read_osm` gives).
 _COLUMNS = {
+    # the building tags, as gis.sources names them ("building:levels" → "levels")
     "b": (
         "id",
-        "building",
-        "levels",
-        "height",
-        "amenity",
-        "shop",
-        "office",
-        "name",
-        "barrier",
-        "ruins",
-        "construction",
-        "addr_street",
-        "addr_housenumber",
+        *(
+            "levels" if tag == "building:levels" else tag.replace(":", "_")
+            for tag in sources._BUILDING_TAGS + sources._ADDR_TAGS
+        ),
     ),
-    "s": (
-        "id",
-        "highway",
-        "name",
-        "foot",
-        "access",
-        "service",
-        "area",
-        "tunnel",
-        "bridge",
-        "layer",
-    ),
+    "s": ("id", *sources._STREET_TAGS),
     "x": ("id", "kind", "width"),
     "p": ("id", "kind", "amenity", "shop", "office", "name"),
     "l": ("id", "landuse"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from scipy.sparse import csgraph
 
 from api.cli import main
 from gis._errors import InputError, ManifestError
+from gis.adjacency import (
+    adjacency_frame,
+    frame_adjacency,
+    grid_adjacency,
+    link_lines,
+    read_adjacency,
+)
 from gis.city import build_city
+from gis.cityadjacency import within
 from gis.outputs import QUANTITY_DECIMALS, read_layer
 from gis.pipeline import measure_coverage
 from tests.city_fixtures import ADLERSHOF, ADLERSHOF_BOUNDS, box_subdistricts
@@ -56,6 +66,10 @@ def test_the_same_city_whatever_the_number_of_workers(city: dict[str, Any]) -> N
         reference = (city["process"] / f"{name}.geojson").read_bytes()
         for label in ("one", "two"):
             assert (city[label] / f"{name}.geojson").read_bytes() == reference, (label, name)
+    for label in ("one", "two"):
+        assert (city[label] / "adjacency.csv").read_bytes() == (
+            city["process"] / "adjacency.csv"
+        ).read_bytes()
     grids = read_layer(city["two"], "grids")
     assert len(grids) > 20  # a real build, not an empty one
 
@@ -91,6 +105,90 @@ def test_grid_invariants_hold_on_the_merged_city(city: dict[str, Any]) -> None:
     meta = json.loads((folder / "build.json").read_text())
     assert meta["subdistricts"] == 6
     assert meta["buildings"] == len(read_layer(folder, "buildings"))
+
+
+def test_the_city_adjacency_is_the_one_a_build_of_the_merged_grids_computes(
+    city: dict[str, Any],
+) -> None:
+    folder, result = city["process"], city["process_result"]
+    crs = result.grids.crs
+    links = link_lines(
+        read_layer(folder, "streets").to_crs(crs), read_layer(folder, "barriers").to_crs(crs)
+    )
+    water = gpd.GeoSeries([result.water], crs="EPSG:4326").to_crs(crs).iloc[0]
+    whole = adjacency_frame(grid_adjacency(result.grids, links=links, water=water))
+    merged = pd.read_csv(folder / "adjacency.csv", dtype={"grid_a": str, "grid_b": str})
+    merged = merged.fillna({"link": "", "via": ""})
+    # the same pairs, lengths, kinds and gaps; a part lists a pair's links in its own order
+    for frame in (merged, whole):
+        frame["via"] = [";".join(sorted(v.split(";"))) for v in frame["via"]]
+    pd.testing.assert_frame_equal(merged, whole, check_dtype=False)
+    # the lines matter: pairs on land and over the canal's bridges join sub-districts
+    across = merged["grid_a"].str[6:9] != merged["grid_b"].str[6:9]
+    assert (across & (merged["link"] == "")).sum() > 0
+    assert (merged["link"] == "bridge").sum() > 0
+    meta = json.loads((folder / "build.json").read_text())
+    assert meta["links"]["bridge"] == (merged["link"] == "bridge").sum()
+
+
+def test_no_city_pair_crosses_water_without_a_link(city: dict[str, Any]) -> None:
+    folder, result = city["process"], city["process_result"]
+    crs = result.grids.crs
+    water = gpd.GeoSeries([result.water], crs="EPSG:4326").to_crs(crs).iloc[0]
+    assert water.area > 50_000  # the Teltow canal runs through the city
+    grids = result.grids.set_index("code").geometry
+    assert shapely.area(shapely.intersection(grids.values, water)).max() < 1.0  # grids on land
+    # no sliver of clipping along a line across the canal joins its banks
+    assert shapely.area(grids.values).min() > 100.0
+    graph = read_adjacency(folder / "adjacency.csv", grids.index.to_numpy())
+    rows = pd.read_csv(folder / "adjacency.csv", dtype=str).fillna("")
+    land = rows[rows["link"] == ""]
+    common = shapely.intersection(
+        shapely.boundary(grids.loc[land["grid_a"]].values),
+        shapely.buffer(grids.loc[land["grid_b"]].values, 0.05),
+    )
+    # a pair on land shares its boundary on land, not across the water
+    assert shapely.length(shapely.intersection(common, shapely.buffer(water, -0.5))).max() < 0.5
+    # every "nearest" bridge is needed: without them the graph falls apart into one more piece each
+    nearest = rows["link"] == "nearest"
+    without = frame_adjacency(
+        rows[~nearest].astype({"shared_m": float, "gap_m": float}), graph.codes
+    )
+    pieces = csgraph.connected_components(without.matrix, directed=False)[0]
+    assert pieces == nearest.sum() + 1
+    assert csgraph.connected_components(graph.matrix, directed=False)[0] == 1
+
+
+def test_districts_on_a_city_folder_follow_its_adjacency(
+    city: dict[str, Any], tmp_path: Path
+) -> None:
+    folder = tmp_path / "city"
+    shutil.copytree(city["process"], folder)
+    grids = read_layer(folder, "grids")
+    codes = grids["code"].to_numpy()
+    # a spanning tree of the city's graph: far fewer pairs than the grids' own neighbours
+    rows = pd.read_csv(folder / "adjacency.csv", dtype={"grid_a": str, "grid_b": str})
+    tree = csgraph.minimum_spanning_tree(read_adjacency(folder / "adjacency.csv", codes).matrix)
+    m = tree.tocoo()
+    kept = {tuple(sorted((codes[i], codes[j]))) for i, j in zip(m.row, m.col, strict=True)}
+    rows = rows[[(a, b) in kept for a, b in zip(rows["grid_a"], rows["grid_b"], strict=True)]]
+    rows.to_csv(folder / "adjacency.csv", index=False)
+    graph = read_adjacency(folder / "adjacency.csv", codes)
+    for args in (["--k", "4"], ["--k", "2", "--per", "subdistrict"]):
+        cmd = ["districts", str(folder), *args, "--tolerance", "0.5", "--time-limit", "5"]
+        assert main(cmd) == 0
+        plan = pd.read_csv(folder / "plan.csv", dtype=str).set_index("grid")["district"]
+        for district in plan.unique():
+            members = np.flatnonzero(plan.reindex(codes).to_numpy() == district)
+            if args[-1] == "subdistrict":  # drawn on its sub-district's part of the tree
+                sub = np.flatnonzero(pd.Series(codes).str[6:9] == codes[members[0]][6:9])
+                part = within(graph, sub, grids.to_crs(32633).geometry.values[sub])
+                members = np.flatnonzero(np.isin(part.codes, codes[members]))
+                matrix = part.matrix
+            else:
+                matrix = graph.matrix
+            inside = matrix[members][:, members]
+            assert csgraph.connected_components(inside, directed=False)[0] == 1, (args, district)
 
 
 def test_walks_across_subdistrict_lines_match_the_whole_network(city: dict[str, Any]) -> None:

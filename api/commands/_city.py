@@ -73,6 +73,7 @@ def districts_per_subdistrict(folder: str, k: str, **options: Any) -> dict[str, 
     import click
 
     from api.commands._io import say
+    from gis.adjacency import load_adjacency
     from gis.cityplan import draw_per_subdistrict, read_k_table
     from gis.districting import plan_frame
     from gis.outputs import BuildFolder
@@ -89,7 +90,8 @@ def districts_per_subdistrict(folder: str, k: str, **options: Any) -> dict[str, 
         )
     city = BuildFolder(folder)
     grids = to_metric(city.layer("grids"), crs=city.crs)
-    result = draw_per_subdistrict(grids, wanted, progress=say, **options)
+    adjacency = load_adjacency(city, grids)  # adjacency.csv: on land, or over a bridge
+    result = draw_per_subdistrict(grids, wanted, adjacency=adjacency, progress=say, **options)
     for note in result.warnings:
         say(f"warning: {note}")
     city.write_plan(plan_frame(result.assignment), result.districts)

@@ -82,6 +82,11 @@ POI_KINDS: dict[tuple[str, str], str] = {
     ("building", "public"): "government",
 }
 POI_KEYS = ("amenity", "office", "healthcare", "shop", "tourism", "leisure")
+#: :data:`POI_KINDS` by key, the keys in its order (one lookup per key); buildings last.
+_POI_KINDS_BY_KEY: dict[str, dict[str, str]] = {
+    key: {v: kind for (k, v), kind in POI_KINDS.items() if k == key}
+    for key in sorted(dict.fromkeys(k for k, _ in POI_KINDS), key=lambda k: k == "building")
+}
 
 _BUILDING_TAGS = (
     "building",
@@ -97,6 +102,14 @@ _BUILDING_TAGS = (
 )
 _ADDR_TAGS = ("addr:street", "addr:housenumber")
 _STREET_TAGS = ("highway", "name", "foot", "access", "service", "area", "tunnel", "bridge", "layer")
+#: (column, key) pairs of each layer: ``addr:street`` is the column ``addr_street``
+_STREET_COLUMNS = tuple((k, k) for k in _STREET_TAGS)
+_ENTRANCE_COLUMNS = (("entrance", "entrance"), ("door", "door"), ("access", "access"))
+#: buildings' columns; ``building:levels`` is the column ``levels``, after the others
+_BUILDING_COLUMNS = (
+    *((k.replace(":", "_"), k) for k in _BUILDING_TAGS + _ADDR_TAGS if k != "building:levels"),
+    ("levels", "building:levels"),
+)
 
 
 @dataclass(frozen=True)
@@ -281,13 +294,20 @@ def _read_layers(path: Path, fmt: str) -> OsmLayers:
     )
 
 
-def _tags(tags: dict[str, str], keys: tuple[str, ...]) -> dict[str, str | None]:
-    return {k.replace(":", "_"): tags.get(k) for k in keys}
+def _tags(tags: dict[str, str], columns: tuple[tuple[str, str], ...]) -> dict[str, str | None]:
+    """The values of ``columns`` ((column, key) pairs) in ``tags``, None where missing."""
+    return {column: tags.get(key) for column, key in columns}
 
 
 def _tag_dict(obj: Any) -> dict[str, str]:
-    """The tags of an OSM object as a plain dict (one pass instead of a lookup per key)."""
-    return {tag.k: tag.v for tag in obj.tags}
+    """The tags of an OSM object as a plain dict (one pass instead of a lookup per key).
+
+    The tags are taken by count: pyosmium ends an iteration by raising
+    StopIteration from C++, which cost more than reading the tags themselves.
+    """
+    tags = obj.tags
+    it = iter(tags)
+    return {tag.k: tag.v for tag in (next(it) for _ in range(len(tags)))}
 
 
 def _take_node(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
@@ -319,7 +339,7 @@ def _take_way(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
     if highway in STREET_HIGHWAYS and tags.get("area") != "yes":
         geom = _linestring(obj, factory)
         if geom is not None:
-            rows["s"].append({"id": f"w{obj.id}", **_tags(tags, _STREET_TAGS)})
+            rows["s"].append({"id": f"w{obj.id}", **_tags(tags, _STREET_COLUMNS)})
             wkb["s"].append(geom)
         return
     if tags.get("building", "no") != "no":  # a footprint: read as an area
@@ -337,7 +357,7 @@ def _take_entrance(obj: Any, tags: dict[str, str], factory: Any, rows: dict, wkb
     """Entrance and door nodes, where walks into buildings start (see gis.access)."""
     if "entrance" not in tags and "door" not in tags:
         return
-    rows["e"].append({"id": f"n{obj.id}", **_tags(tags, ("entrance", "door", "access"))})
+    rows["e"].append({"id": f"n{obj.id}", **_tags(tags, _ENTRANCE_COLUMNS)})
     wkb["e"].append(factory.create_point(obj))
 
 
@@ -365,8 +385,7 @@ def _take_area(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
     except RuntimeError:
         return  # incomplete ring in a clipped extract
     if is_building:
-        rows["b"].append({"id": oid, **_tags(tags, _BUILDING_TAGS + _ADDR_TAGS)})
-        rows["b"][-1]["levels"] = rows["b"][-1].pop("building_levels")
+        rows["b"].append({"id": oid, **_tags(tags, _BUILDING_COLUMNS)})
         wkb["b"].append(geom)
     if is_water:
         rows["x"].append({"id": oid, "kind": "water", "width": None})
@@ -440,11 +459,11 @@ def _barrier_line_kind(tags: Any) -> str | None:
 
 
 def _poi_kind(tags: Any) -> str | None:
-    for (key, value), kind in POI_KINDS.items():
-        if key != "building" and tags.get(key) == value:
-            return kind
-    if tags.get("building") in ("civic", "government", "public"):
-        return "government"
+    """The ``kind`` of a POI (:data:`POI_KINDS`, the first key in its order; "other"), or None."""
+    for key, kinds in _POI_KINDS_BY_KEY.items():
+        value = tags.get(key)
+        if value in kinds:
+            return kinds[value]
     if any(k in tags for k in POI_KEYS):
         return "other"
     return None

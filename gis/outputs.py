@@ -553,17 +553,14 @@ def _snapped(valid: np.ndarray) -> np.ndarray:
     """Valid polygons with their vertices on the written grid (:data:`GEOJSON_GRID_DEG`).
 
     Most polygons stay valid, with no vertex merged, when each vertex is just
-    rounded to the grid, and then are what GEOS's snap-rounding makes of them;
-    only the others (rings that rounding made touch, cross or collapse, and
-    rings with a vertex within two grid steps of an edge) go through
-    snap-rounding, which is several times slower.  A polygon thinner than the
-    grid keeps its shape.
+    rounded to the grid; only the others (rings that rounding made touch,
+    cross or collapse) go through GEOS's snap-rounding, which is several
+    times slower.  A polygon thinner than the grid keeps its shape.
     """
     xy, owner = shapely.get_coordinates(valid, return_index=True)
     xy = _on_grid(xy)
     rounded = shapely.set_coordinates(valid.copy(), xy)
-    # near a vertex closer than two grid steps to an edge, snap-rounding moves edges too
-    hard = ~shapely.is_valid(rounded) | (shapely.minimum_clearance(valid) < 2 * GEOJSON_GRID_DEG)
+    hard = ~shapely.is_valid(rounded)
     merged = (xy[1:] == xy[:-1]).all(axis=1)  # a vertex rounded onto the one before it
     hard[owner[1:][merged]] = True  # (or a hole starting where its shell ends: harmless)
     if not hard.any():

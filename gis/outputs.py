@@ -247,12 +247,13 @@ class BuildFolder:
         """
         with staged_folder(self.path) as staging:
             staged = BuildFolder(staging)
-            wgs84 = {name: _in_wgs84(gdf) for name, gdf in layers.items()}  # projected once
-            written = {name: _as_written(orient_rfc7946(gdf)) for name, gdf in wgs84.items()}
+            written = {name: _as_written(orient_rfc7946(gdf)) for name, gdf in layers.items()}
             for name, gdf in written.items():
                 _write_features(gdf, staged.file(name), layer=name)
                 _fsync_file(staged.file(name))
-            write_gpkg_layers(wgs84, staged.file("gpkg"))
+            write_gpkg_layers(
+                {name: gdf.to_crs(WGS84) for name, gdf in layers.items()}, staged.file("gpkg")
+            )
             for name, table in (tables or {}).items():
                 frame_to_csv(table, staged.file(name))
             write_json(staged.file("meta"), meta)
@@ -532,49 +533,19 @@ def frame_to_csv(df: pd.DataFrame, target: PathLike) -> None:
 
 def orient_rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return ``gdf`` in WGS 84 with polygons oriented by the right-hand rule."""
-    wgs84 = _in_wgs84(gdf)
-    out = wgs84.copy() if wgs84 is gdf else wgs84
+    if gdf.crs is None:
+        raise CRSError("layer has no CRS: set one (e.g. gdf.set_crs('EPSG:4326')) before writing")
+    out = gdf.to_crs(WGS84) if not gdf.crs.equals(WGS84) else gdf.copy()
     geoms = out.geometry.values
     is_poly = shapely.get_type_id(geoms) >= 3  # Polygon, MultiPolygon and collections
     if is_poly.any():  # snap to the written precision first, so rings stay valid when read
-        snapped = _snapped(_valid(np.asarray(geoms[is_poly])))
-        out.loc[is_poly, out.geometry.name] = shapely.orient_polygons(snapped, exterior_cw=False)
+        valid = _valid(geoms[is_poly])
+        snapped = _valid(shapely.set_precision(valid, GEOJSON_GRID_DEG))
+        collapsed = shapely.is_empty(snapped) & ~shapely.is_empty(valid)
+        snapped[collapsed] = valid[collapsed]  # slivers thinner than 1 cm keep their shape
+        fixed = shapely.orient_polygons(snapped, exterior_cw=False)
+        out.loc[is_poly, out.geometry.name] = fixed
     return out
-
-
-def _in_wgs84(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """``gdf`` itself when in WGS 84 already, else projected to it."""
-    if gdf.crs is None:
-        raise CRSError("layer has no CRS: set one (e.g. gdf.set_crs('EPSG:4326')) before writing")
-    return gdf if gdf.crs.equals(WGS84) else gdf.to_crs(WGS84)
-
-
-def _snapped(valid: np.ndarray) -> np.ndarray:
-    """Valid polygons with their vertices on the written grid (:data:`GEOJSON_GRID_DEG`).
-
-    Most polygons stay valid, with no vertex merged, when each vertex is just
-    rounded to the grid; only the others (rings that rounding made touch,
-    cross or collapse) go through GEOS's snap-rounding, which is several
-    times slower.  A polygon thinner than the grid keeps its shape.
-    """
-    xy, owner = shapely.get_coordinates(valid, return_index=True)
-    xy = _on_grid(xy)
-    rounded = shapely.set_coordinates(valid.copy(), xy)
-    hard = ~shapely.is_valid(rounded)
-    merged = (xy[1:] == xy[:-1]).all(axis=1)  # a vertex rounded onto the one before it
-    hard[owner[1:][merged]] = True  # (or a hole starting where its shell ends: harmless)
-    if not hard.any():
-        return rounded
-    snapped = _valid(shapely.set_precision(valid[hard], GEOJSON_GRID_DEG))
-    collapsed = shapely.is_empty(snapped) & ~shapely.is_empty(valid[hard])
-    snapped[collapsed] = valid[hard][collapsed]  # slivers thinner than 1 cm keep their shape
-    rounded[hard] = snapped
-    return rounded
-
-
-def _on_grid(xy: np.ndarray) -> np.ndarray:
-    """``xy`` rounded to the nearest point of the written grid, as GEOS's precision model does."""
-    return np.round(xy / GEOJSON_GRID_DEG) * GEOJSON_GRID_DEG
 
 
 def _valid(geoms: np.ndarray) -> np.ndarray:

@@ -247,13 +247,12 @@ class BuildFolder:
         """
         with staged_folder(self.path) as staging:
             staged = BuildFolder(staging)
-            written = {name: _as_written(orient_rfc7946(gdf)) for name, gdf in layers.items()}
+            wgs84 = {name: gdf.to_crs(WGS84) for name, gdf in layers.items()}  # projected once
+            written = {name: _as_written(orient_rfc7946(gdf)) for name, gdf in wgs84.items()}
             for name, gdf in written.items():
                 _write_features(gdf, staged.file(name), layer=name)
                 _fsync_file(staged.file(name))
-            write_gpkg_layers(
-                {name: gdf.to_crs(WGS84) for name, gdf in layers.items()}, staged.file("gpkg")
-            )
+            write_gpkg_layers(wgs84, staged.file("gpkg"))
             for name, table in (tables or {}).items():
                 frame_to_csv(table, staged.file(name))
             write_json(staged.file("meta"), meta)

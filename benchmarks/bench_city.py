@@ -87,6 +87,10 @@ def run(cmd: list[str], cwd: Path | None = None) -> dict[str, Any]:
     steps: list[tuple[float, str]] = [(started, "start-up")]
     reader = threading.Thread(target=_read_steps, args=(proc.stderr, steps), daemon=True)
     reader.start()
+    # stdout read as it comes: a summary larger than the pipe's buffer would block the command
+    chunks: list[str] = []
+    collector = threading.Thread(target=_read_all, args=(proc.stdout, chunks), daemon=True)
+    collector.start()
     root = psutil.Process(proc.pid)
     peaks: dict[int, tuple[str, float]] = {}
     cpu: dict[int, tuple[str, float]] = {}
@@ -110,9 +114,11 @@ def run(cmd: list[str], cwd: Path | None = None) -> dict[str, Any]:
             if rss > peaks.get(p.pid, ("", 0.0))[1]:
                 peaks[p.pid] = (role, rss)
         time.sleep(0.2)
-    out = proc.communicate()[0]
+    proc.wait()
     wall = time.perf_counter() - started
     reader.join()
+    collector.join()
+    out = "".join(chunks)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed with {proc.returncode}")
     summary = json.loads(out)
@@ -127,6 +133,10 @@ def run(cmd: list[str], cwd: Path | None = None) -> dict[str, Any]:
     return {"wall_s": wall, "phases_s": phases, "cpu_s": cpu_s, "peak_mb": by_role,
             "grids": summary["grids"],
             "buildings": summary["buildings"]}  # fmt: skip
+
+
+def _read_all(stream: Any, chunks: list[str]) -> None:
+    chunks.append(stream.read())
 
 
 def _read_steps(stream: Any, steps: list[tuple[float, str]]) -> None:

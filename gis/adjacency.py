@@ -97,6 +97,14 @@ class Adjacency:
     bridges: list[tuple[str, str, float]] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
 
+    @classmethod
+    def from_links(
+        cls, codes: np.ndarray, matrix: sparse.csr_matrix, links: list[Link]
+    ) -> Adjacency:
+        """The graph of ``matrix`` over ``codes`` whose non-land pairs are ``links``."""
+        bridges = [(k.grid_a, k.grid_b, k.gap_m) for k in links]
+        return cls(codes=codes, matrix=matrix, bridges=bridges, links=links)
+
     @property
     def n(self) -> int:
         """Number of grids."""
@@ -158,8 +166,7 @@ def grid_adjacency(
     for i, j, kind, via, gap in joined:
         a, b = sorted((str(codes[i]), str(codes[j])))
         found.append(Link(a, b, kind, via, round(float(gap), 2)))
-    bridges = [(k.grid_a, k.grid_b, k.gap_m) for k in found]
-    return Adjacency(codes=codes, matrix=matrix, bridges=bridges, links=found)
+    return Adjacency.from_links(codes, matrix, found)
 
 
 def link_lines(streets: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -346,12 +353,7 @@ def frame_adjacency(frame: pd.DataFrame, codes: np.ndarray) -> Adjacency:
         )
         for r in linked.itertuples(index=False)
     ]
-    return Adjacency(
-        codes=codes,
-        matrix=matrix.tocsr(),
-        bridges=[(k.grid_a, k.grid_b, k.gap_m) for k in links],
-        links=links,
-    )
+    return Adjacency.from_links(codes, matrix.tocsr(), links)
 
 
 def load_adjacency(folder: PathLike | BuildFolder, grids_metric: gpd.GeoDataFrame) -> Adjacency:

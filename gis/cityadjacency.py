@@ -104,12 +104,7 @@ def city_adjacency(
     found = list(graph.links)
     found += [_link(codes, i, j, kind, via, gap) for i, j, kind, via, gap in joined]
     found += [_link(codes, i, j, "nearest", (), d) for i, j, d in pairs]
-    return Adjacency(
-        codes=codes,
-        matrix=matrix,
-        bridges=[(k.grid_a, k.grid_b, k.gap_m) for k in found],
-        links=found,
-    )
+    return Adjacency.from_links(codes, matrix, found)
 
 
 def within(adjacency: Adjacency, members: np.ndarray, geoms: np.ndarray) -> Adjacency:
@@ -140,12 +135,7 @@ def within(adjacency: Adjacency, members: np.ndarray, geoms: np.ndarray) -> Adja
     matrix, pairs = bridge_components(geoms, matrix)
     found = [k for k in adjacency.links if k.kind != "nearest" and {k.grid_a, k.grid_b} <= kept]
     found += [_link(codes, i, j, "nearest", (), d) for i, j, d in pairs]
-    return Adjacency(
-        codes=codes,
-        matrix=matrix,
-        bridges=[(k.grid_a, k.grid_b, k.gap_m) for k in found],
-        links=found,
-    )
+    return Adjacency.from_links(codes, matrix, found)
 
 
 def _across_on_land(geoms: np.ndarray, part_of: np.ndarray) -> sparse.csr_matrix:

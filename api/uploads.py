@@ -31,7 +31,13 @@ GEO_KINDS = {
 KINDS = (*GEO_KINDS, "households")
 HOUSEHOLD_KEYS = ("building", "building_id", "id", "grid", "address")
 HOUSEHOLD_VALUES = ("households", "population", "residents")
-SUFFIX = {"geojson": ".geojson", "gpkg": ".gpkg", "shapefile-zip": ".zip", "csv": ".csv"}
+SUFFIX = {
+    "geojson": ".geojson",
+    "gpkg": ".gpkg",
+    "shapefile-zip": ".zip",
+    "csv": ".csv",
+    "xlsx": ".xlsx",
+}
 
 
 class UnknownTypeError(UnreadableFileError):
@@ -53,7 +59,7 @@ def sniff(data: bytes) -> str:
 
 def check_bytes(data: bytes, fmt: str, *, max_unzipped: int, max_features: int) -> None:
     """Checks that need no parsing by GDAL: the archive's unpacked size, GeoJSON's shape."""
-    if fmt == "shapefile-zip":
+    if fmt in ("shapefile-zip", "xlsx"):  # both are zip archives
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 unpacked = sum(info.file_size for info in archive.infolist())
@@ -135,8 +141,13 @@ def check_layer(
     return {"features": len(gdf), "bbox": [w, s, e, n], "columns": columns, "warnings": warnings}
 
 
+def households_format(data: bytes) -> str:
+    """``"xlsx"`` for an Excel workbook (a zip archive), else ``"csv"``."""
+    return "xlsx" if data.startswith(b"PK\x03\x04") else "csv"
+
+
 def check_households(data: bytes, *, max_rows: int | None = None) -> dict[str, Any]:
-    """Check a household table (CSV): a key column and finite, non-negative numbers."""
+    """Check a household table (CSV or .xlsx): a key column and finite, non-negative numbers."""
     table = read_table(data, what="household table").rename(columns=canonical_column)
     if max_rows is not None and len(table) > max_rows:
         raise TooLargeError(_too_many(len(table), max_rows))

@@ -2,8 +2,11 @@
 
 Offices save CSV from Excel or WPS: UTF-8 with or without a byte-order mark,
 GBK/GB18030 on a Chinese Windows, commas, semicolons (a European Excel) or
-tabs.  :func:`read_table` reads all of them as text columns; a workbook
-(``.xlsx``/``.xls``) is refused with what to do instead.
+tabs; or they hand in the workbook itself.  :func:`read_table` reads all of
+them as text columns: an Excel workbook (``.xlsx``, also as WPS saves it) is
+read from its first sheet with data (openpyxl), an old binary ``.xls`` is
+refused with what to do instead.  Title lines above the header (a merged
+"某某社区住户统计表" row) are skipped, in a workbook and in a CSV saved from it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import io
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from gis._errors import UnreadableFileError
@@ -22,7 +26,10 @@ ENCODINGS = ("utf-8-sig", "gb18030")
 #: Separators recognised in the header line.
 SEPARATORS = (",", ";", "\t", "|")
 
-_WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # .xlsx (zip), .xls (OLE)
+_XLSX_MAGIC = b"PK\x03\x04"  # an .xlsx is a zip of XML parts
+_XLS_MAGIC = b"\xd0\xcf\x11\xe0"  # an .xls is an OLE compound file
+#: Rows looked at for the header line (title lines above it are skipped).
+HEADER_SEARCH_ROWS = 10
 
 
 def read_table(source: str | os.PathLike[str] | bytes, *, what: str = "table") -> pd.DataFrame:
@@ -41,27 +48,100 @@ def read_table(source: str | os.PathLike[str] | bytes, *, what: str = "table") -
         Every column as ``str``; empty cells are NaN; header names stripped.
     """
     data, name = _bytes(source, what)
-    if data.startswith(_WORKBOOK_MAGIC):
+    if data.startswith(_XLS_MAGIC):
         raise UnreadableFileError(
-            f"the {what} {name} is an Excel workbook, not a CSV file: "
-            "save it as CSV (File > Save As > CSV UTF-8) and give that file"
+            f"the {what} {name} is an old Excel 97-2003 workbook (.xls): save it as an Excel "
+            "workbook (.xlsx) or as CSV (File > Save As > CSV UTF-8) and give that file"
         )
-    text = _decode(data, what, name)
-    if not text.strip():
-        raise UnreadableFileError(f"the {what} {name} is empty: give a CSV file with a header row")
+    if data.startswith(_XLSX_MAGIC):
+        rows = _workbook_rows(data, what, name)
+    else:
+        rows = _csv_rows(_decode(data, what, name), what, name)
+    return _frame(rows, what, name)
+
+
+def _csv_rows(text: str, what: str, name: str) -> list[list[str]]:
+    """The cells of a CSV text, row by row (empty rows dropped)."""
     try:
-        table = pd.read_csv(
-            io.StringIO(text),
-            sep=_separator(text),
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            skipinitialspace=True,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
+        reader = csv.reader(io.StringIO(text), delimiter=_separator(text), skipinitialspace=True)
+        return [row for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as exc:
         raise UnreadableFileError(f"cannot read the {what} {name} as CSV: {exc}") from exc
-    table.columns = [str(c).strip() for c in table.columns]
-    return table
+
+
+def _workbook_rows(data: bytes, what: str, name: str) -> list[list[str]]:
+    """The cells of the first sheet with data of an .xlsx workbook, as text."""
+    import zipfile
+
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise UnreadableFileError(
+            f"cannot read the {what} {name} as an Excel workbook ({exc}): open it in Excel or "
+            "WPS and save it again as .xlsx or as CSV UTF-8"
+        ) from exc
+    try:
+        for sheet in book.worksheets:
+            rows = [
+                [_cell_text(v) for v in row]
+                for row in sheet.iter_rows(values_only=True)
+                if any(v is not None and str(v).strip() for v in row)
+            ]
+            if rows:
+                return rows
+    finally:
+        book.close()
+    return []
+
+
+def _cell_text(value: object) -> str:
+    """A workbook cell as the text a CSV export would hold (``123``, not ``123.0``)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _frame(rows: list[list[str]], what: str, name: str) -> pd.DataFrame:
+    """Rows of cells as a frame of text columns, under the header line found in them."""
+    if not rows:
+        raise UnreadableFileError(f"the {what} {name} is empty: give a table with a header row")
+    start = _header_row(rows)
+    header = [str(c).strip() for c in rows[start]]
+    while header and not header[-1]:
+        header.pop()
+    width = len(header)
+    body = [(row + [""] * width)[:width] for row in rows[start + 1 :]]
+    table = pd.DataFrame(body, columns=_unique(header), dtype=str)
+    return table.apply(lambda col: col.str.strip()).replace("", np.nan)
+
+
+def _header_row(rows: list[list[str]]) -> int:
+    """The first leading row that fills more than half as many cells as the widest one.
+
+    A title line ("某某社区住户统计表", merged over the columns) fills one cell
+    above the header, which fills them all.
+    """
+    filled = [sum(1 for cell in row if str(cell).strip()) for row in rows[:HEADER_SEARCH_ROWS]]
+    return next(i for i, n in enumerate(filled) if n > max(filled) / 2)
+
+
+def _unique(header: list[str]) -> list[str]:
+    """Column names as pandas reads them: ``Unnamed: 3`` for an empty one, ``a.1`` for a repeat."""
+    seen: dict[str, int] = {}
+    names = []
+    for i, raw in enumerate(header):
+        name = raw or f"Unnamed: {i}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        else:
+            seen[name] = 0
+        names.append(name)
+    return names
 
 
 def _bytes(source: str | os.PathLike[str] | bytes, what: str) -> tuple[bytes, str]:

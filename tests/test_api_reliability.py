@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import openpyxl
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given
@@ -171,7 +172,17 @@ def test_uploads_are_validated(client, build_dir: Path) -> None:
     assert r.status_code == 201 and r.json()["features"] == 2
     assert _upload(client, "households", b"a,b\n1,2\n", name="h.csv").status_code == 422
     assert _upload(client, "households", b"id,households\nx,-3\n", name="h.csv").status_code == 422
-    assert len(client.get("/uploads").json()) == 3
+    book = io.BytesIO()
+    sheet_book = openpyxl.Workbook()
+    for row in (["building", "households"], ["w1", 3]):
+        sheet_book.active.append(row)
+    sheet_book.save(book)
+    r = _upload(client, "households", book.getvalue(), name="h.xlsx")
+    assert r.status_code == 201 and r.json()["format"] == "xlsx", r.text
+    assert _upload(client, "households", broken_zip, name="h.xlsx").status_code == 422
+    assert len(client.get("/uploads").json()) == 4
+    kept = sorted(p.suffix for p in (build_dir.with_name("build.state") / "uploads").iterdir())
+    assert kept == [".csv", ".geojson", ".geojson", ".xlsx"]
 
 
 def test_zipped_shapefile_and_geopackage_uploads(client, tmp_path: Path) -> None:

@@ -175,15 +175,78 @@ def test_a_gbk_household_table_builds_with_its_numbers(town_osm, town_build, tmp
     assert [buildings.loc[i, "households"] for i, _ in rows] == [h for _, h in rows]
 
 
-def test_an_excel_workbook_is_refused_with_what_to_do(town_osm, tmp_path, capsys):
-    book = tmp_path / "households.xlsx"
-    with zipfile.ZipFile(book, "w") as archive:  # an .xlsx is a zip of XML parts
-        archive.writestr("[Content_Types].xml", "<Types/>")
+def _workbook(rows, path: Path, *, title: str | None = None) -> Path:
+    """An .xlsx as an office saves it: a merged title line, Chinese headers, numbers as floats."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    if title:
+        sheet.append([title])
+        sheet.merge_cells("A1:C1")
+        sheet.append([])
+    sheet.append(["建筑编号", "户数", "备注"])
+    for i, h in rows:
+        sheet.append([i, float(h), None])
+    book.create_sheet("说明")  # an empty second sheet, as templates have
+    book.save(path)
+    return path
+
+
+def test_an_excel_workbook_builds_with_its_numbers(town_osm, town_build, tmp_path, capsys):
+    rows = _table_rows(town_build)
+    book = _workbook(rows, tmp_path / "户数.xlsx", title="某某社区住户统计表")
+    out = tmp_path / "out"
+    assert _build(town_osm, out, "--households", str(book)) == 0, capsys.readouterr().err
+    _check_build(out)
+    buildings = gpd.read_file(out / "buildings.geojson").set_index("id")
+    assert [buildings.loc[i, "households"] for i, _ in rows] == [h for _, h in rows]
+
+
+def test_a_title_line_above_the_header_is_skipped(town_build, tmp_path):
+    rows = _table_rows(town_build)
+    path = tmp_path / "households.csv"
+    path.write_bytes(("某某社区住户统计表,,\n\n" + _csv(rows)).encode("gb18030"))
+    buildings = gpd.read_file(town_build / "buildings.geojson")
+    out, report = apply_household_table(buildings, path)
+    assert report["matched_rows"] == len(rows)
+    got = out.set_index("id")["households"]
+    assert [got[i] for i, _ in rows] == [float(h) for _, h in rows]
+
+
+@pytest.mark.parametrize(
+    ("magic", "says"),
+    [(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504, ".xls"), (b"PK\x03\x04junk", "again")],
+    ids=["excel_97_2003", "broken_xlsx"],
+)
+def test_workbooks_it_cannot_read_are_refused_with_what_to_do(
+    town_osm, tmp_path, capsys, magic, says
+):
+    book = tmp_path / "households.xls"
+    book.write_bytes(magic)
     out = tmp_path / "out"
     assert _build(town_osm, out, "--households", str(book)) == 2
     err = capsys.readouterr().err
-    assert "Excel workbook" in err and "CSV" in err
+    assert says in err and "CSV" in err
     assert not out.exists()
+
+
+def test_an_empty_workbook_is_refused(town_osm, tmp_path, capsys):
+    import openpyxl
+
+    book = tmp_path / "households.xlsx"
+    openpyxl.Workbook().save(book)
+    assert _build(town_osm, tmp_path / "out", "--households", str(book)) == 2
+    assert "empty" in capsys.readouterr().err
+
+
+def test_the_api_keeps_an_excel_household_table_as_xlsx(tmp_path) -> None:
+    from api.uploads import check_households, households_format
+
+    data = _workbook([("w1", 3), ("w2", 4)], tmp_path / "h.xlsx").read_bytes()
+    assert households_format(data) == "xlsx"
+    summary = check_households(data)
+    assert summary["features"] == 2 and "households" in summary["columns"]
 
 
 def test_the_api_accepts_a_gbk_household_table() -> None:

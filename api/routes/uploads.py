@@ -83,7 +83,13 @@ def _keep(kind: str, data: bytes, area: Area, store: Store, settings: Settings) 
     """Check ``data`` as ``kind`` and keep it in the state folder (a worker thread)."""
     upload_id = f"u-{uuid.uuid4().hex[:12]}"
     if kind == "households":
-        fmt = "csv"
+        fmt = checks.households_format(data)
+        checks.check_bytes(  # a workbook's unpacked size, as a zipped Shapefile's
+            data,
+            fmt,
+            max_unzipped=settings.max_unzipped_bytes,
+            max_features=settings.max_upload_features,
+        )
         summary = checks.check_households(data, max_rows=settings.max_upload_features)
     else:
         fmt = checks.sniff(data)

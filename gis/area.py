@@ -173,7 +173,20 @@ def _from_manifest(folder: Path) -> AreaInput:
         source=str(folder),
         water=land.water,
         water_m2=land.water_m2,
-        notes=land.notes,
+        notes=(*_incomplete_note(layers), *land.notes),
+    )
+
+
+def _incomplete_note(layers: OsmLayers) -> tuple[str, ...]:
+    """A warning naming the building ways that gave no footprint (none: no warning)."""
+    ids = layers.incomplete_buildings
+    if not ids:
+        return ()
+    return (
+        f"{len(ids)} building outline(s) are not closed or miss nodes that the extract cut "
+        "off, and are left out (download the extract with complete ways to keep them): "
+        + ", ".join(ids[:10])
+        + (" …" if len(ids) > 10 else ""),
     )
 
 
@@ -189,7 +202,7 @@ def _from_osm_file(path: Path) -> AreaInput:
         source=str(path),
         water=land.water,
         water_m2=land.water_m2,
-        notes=land.notes,
+        notes=(*_incomplete_note(layers), *land.notes),
     )
 
 

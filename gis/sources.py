@@ -144,6 +144,9 @@ class OsmLayers:
         Fence lines (``kind`` "fence"): barriers for walkers, not grid edges.
     building_nodes
         Buildings mapped only as a point (nodes tagged ``building``), not read.
+    incomplete_buildings
+        Ids of building ways that gave no footprint: not closed, or with nodes
+        missing from a clipped extract.
     """
 
     buildings: gpd.GeoDataFrame
@@ -154,6 +157,7 @@ class OsmLayers:
     entrances: gpd.GeoDataFrame = field(default_factory=lambda: _frame([], []))
     fences: gpd.GeoDataFrame = field(default_factory=lambda: _frame([], []))
     building_nodes: int = 0
+    incomplete_buildings: list[str] = field(default_factory=list)
 
 
 def _empty(columns: tuple[str, ...]) -> gpd.GeoDataFrame:
@@ -228,6 +232,14 @@ def read_osm(path: str | os.PathLike[str]) -> OsmLayers:
                 raise _unreadable(path, fmt, exc2) from exc2
     if layers.buildings.empty and layers.streets.empty:
         raise EmptyLayerError(f"{path} holds neither buildings nor streets: is it an OSM extract?")
+    if layers.buildings.empty and layers.incomplete_buildings:
+        raise EmptyLayerError(
+            f"{path} has {len(layers.incomplete_buildings)} building outlines but none is "
+            "complete: their nodes are missing from the file (an extract cut by a bounding "
+            "box without the ways' nodes). Download it again with complete ways: Overpass "
+            "`(way[building]({{bbox}}); >;); out;`, `osmium extract` (complete_ways, the "
+            "default) or openstreetmap.org's Export"
+        )
     if layers.buildings.empty and layers.building_nodes:
         raise EmptyLayerError(
             f"{path} maps its {layers.building_nodes} buildings only as points (nodes tagged "
@@ -264,9 +276,7 @@ def _read_layers(path: Path, fmt: str) -> OsmLayers:
     """One pass of pyosmium over a sorted OSM file; raises RuntimeError on a bad file."""
     import osmium
 
-    rows: dict[str, list[dict[str, Any]]] = {
-        k: [] for k in ("b", "s", "x", "p", "l", "e", "f", "n")
-    }
+    rows: dict[str, list[Any]] = {k: [] for k in ("b", "s", "x", "p", "l", "e", "f", "n", "w")}
     wkb: dict[str, list[bytes]] = {k: [] for k in ("b", "s", "x", "p", "l", "e", "f")}
     factory = osmium.geom.WKBFactory()
     processor = (
@@ -291,7 +301,14 @@ def _read_layers(path: Path, fmt: str) -> OsmLayers:
         entrances=_frame(rows["e"], wkb["e"]),
         fences=_frame(rows["f"], wkb["f"]),
         building_nodes=len(rows["n"]),
+        incomplete_buildings=_incomplete(rows["w"], rows["b"]),
     )
+
+
+def _incomplete(building_ways: list[str], buildings: list[dict[str, Any]]) -> list[str]:
+    """Building ways that gave no footprint: not closed, or nodes missing from the file."""
+    read = {row["id"] for row in buildings}
+    return [way for way in building_ways if way not in read]
 
 
 def _tags(tags: dict[str, str], columns: tuple[tuple[str, str], ...]) -> dict[str, str | None]:
@@ -343,6 +360,8 @@ def _take_way(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
             wkb["s"].append(geom)
         return
     if tags.get("building", "no") != "no":  # a footprint: read as an area
+        if "w" in rows:  # where the caller tallies them, to name those that give none
+            rows["w"].append(f"w{obj.id}")
         return
     _take_fence(obj, tags, factory, rows, wkb)
     kind = _barrier_line_kind(tags)

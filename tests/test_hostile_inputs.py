@@ -112,6 +112,50 @@ def test_buildings_mapped_only_as_points_are_named_as_such(town_osm, tmp_path, c
     assert not out.exists()
 
 
+def _clip_buildings(root: ET.Element, keep_every: int | None) -> list[str]:
+    """Drop one node of building ways, as a bounding-box cut without complete ways does.
+
+    Every building way loses a node, except every ``keep_every``-th kept whole
+    (None: none kept); returns the ids of the ways cut.
+    """
+    nodes = {n.get("id"): n for n in root.findall("node")}
+    cut = []
+    buildings = [w for w in root.findall("way") if w.find("tag[@k='building']") is not None]
+    for i, way in enumerate(buildings):
+        if keep_every is not None and i % keep_every:
+            continue
+        node = nodes.pop(way.findall("nd")[1].get("ref"), None)
+        if node is not None:
+            root.remove(node)
+        cut.append(f"w{way.get('id')}")
+    return cut
+
+
+def test_an_extract_cut_without_complete_ways_says_how_to_download_it(town_osm, tmp_path, capsys):
+    clipped = _rewrite(town_osm, tmp_path / "bbox.osm", lambda r: _clip_buildings(r, None))
+    out = tmp_path / "out"
+    assert _build(clipped, out) == 2
+    err = capsys.readouterr().err
+    assert "300 building outlines but none is complete" in err and "complete ways" in err
+    assert not out.exists()
+
+
+def test_buildings_cut_at_the_extract_edge_are_named_in_the_warnings(town_osm, tmp_path, capsys):
+    cut: list[str] = []
+    clipped = _rewrite(
+        town_osm, tmp_path / "edge.osm", lambda r: cut.extend(_clip_buildings(r, 50))
+    )
+    out = tmp_path / "out"
+    assert _build(clipped, out) == 0, capsys.readouterr().err
+    _check_build(out)
+    warnings = json.loads((out / "build.json").read_text(encoding="utf-8"))["warnings"]
+    said = [w for w in warnings if "not closed or miss nodes" in w]
+    assert len(cut) == 6 and said and said[0].startswith("6 building outline(s)")
+    assert all(way in said[0] for way in cut)
+    ids = set(gpd.read_file(out / "buildings.geojson")["id"])
+    assert not ids & set(cut) and len(ids) == 300 - len(cut)
+
+
 @pytest.mark.parametrize("case", ["truncated.osm.gz", "empty.osm"])
 def test_a_cut_off_or_empty_osm_file_says_download_again(town_osm, tmp_path, capsys, case):
     path = tmp_path / case

@@ -23,7 +23,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis._errors import EmptyLayerError
-from gis.crs import WGS84
+from gis.crs import WGS84, utm_crs
 from gis.subdistricts import Subdistrict, from_frame
 
 #: Levels tried when none is given: a sub-district (街道) is level 8 in China, a
@@ -69,7 +69,7 @@ def osm_subdistricts(
     frame = by_level[level]
     from gis.grids import number_west_east_north_south
 
-    metric = frame.to_crs(frame.estimate_utm_crs())
+    metric = frame.to_crs(utm_crs(frame))
     points = shapely.get_coordinates(shapely.point_on_surface(metric.geometry.values))
     order = number_west_east_north_south(
         points, row_height=float(np.sqrt(np.median(metric.geometry.area))) / 2
@@ -161,7 +161,7 @@ def _faces(
     if not pieces:
         return []
     frame = gpd.GeoSeries([box], crs=WGS84)
-    crs = frame.estimate_utm_crs()
+    crs = utm_crs(frame)
     to_metric = gpd.GeoSeries([*pieces, box.exterior], crs=WGS84).to_crs(crs).values
     box_m = gpd.GeoSeries([box], crs=WGS84).to_crs(crs).iloc[0]
     noded = shapely.union_all(shapely.intersection(to_metric, box_m.buffer(1e-6)))

@@ -30,7 +30,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis._errors import EmptyLayerError, ManifestError, UnreadableFileError
-from gis.crs import WGS84
+from gis.crs import WGS84, utm_crs
 from gis.sources import OsmLayers, is_osm_file, list_layers, read_osm, read_vector
 from gis.tables import read_table
 from gis.water import MIN_LAND_M2, dry, land_only, open_water
@@ -301,7 +301,7 @@ def built_up_extent(buildings: gpd.GeoDataFrame, *, margin_m: float = 60.0) -> B
             "the extract holds no buildings, so it has no built-up extent: "
             "give a study area polygon (study_area in area.toml)"
         )
-    metric = buildings.to_crs(buildings.estimate_utm_crs())
+    metric = buildings.to_crs(utm_crs(buildings))
     points = shapely.MultiPoint(shapely.get_coordinates(metric.geometry.values))
     hull = shapely.concave_hull(points, ratio=0.2)
     area = hull.buffer(margin_m).buffer(-margin_m / 2)
@@ -339,7 +339,7 @@ def on_land(boundary: BaseGeometry, layers: OsmLayers, *, built_up: bool) -> Lan
     Land
     """
     wgs = gpd.GeoSeries([boundary], crs=WGS84)
-    crs = wgs.estimate_utm_crs()
+    crs = utm_crs(wgs)
     area = wgs.to_crs(crs).iloc[0]
     water = open_water(area, layers.barriers.to_crs(crs))
     notes: list[str] = []
@@ -386,7 +386,7 @@ def _union_polygon(gdf: gpd.GeoDataFrame, what: str) -> BaseGeometry:
 def _clip_layers(layers: OsmLayers, boundary: BaseGeometry) -> OsmLayers:
     """Keep features of the study area; streets a margin beyond it (for walking)."""
     center = boundary.centroid
-    metric_crs = gpd.GeoSeries([center], crs=WGS84).estimate_utm_crs()
+    metric_crs = utm_crs(gpd.GeoSeries([center], crs=WGS84))
     wide = (
         gpd.GeoSeries([boundary], crs=WGS84)
         .to_crs(metric_crs)

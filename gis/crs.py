@@ -7,6 +7,9 @@ WGS 84.  Layers without a CRS are refused, never guessed.
 
 from __future__ import annotations
 
+import functools
+import math
+
 import geopandas as gpd
 from pyproj import CRS
 
@@ -44,13 +47,59 @@ def metric_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, preferred: CRSLike | No
                 f"{preferred} distorts areas by {100 * (scale - 1):+.0f}% here (a web map "
                 "projection, or a zone far from the area), which would skew every household "
                 f"estimate: give the area's UTM or Gauss-Kruger zone, e.g. "
-                f"{gdf.estimate_utm_crs().to_string()}"
+                f"{utm_crs(gdf).to_string()}"
             )
         return crs
     metric = gdf.crs.is_projected and gdf.crs.axis_info[0].unit_name in ("metre", "meter")
     if metric and abs(areal_scale(gdf.crs, gdf) - 1.0) <= MAX_AREAL_DISTORTION:
         return gdf.crs
-    return gdf.estimate_utm_crs()
+    return utm_crs(gdf)
+
+
+#: How close (degrees) to a zone edge or the equator the PROJ database decides the zone.
+_ZONE_EDGE_DEG = 1e-6
+
+
+def utm_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
+    """The WGS 84 UTM zone at the centre of ``gdf``'s bounds, as geopandas estimates it.
+
+    ``GeoSeries.estimate_utm_crs`` asks the PROJ database each time (about
+    0.15 s); the zone of a point is arithmetic: 6° bands from 180°W, north of
+    the equator 326zz, south 327zz.  Points within :data:`_ZONE_EDGE_DEG` of
+    an edge, and beyond the zones' 80°S–84°N, are still asked of the database,
+    so the answer is always the one geopandas gives.
+
+    Parameters
+    ----------
+    gdf
+        Any layer with a CRS.
+
+    Returns
+    -------
+    pyproj.CRS
+    """
+    require_crs(gdf, "layer")
+    w, s, e, n = gdf.total_bounds
+    if not gdf.crs.is_geographic:  # as geopandas: the bounds' corners in WGS 84
+        from pyproj import Transformer
+
+        to_wgs = Transformer.from_crs(gdf.crs, WGS84, always_xy=True)
+        w, s, e, n = to_wgs.transform_bounds(w, s, e, n)
+    lon, lat = (w + e) / 2, (s + n) / 2
+    band = (lon + 180.0) / 6.0
+    near_edge = abs(band - round(band)) * 6.0 < _ZONE_EDGE_DEG or any(
+        abs(lat - edge) < _ZONE_EDGE_DEG for edge in (-80.0, 0.0, 84.0)
+    )
+    odd = not (math.isfinite(lon) and math.isfinite(lat)) or w > e  # empty, or over 180°
+    if odd or near_edge or not -80 <= lat <= 84:
+        return gdf.estimate_utm_crs()
+    zone = min(int(band) + 1, 60)
+    return _epsg((32600 if lat > 0 else 32700) + zone)
+
+
+@functools.lru_cache(maxsize=64)
+def _epsg(code: int) -> CRS:
+    return CRS.from_epsg(code)
 
 
 #: Largest areal scale error of a metric CRS at the data (1%: 3-degree zones reach 0.5%).

@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis._errors import InputError, ManifestError
-from gis.crs import WGS84
+from gis.crs import WGS84, utm_crs
 
 #: Overlap (share of the smaller polygon) still taken for digitising noise.
 OVERLAP_NOISE = 0.01
@@ -131,7 +131,7 @@ def _disjoint(geoms: list[BaseGeometry], codes: list[str], what: str) -> list[Ba
             raise InputError(f"sub-district {code} in {what} has no polygon: draw its territory")
         polys.append(shapely.union_all(parts))
     metric = gpd.GeoSeries(polys, crs=WGS84)
-    metric = metric.to_crs(metric.estimate_utm_crs())
+    metric = metric.to_crs(utm_crs(metric))
     arr = metric.values
     tree = shapely.STRtree(arr)
     left, right = tree.query(arr, predicate="intersects")

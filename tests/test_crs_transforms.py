@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyproj import Transformer
 
-from gis.crs import CGCS2000, gcj02_to_wgs84, outside_china, wgs84_to_gcj02
+from gis.crs import CGCS2000, WGS84, gcj02_to_wgs84, outside_china, utm_crs, wgs84_to_gcj02
 
 # (wgs lat, wgs lon, gcj lat, gcj lon) from the eviltransform test suite
 # (googollee/eviltransform, test.py: Shanghai, Shenzhen, Beijing)
@@ -54,3 +58,24 @@ def test_cgcs2000_is_epsg_4490_and_within_centimetres_of_wgs84() -> None:
     t = Transformer.from_crs("EPSG:4326", CGCS2000, always_xy=True)
     lon, lat = t.transform(118.78, 32.04)
     assert abs(lon - 118.78) < 1e-6 and abs(lat - 32.04) < 1e-6
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    lon=st.floats(-180, 180),
+    lat=st.floats(-80, 84),
+    width=st.floats(0, 0.5),
+    on_zone_edge=st.booleans(),
+    on_equator=st.booleans(),
+)
+def test_the_utm_zone_is_the_one_geopandas_estimates(
+    lon, lat, width, on_zone_edge, on_equator
+) -> None:
+    """The arithmetic zone equals the PROJ database's, at zone edges and the equator too."""
+    lon = round(lon / 6) * 6.0 if on_zone_edge else lon
+    lat = 0.0 if on_equator else lat
+    west, east = max(lon - width, -180.0), min(lon + width, 180.0)
+    box = gpd.GeoSeries([shapely.box(west, lat, east, lat + width)], crs=WGS84)
+    assert utm_crs(box) == box.estimate_utm_crs()
+    metric = box.to_crs(box.estimate_utm_crs())  # from a projected CRS: bounds in WGS 84 first
+    assert utm_crs(metric) == metric.estimate_utm_crs()

@@ -17,8 +17,9 @@ time of each step the command reports on stderr
 (start-up, reading sub-districts, splitting the extract, building the
 sub-districts, merging, writing files), and the peak resident memory of every
 process in the run's process tree (the command, and for dask the nannies and
-workers), sampled every 0.2 s with psutil.  Figures are medians over
-``--repeats`` runs.
+workers, osmium-tool's passes of the split), sampled every 0.2 s with psutil (a
+process's CPU seconds as last sampled: up to 0.2 s of a short one is missed).
+Figures are medians over ``--repeats`` runs.
 
 Usage::
 
@@ -149,7 +150,10 @@ def _read_steps(stream: Any, steps: list[tuple[float, str]]) -> None:
 def _role(p: Any, root: int) -> str:
     if p.pid == root:
         return "command"
-    line = " ".join(p.cmdline())
+    argv = p.cmdline()
+    if argv and Path(argv[0]).name == "osmium":  # the split's C++ passes (gis.split)
+        return "osmium-tool"
+    line = " ".join(argv)
     if "resource_tracker" in line:
         return "other"
     return "dask worker" if "spawn_main" in line else "other"

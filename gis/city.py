@@ -35,6 +35,7 @@ from gis.area import Land
 from gis.cityfolder import write_city_folder, write_part_layers
 from gis.crs import WGS84
 from gis.pipeline import BuildOptions, Progress, build_layers, make_area_grids
+from gis.split import split_note
 from gis.subdistricts import Subdistrict
 
 #: Compressed OSM XML, read by pyosmium as it is.
@@ -72,6 +73,8 @@ class PartTask:
     part: Path
     subdistrict: Subdistrict
     boundary: BaseGeometry
+    #: how far past ``boundary`` the part's streets, barriers and POIs reach (degrees)
+    margin_deg: float
     city: CityInput
     options: BuildOptions
 
@@ -175,7 +178,7 @@ def build_city(
         given = read_vector(options.communities, what="community boundaries")
         city = replace(city, communities=given)
     with _work_folder(out_dir) as work:
-        step("splitting the extract by sub-district")
+        step(f"splitting the extract by sub-district{split_note()}")
         tasks = split_city(city, options, work)
         step("building sub-districts")
         parts = run_parts(tasks, workers=workers, scheduler=scheduler, on_part=on_part)
@@ -285,7 +288,7 @@ def split_city(city: CityInput, options: BuildOptions, work: Path) -> list[PartT
     """
     from gis.area import STREET_MARGIN_M
     from gis.crs import metric_crs
-    from gis.split import split_osm
+    from gis.split import degrees, split_osm
 
     subs = sorted(city.subdistricts, key=lambda s: (s.admin_code or city.admin_code, s.code))
     boundaries = [_clip(s.polygon, city.study_area) for s in subs]
@@ -297,12 +300,18 @@ def split_city(city: CityInput, options: BuildOptions, work: Path) -> list[PartT
         )
     union = gpd.GeoSeries([shapely.union_all([b for _, b in kept])], crs=WGS84)
     crs = metric_crs(union, preferred=options.crs or city.crs).to_string()
-    margin = [_degrees(STREET_MARGIN_M * 1.05, b) for _, b in kept]
+    margin = [degrees(STREET_MARGIN_M * 1.05, b) for _, b in kept]
     split = split_osm(city.osm, [b for _, b in kept], work, margin_deg=margin)
     part_options = replace(options, crs=crs, communities=None, population_total=None)
     return [
         PartTask(
-            index=i, part=split.parts[i], subdistrict=s, boundary=b, city=city, options=part_options
+            index=i,
+            part=split.parts[i],
+            subdistrict=s,
+            boundary=b,
+            margin_deg=margin[i],
+            city=city,
+            options=part_options,
         )
         for i, (s, b) in enumerate(kept)
     ]
@@ -312,14 +321,6 @@ def _clip(polygon: BaseGeometry, study: BaseGeometry | None) -> BaseGeometry:
     if study is None:
         return polygon
     return shapely.intersection(polygon, study)
-
-
-def _degrees(metres: float, polygon: BaseGeometry) -> float:
-    """A buffer in degrees at least ``metres`` wide everywhere in ``polygon``."""
-    import math
-
-    lat = max(abs(polygon.bounds[1]), abs(polygon.bounds[3]))
-    return metres / (111_320.0 * max(math.cos(math.radians(lat)), 0.05))
 
 
 def build_part(task: PartTask) -> PartResult:
@@ -338,7 +339,7 @@ def build_part(task: PartTask) -> PartResult:
     from gis.split import read_part
 
     sub, city = task.subdistrict, task.city
-    features = read_part(task.part)
+    features = read_part(task.part, task.boundary, task.margin_deg)
     land = on_land(task.boundary, features, built_up=False)  # grids on land, as one area's
     land = replace(land, boundary=_without_slivers(land, task.options.crs))
     layers = _clip_layers(features, land.boundary)

@@ -5,7 +5,8 @@
 #
 #   bash scripts/setup.sh            Python + npm only (enough to run gridplan)
 #   bash scripts/setup.sh --system   also, as root, Debian's Chromium, CJK fonts,
-#                                    PostgreSQL with PostGIS and GDAL for the tests
+#                                    PostgreSQL with PostGIS and GDAL for the tests,
+#                                    and osmium-tool (the C++ split of a city build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,7 @@ if [[ "${1:-}" == "--system" ]]; then
   command -v pg_ctlcluster >/dev/null || need+=(postgresql)
   ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-postgis)
   command -v ogrinfo >/dev/null || need+=(gdal-bin)  # GDAL's OAPIF client for the OGC tests
+  command -v osmium >/dev/null || need+=(osmium-tool)  # splits a city's extract (gis/split.py)
   if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
       echo "setup: need root to apt-get install ${need[*]}" >&2; exit 1

@@ -47,15 +47,27 @@ LAYERS = ("grids", "buildings", "communities", "streets", "pois", "boundary", "s
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Adlershof in six sub-districts, built in process, on 1 and on 2 dask workers."""
+    """Adlershof in six sub-districts, built in process, on 1 and on 2 dask workers.
+
+    Each split with osmium-tool, and once more in process with the pyosmium
+    split a user without osmium-tool gets ("fallback", its progress lines kept).
+    """
+    import gis.split
+
+    assert gis.split.osmium_tool() is not None, "osmium-tool is installed by scripts/setup.sh"
     base = tmp_path_factory.mktemp("city")
     subs = base / "subdistricts.geojson"
     box_subdistricts(ADLERSHOF_BOUNDS, 3, 2).to_file(subs, driver="GeoJSON")
     source = ADLERSHOF
-    out = {}
+    out: dict[str, Any] = {}
     for label, workers in (("process", None), ("one", 1), ("two", 2)):
         out[label] = base / label
         out[f"{label}_result"] = build_city(source, out[label], subdistricts=subs, workers=workers)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gis.split, "osmium_tool", lambda: None)
+        steps: list[str] = []
+        out["fallback"], out["fallback_steps"] = base / "fallback", steps
+        build_city(source, out["fallback"], subdistricts=subs, progress=steps.append)
     out["subdistricts"] = subs
     out["source"] = source
     return out
@@ -72,6 +84,17 @@ def test_the_same_city_whatever_the_number_of_workers(city: dict[str, Any]) -> N
         ).read_bytes()
     grids = read_layer(city["two"], "grids")
     assert len(grids) > 20  # a real build, not an empty one
+
+
+def test_the_same_city_whichever_split(city: dict[str, Any]) -> None:
+    # without osmium-tool the pyosmium split runs, says so, and the city is the same
+    assert any("install osmium-tool" in step for step in city["fallback_steps"])
+    for name in LAYERS:
+        reference = (city["process"] / f"{name}.geojson").read_bytes()
+        assert (city["fallback"] / f"{name}.geojson").read_bytes() == reference, name
+    assert (city["fallback"] / "adjacency.csv").read_bytes() == (
+        city["process"] / "adjacency.csv"
+    ).read_bytes()
 
 
 def test_grids_nest_in_their_subdistrict_and_carry_its_code(city: dict[str, Any]) -> None:
@@ -203,7 +226,8 @@ def test_walks_across_subdistrict_lines_match_the_whole_network(city: dict[str, 
     # the whole extract's network, as one build of the city's territory would keep it
     boundary = shapely.union_all(read_layer(folder, "subdistricts").geometry.values)
     work = folder.parent / "whole"
-    whole = read_part(split_osm(city["source"], [boundary], work, margin_deg=[0.0]).parts[0])
+    split = split_osm(city["source"], [boundary], work, margin_deg=[0.0])
+    whole = read_part(split.parts[0], boundary, 0.0)
     layers = _clip_layers(whole, boundary)
     services, _ = default_services(read_layer(folder, "pois"))
     truth = compute_coverage(
@@ -295,8 +319,9 @@ def test_nine_digit_codes_set_the_admin_part(tmp_path: Path) -> None:
     from gis.pipeline import BuildOptions
     from gis.split import read_part, split_osm
 
-    whole = split_osm(source, [shapely.box(13.5, 52.4, 13.6, 52.5)], tmp_path / "w", margin_deg=[0])
-    ids = read_part(whole.parts[0]).buildings["id"].head(400).tolist()[::40]  # ten buildings
+    box = shapely.box(13.5, 52.4, 13.6, 52.5)
+    whole = split_osm(source, [box], tmp_path / "w", margin_deg=[0])
+    ids = read_part(whole.parts[0], box, 0).buildings["id"].head(400).tolist()[::40]  # ten
     table = tmp_path / "households.csv"
     pd.DataFrame({"building_id": ids, "households": [7] * len(ids)}).to_csv(table, index=False)
     options = BuildOptions(households=table)

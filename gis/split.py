@@ -349,13 +349,35 @@ def _chunks(path: Path, polygon: BaseGeometry, margin_deg: float) -> Iterator[Ch
         yield from _unpickled(path)
         return
     ids = _OriginalIds(path.parent / "ids")  # the ids before osmium renumber
-    inner_tree, wide_tree = _trees([polygon], [margin_deg])
-    for rows, wkb in _batches(path / "buildings.pbf"):
-        chunk = _route(rows, wkb, inner_tree, wide_tree, 1)[0][0]
-        if "b" in chunk:
-            yield {"b": (ids.restore(chunk["b"][0]), chunk["b"][1])}
+    rows, wkb = _buildings(path / "buildings.pbf")
+    points = shapely.point_on_surface(shapely.from_wkb(np.array(wkb, dtype=object)))
+    shapely.prepare(polygon)
+    inside = np.flatnonzero(shapely.within(points, polygon)).tolist()
+    yield {"b": (ids.restore([rows[i] for i in inside]), [wkb[i] for i in inside])}
     for chunk in _unpickled(path / "others.pickle"):
         yield {k: (ids.restore(r), w) for k, (r, w) in chunk.items() if k != "b"}
+
+
+def _buildings(path: Path) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """The buildings of an extract (only areas give them: nodes and ways are not looked at)."""
+    import osmium
+
+    rows: Rows = {k: [] for k in _KINDS}
+    wkb: Blobs = {k: [] for k in _KINDS}
+    factory = osmium.geom.WKBFactory()
+    try:
+        processor: Any = (
+            osmium.FileProcessor(osmium.io.File(str(path)))
+            .with_locations()
+            .with_areas()
+            .with_filter(osmium.filter.EmptyTagFilter())
+        )
+        for obj in processor:
+            if obj.is_area():
+                sources._take_area(obj, factory, rows, wkb)
+    except RuntimeError as exc:
+        raise UnreadableFileError(f"cannot read the part {path}: {exc}; split again") from exc
+    return rows["b"], wkb["b"]
 
 
 def _unpickled(path: Path) -> Iterator[Chunk]:

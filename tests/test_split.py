@@ -180,5 +180,5 @@ def test_a_cut_off_extract_is_refused_clearly(tool: bool, tmp_path: Path) -> Non
     cut = tmp_path / "cut.osm.pbf"
     cut.write_bytes(TOWN.read_bytes()[: TOWN.stat().st_size // 2])
     box = shapely.box(24.0, 60.0, 25.0, 61.0)
-    with pytest.raises(UnreadableFileError, match="cut.osm.pbf"):
+    with pytest.raises(UnreadableFileError, match=r"cut\.osm\.pbf"):
         split_osm(cut, [box], tmp_path / "parts", margin_deg=[0.001], tool=tool)

@@ -182,11 +182,26 @@ def regions(tess: Tessellation, labels: np.ndarray) -> list[tuple[BaseGeometry, 
     outlines = shapely.boundary(tess.shapes[hit]) if len(hit) else np.array([], dtype=object)
     faces = _faces(tess.block, np.concatenate([cut, outlines]))
     face_label = _label_faces(tess, labels, faces, hit)
-    out: list[tuple[BaseGeometry, int]] = []
-    for label in np.unique(face_label).tolist():
-        merged = shapely.coverage_union_all(faces[face_label == label])
-        out.extend((p, int(label)) for p in shapely.get_parts(merged) if p.area > 0)
+    found, merged = _union_by_label(faces, face_label)
+    parts, owner = shapely.get_parts(merged, return_index=True)
+    keep = shapely.area(parts) > 0
+    out = [(p, int(found[o])) for p, o in zip(parts[keep], owner[keep], strict=True)]
     return _absorb_specks(out)
+
+
+def _union_by_label(faces: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The labels of ``faces`` and, for each, the union of its faces (one GEOS call).
+
+    The faces of each label, in their order, fill a row of a table padded with
+    None, which shapely dissolves row by row.
+    """
+    found, inverse = np.unique(labels, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse, minlength=len(found))
+    rank = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
+    table = np.full((len(found), int(counts.max())), None, dtype=object)
+    table[inverse[order], rank] = faces[order]
+    return found, shapely.coverage_union_all(table, axis=1)
 
 
 #: Pieces smaller than this (m²) are rounding specks, given to a neighbour.

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gis.area import load_area
-from gis.blocks import enclose, shared_lengths
+from gis.blocks import coverage_shared_lengths, enclose, shared_lengths
 from gis.grids import (
     Buildings,
     GridTargets,
@@ -132,6 +132,30 @@ def test_streets_cut_blocks_and_corner_touches_are_not_adjacent():
     pairs = shared_lengths(faces)
     assert len(pairs) == 4  # the diagonal pairs only touch at the centre
     assert all(length == pytest.approx(50) for length in pairs.values())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(2, 60),
+    holes=st.booleans(),
+)
+def test_shared_borders_of_a_clean_coverage_match_the_overlay(seed, n, holes):
+    """Matching segments finds the neighbours and lengths the overlay finds (no corner touch)."""
+    rng = np.random.default_rng(seed)
+    square = shapely.box(0, 0, 1000, 1000)
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(rng.random((n, 2)) * 1000))
+    )
+    cells = shapely.intersection(cells, square)
+    if holes:  # a cell with a hole and the island filling it
+        island = shapely.buffer(shapely.Point(shapely.get_coordinates(cells[0].centroid)[0]), 5.0)
+        cells = np.concatenate([[cells[0].difference(island)], cells[1:], [island]])
+    cells = shapely.coverage_clean(cells[shapely.area(cells) > 0])
+    overlay = shared_lengths(cells)
+    matched = coverage_shared_lengths(cells)
+    assert matched.keys() == overlay.keys()
+    assert all(matched[pair] == pytest.approx(overlay[pair], rel=1e-12) for pair in overlay)
 
 
 def test_a_dangling_street_does_not_cut_a_block():

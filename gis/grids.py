@@ -136,9 +136,10 @@ def cut_and_code(
     polygons: list[BaseGeometry] = []
     members: list[np.ndarray] = []
     blocks = enclose_many(communities, lines)
+    block_members = _assign_blocks(blocks, buildings, per_community)
     for seq, c in enumerate(_reading_order(communities).tolist(), start=1):
         community_codes[c] = f"{prefix}{seq:03d}"
-        gridset = _grids_of_blocks(blocks[c], buildings, per_community[c], targets)
+        gridset = _grids_of_blocks(blocks[c], block_members[c], buildings, targets)
         order = _reading_order(gridset.polygons)
         if len(order) > 999:
             raise InfeasibleError(
@@ -200,32 +201,22 @@ def make_grids(
     GridSet
         Polygons tiling ``community`` and, for each, the indices of its buildings.
     """
-    # blocks enclosed by streets and barriers, cut into grids
-    return _grids_of_blocks(enclose(community, lines), buildings, members, targets)
+    # blocks enclosed by streets and barriers, and the buildings of each
+    blocks = enclose(community, lines)
+    block_members = _assign(blocks, buildings, members)
+    # cut into grids
+    return _grids_of_blocks(blocks, block_members, buildings, targets)
 
 
 def _grids_of_blocks(
-    blocks: list[BaseGeometry], buildings: Buildings, members: np.ndarray, targets: GridTargets
+    blocks: list[BaseGeometry],
+    block_members: list[np.ndarray],
+    buildings: Buildings,
+    targets: GridTargets,
 ) -> GridSet:
-    """:func:`make_grids` of a community already cut into ``blocks``."""
-    # 1. the buildings of each block
-    block_members = _assign(blocks, buildings, members)
+    """:func:`make_grids` of a community already cut into ``blocks`` holding ``block_members``."""
     # 2. split blocks holding too many households or residents between their buildings
-    full = [i for i, idx in enumerate(block_members) if _too_full(idx, buildings, targets)]
-    cells = tessellate_blocks(
-        [blocks[i] for i in full], [buildings.shapes[block_members[i]] for i in full]
-    )
-    split = dict(zip(full, cells, strict=True))
-    pieces: list[BaseGeometry] = []
-    piece_members: list[np.ndarray] = []
-    for i, (block, idx) in enumerate(zip(blocks, block_members, strict=True)):
-        if i not in split:  # fits the targets: the block is a piece as it is
-            pieces.append(block)
-            piece_members.append(idx)
-            continue
-        for poly, sub in split_block(block, idx, buildings, targets, split[i]):
-            pieces.append(poly)
-            piece_members.append(sub)
+    pieces, piece_members = _split_full_blocks(blocks, block_members, buildings, targets)
     # 3. snap the pieces into an exact coverage (shared edges vertex for vertex)
     pieces, piece_members = _clean_coverage(pieces, piece_members, buildings)
     # 4. merge slivers and blocks holding too few into neighbours
@@ -233,6 +224,34 @@ def _grids_of_blocks(
     polygons = [_union(pieces, group) for group in groups]
     grouped = [np.concatenate([piece_members[i] for i in group]) for group in groups]
     return GridSet(polygons=polygons, members=grouped)
+
+
+def _split_full_blocks(
+    blocks: list[BaseGeometry],
+    members: list[np.ndarray],
+    buildings: Buildings,
+    targets: GridTargets,
+) -> tuple[list[BaseGeometry], list[np.ndarray]]:
+    """Blocks that fit the targets as they are, the others split (:func:`split_block`).
+
+    The cells of all blocks to split are made at once (:func:`tessellate_blocks`).
+    """
+    full = [i for i, idx in enumerate(members) if _too_full(idx, buildings, targets)]
+    cells = tessellate_blocks(
+        [blocks[i] for i in full], [buildings.shapes[members[i]] for i in full]
+    )
+    split = dict(zip(full, cells, strict=True))
+    pieces: list[BaseGeometry] = []
+    piece_members: list[np.ndarray] = []
+    for i, (block, idx) in enumerate(zip(blocks, members, strict=True)):
+        if i not in split:
+            pieces.append(block)
+            piece_members.append(idx)
+            continue
+        for poly, sub in split_block(block, idx, buildings, targets, split[i]):
+            pieces.append(poly)
+            piece_members.append(sub)
+    return pieces, piece_members
 
 
 def _clean_coverage(
@@ -279,7 +298,7 @@ def assign_points(
     owner = np.full(len(members), -1, dtype=np.int64)
     order = np.lexsort((which, found))  # first polygon per point
     found, which = found[order], which[order]
-    first = np.unique(found, return_index=True)[1]
+    first = np.flatnonzero(np.diff(found, prepend=-1))  # found is sorted and >= 0
     owner[found[first]] = which[first]
     lost = np.flatnonzero(owner < 0)
     if len(lost):
@@ -295,6 +314,43 @@ def _assign(
 ) -> list[np.ndarray]:
     """:func:`assign_points` of the inside points of ``buildings``."""
     return assign_points(polygons, buildings.points, members, point_geoms=buildings.point_geoms)
+
+
+def _assign_blocks(
+    blocks: list[list[BaseGeometry]], buildings: Buildings, members: list[np.ndarray]
+) -> list[list[np.ndarray]]:
+    """:func:`assign_points` of each community's ``members`` to its ``blocks``, in one query.
+
+    A building goes to a block of its own community only; within it, as
+    :func:`assign_points` does, to the first block it lies in, else the nearest.
+    """
+    counts = [len(b) for b in blocks]
+    every_block = np.array([g for group in blocks for g in group], dtype=object)
+    block_group = np.repeat(np.arange(len(blocks)), counts)
+    block_first = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    everyone = np.concatenate([*members, np.array([], dtype=np.int64)]).astype(np.int64)
+    point_group = np.repeat(np.arange(len(members)), [len(m) for m in members])
+    pts = buildings.point_geoms[everyone]
+    found, which = shapely.STRtree(every_block).query(pts, predicate="intersects")
+    mine = block_group[which] == point_group[found]
+    found, which = found[mine], which[mine]
+    order = np.lexsort((which, found))  # first block per point
+    found, which = found[order], which[order]
+    owner = np.full(len(everyone), -1, dtype=np.int64)
+    first = np.flatnonzero(np.diff(found, prepend=-1))
+    owner[found[first]] = which[first]
+    lost = np.flatnonzero(owner < 0)
+    for group in np.unique(point_group[lost]).tolist():  # rounding specks: the nearest block
+        here = lost[point_group[lost] == group]
+        tree = shapely.STRtree(np.asarray(blocks[group], dtype=object))
+        owner[here] = block_first[group] + tree.nearest(pts[here])
+    order = np.argsort(owner, kind="stable")  # members stay in their given order
+    bounds = np.searchsorted(owner[order], np.arange(len(every_block) + 1))
+    ordered = everyone[order]
+    return [
+        [ordered[bounds[i] : bounds[i + 1]] for i in range(block_first[g], block_first[g + 1])]
+        for g in range(len(blocks))
+    ]
 
 
 def split_block(
@@ -409,7 +465,7 @@ def _metis(graph: sparse.csr_matrix, weight: np.ndarray, k: int) -> np.ndarray:
         except (RuntimeError, ValueError):
             continue
         parts = np.asarray(found, dtype=np.int64)
-        if len(np.unique(parts)) == k:
+        if np.count_nonzero(np.bincount(parts, minlength=k)) == k:
             return parts
     return _grow(graph, weight, k)
 

@@ -17,6 +17,7 @@ import heapq
 import math
 from dataclasses import dataclass, replace
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -27,6 +28,9 @@ from shapely.geometry.base import BaseGeometry
 from gis._errors import InfeasibleError
 from gis.blocks import coverage_shared_lengths, enclose, enclose_many, shared_lengths
 from gis.tessellation import Tessellation, regions, tessellate_blocks
+
+if TYPE_CHECKING:
+    import pymetis
 
 
 @dataclass(frozen=True)
@@ -330,7 +334,8 @@ def _assign_blocks(
     block_first = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     everyone = np.concatenate([*members, np.array([], dtype=np.int64)]).astype(np.int64)
     point_group = np.repeat(np.arange(len(members)), [len(m) for m in members])
-    pts = buildings.point_geoms[everyone]
+    geoms = buildings.point_geoms
+    pts = shapely.points(buildings.points[everyone]) if geoms is None else geoms[everyone]
     found, which = shapely.STRtree(every_block).query(pts, predicate="intersects")
     mine = block_group[which] == point_group[found]
     found, which = found[mine], which[mine]
@@ -471,7 +476,7 @@ def _metis(graph: sparse.csr_matrix, weight: np.ndarray, k: int) -> np.ndarray:
 
 
 @cache
-def _metis_options(contig: int) -> object:
+def _metis_options(contig: int) -> pymetis.Options:
     """METIS options (seeded), made once per ``contig``."""
     import pymetis
 

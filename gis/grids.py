@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -24,8 +26,11 @@ from scipy.sparse import csgraph
 from shapely.geometry.base import BaseGeometry
 
 from gis._errors import InfeasibleError
-from gis.blocks import enclose, shared_lengths
-from gis.tessellation import Tessellation, regions, tessellate, tessellate_blocks
+from gis.blocks import coverage_shared_lengths, enclose, enclose_many, shared_lengths
+from gis.tessellation import Tessellation, regions, tessellate_blocks
+
+if TYPE_CHECKING:
+    import pymetis
 
 
 @dataclass(frozen=True)
@@ -65,12 +70,16 @@ class Buildings:
         The footprints, used to find cuts that miss buildings.
     households, population
         Per building.
+    point_geoms
+        The inside points as shapely Points, when made already (cutting
+        makes them once and indexes them per block).
     """
 
     points: np.ndarray
     shapes: np.ndarray
     households: np.ndarray
     population: np.ndarray
+    point_geoms: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -124,14 +133,17 @@ def cut_and_code(
     InfeasibleError
         When a community would hold more than the 999 grids a code allows.
     """
-    per_community = assign_points(communities, buildings.points, np.arange(len(buildings.points)))
+    buildings = _indexed(buildings)
+    per_community = _assign(communities, buildings, np.arange(len(buildings.points)))
     community_codes = [""] * len(communities)
     codes: list[str] = []
     polygons: list[BaseGeometry] = []
     members: list[np.ndarray] = []
+    blocks = enclose_many(communities, lines)
+    block_members = _assign_blocks(blocks, buildings, per_community)
     for seq, c in enumerate(_reading_order(communities).tolist(), start=1):
         community_codes[c] = f"{prefix}{seq:03d}"
-        gridset = make_grids(communities[c], lines, buildings, per_community[c], targets)
+        gridset = _grids_of_blocks(blocks[c], block_members[c], buildings, targets)
         order = _reading_order(gridset.polygons)
         if len(order) > 999:
             raise InfeasibleError(
@@ -143,6 +155,20 @@ def cut_and_code(
             polygons.append(gridset.polygons[g])
             members.append(gridset.members[g])
     return CodedGrids(codes, polygons, members, community_codes, per_community)
+
+
+def _indexed(buildings: Buildings) -> Buildings:
+    """``buildings`` with footprints as a plain array and inside points made once.
+
+    Cutting takes the footprints and points of every block by index: a plain
+    object array indexes faster than a GeoPandas one, and Points made once need
+    not be made again per block.
+    """
+    return replace(
+        buildings,
+        shapes=np.asarray(buildings.shapes, dtype=object),
+        point_geoms=shapely.points(buildings.points),
+    )
 
 
 def _reading_order(polygons: list[BaseGeometry]) -> np.ndarray:
@@ -179,28 +205,57 @@ def make_grids(
     GridSet
         Polygons tiling ``community`` and, for each, the indices of its buildings.
     """
-    # 1. blocks enclosed by streets and barriers
+    # blocks enclosed by streets and barriers, and the buildings of each
     blocks = enclose(community, lines)
-    block_members = assign_points(blocks, buildings.points, members)
+    block_members = _assign(blocks, buildings, members)
+    # cut into grids
+    return _grids_of_blocks(blocks, block_members, buildings, targets)
+
+
+def _grids_of_blocks(
+    blocks: list[BaseGeometry],
+    block_members: list[np.ndarray],
+    buildings: Buildings,
+    targets: GridTargets,
+) -> GridSet:
+    """:func:`make_grids` of a community already cut into ``blocks`` holding ``block_members``."""
     # 2. split blocks holding too many households or residents between their buildings
-    full = [i for i, idx in enumerate(block_members) if _too_full(idx, buildings, targets)]
-    cells = tessellate_blocks(
-        [blocks[i] for i in full], [buildings.shapes[block_members[i]] for i in full]
-    )
-    tessellated = dict(zip(full, cells, strict=True))
-    pieces: list[BaseGeometry] = []
-    piece_members: list[np.ndarray] = []
-    for i, (block, idx) in enumerate(zip(blocks, block_members, strict=True)):
-        for poly, sub in split_block(block, idx, buildings, targets, cells=tessellated.get(i)):
-            pieces.append(poly)
-            piece_members.append(sub)
+    pieces, piece_members = _split_full_blocks(blocks, block_members, buildings, targets)
     # 3. snap the pieces into an exact coverage (shared edges vertex for vertex)
     pieces, piece_members = _clean_coverage(pieces, piece_members, buildings)
     # 4. merge slivers and blocks holding too few into neighbours
-    groups = merge_regions(pieces, piece_members, buildings, targets)
+    groups = merge_regions(pieces, piece_members, buildings, targets, coverage=True)
     polygons = [_union(pieces, group) for group in groups]
     grouped = [np.concatenate([piece_members[i] for i in group]) for group in groups]
     return GridSet(polygons=polygons, members=grouped)
+
+
+def _split_full_blocks(
+    blocks: list[BaseGeometry],
+    members: list[np.ndarray],
+    buildings: Buildings,
+    targets: GridTargets,
+) -> tuple[list[BaseGeometry], list[np.ndarray]]:
+    """Blocks that fit the targets as they are, the others split (:func:`split_block`).
+
+    The cells of all blocks to split are made at once (:func:`tessellate_blocks`).
+    """
+    full = [i for i, idx in enumerate(members) if _too_full(idx, buildings, targets)]
+    cells = tessellate_blocks(
+        [blocks[i] for i in full], [buildings.shapes[members[i]] for i in full]
+    )
+    split = dict(zip(full, cells, strict=True))
+    pieces: list[BaseGeometry] = []
+    piece_members: list[np.ndarray] = []
+    for i, (block, idx) in enumerate(zip(blocks, members, strict=True)):
+        if i not in split:
+            pieces.append(block)
+            piece_members.append(idx)
+            continue
+        for poly, sub in split_block(block, idx, buildings, targets, split[i]):
+            pieces.append(poly)
+            piece_members.append(sub)
+    return pieces, piece_members
 
 
 def _clean_coverage(
@@ -208,37 +263,46 @@ def _clean_coverage(
 ) -> tuple[list[BaseGeometry], list[np.ndarray]]:
     """Snap pieces into an exact coverage; a piece that cleaning splits becomes several."""
     cleaned = shapely.coverage_clean(np.asarray(pieces, dtype=object))
+    parts, owner = shapely.get_parts(cleaned, return_index=True)
+    keep = shapely.area(parts) > 0
+    parts, owner = parts[keep], owner[keep]
+    bounds = np.searchsorted(owner, np.arange(len(pieces) + 1))
     out: list[BaseGeometry] = []
     out_members: list[np.ndarray] = []
-    for poly, idx in zip(cleaned, members, strict=True):
-        parts = [p for p in shapely.get_parts(poly) if p.area > 0]
-        if len(parts) == 1:
-            out.append(parts[0])
+    for i, idx in enumerate(members):
+        mine = parts[bounds[i] : bounds[i + 1]]
+        if len(mine) == 1:
+            out.append(mine[0])
             out_members.append(idx)
             continue
-        out.extend(parts)
-        out_members.extend(assign_points(parts, buildings.points, idx))
+        out.extend(mine)
+        out_members.extend(_assign(list(mine), buildings, idx))
     return out, out_members
 
 
 def assign_points(
-    polygons: list[BaseGeometry], points: np.ndarray, members: np.ndarray
+    polygons: list[BaseGeometry],
+    points: np.ndarray,
+    members: np.ndarray,
+    *,
+    point_geoms: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """Which of ``members`` (indices into ``points``) lies in each polygon.
 
     A point on a shared border goes to the first polygon; a point in none (a
     rounding speck) goes to the nearest.  Every member lands in exactly one.
+    ``point_geoms`` are ``points`` as shapely Points, when made already.
     """
     if len(members) == 0:
         return [np.array([], dtype=np.int64) for _ in polygons]
     geoms = np.asarray(polygons, dtype=object)
     tree = shapely.STRtree(geoms)
-    pts = shapely.points(points[members])
+    pts = shapely.points(points[members]) if point_geoms is None else point_geoms[members]
     found, which = tree.query(pts, predicate="intersects")
     owner = np.full(len(members), -1, dtype=np.int64)
     order = np.lexsort((which, found))  # first polygon per point
     found, which = found[order], which[order]
-    first = np.unique(found, return_index=True)[1]
+    first = np.flatnonzero(np.diff(found, prepend=-1))  # found is sorted and >= 0
     owner[found[first]] = which[first]
     lost = np.flatnonzero(owner < 0)
     if len(lost):
@@ -249,41 +313,79 @@ def assign_points(
     return [ordered[bounds[i] : bounds[i + 1]] for i in range(len(polygons))]
 
 
+def _assign(
+    polygons: list[BaseGeometry], buildings: Buildings, members: np.ndarray
+) -> list[np.ndarray]:
+    """:func:`assign_points` of the inside points of ``buildings``."""
+    return assign_points(polygons, buildings.points, members, point_geoms=buildings.point_geoms)
+
+
+def _assign_blocks(
+    blocks: list[list[BaseGeometry]], buildings: Buildings, members: list[np.ndarray]
+) -> list[list[np.ndarray]]:
+    """:func:`assign_points` of each community's ``members`` to its ``blocks``, in one query.
+
+    A building goes to a block of its own community only; within it, as
+    :func:`assign_points` does, to the first block it lies in, else the nearest.
+    """
+    counts = [len(b) for b in blocks]
+    every_block = np.array([g for group in blocks for g in group], dtype=object)
+    block_group = np.repeat(np.arange(len(blocks)), counts)
+    block_first = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    everyone = np.concatenate([*members, np.array([], dtype=np.int64)]).astype(np.int64)
+    point_group = np.repeat(np.arange(len(members)), [len(m) for m in members])
+    geoms = buildings.point_geoms
+    pts = shapely.points(buildings.points[everyone]) if geoms is None else geoms[everyone]
+    found, which = shapely.STRtree(every_block).query(pts, predicate="intersects")
+    mine = block_group[which] == point_group[found]
+    found, which = found[mine], which[mine]
+    order = np.lexsort((which, found))  # first block per point
+    found, which = found[order], which[order]
+    owner = np.full(len(everyone), -1, dtype=np.int64)
+    first = np.flatnonzero(np.diff(found, prepend=-1))
+    owner[found[first]] = which[first]
+    lost = np.flatnonzero(owner < 0)
+    for group in np.unique(point_group[lost]).tolist():  # rounding specks: the nearest block
+        here = lost[point_group[lost] == group]
+        tree = shapely.STRtree(np.asarray(blocks[group], dtype=object))
+        owner[here] = block_first[group] + tree.nearest(pts[here])
+    order = np.argsort(owner, kind="stable")  # members stay in their given order
+    bounds = np.searchsorted(owner[order], np.arange(len(every_block) + 1))
+    ordered = everyone[order]
+    return [
+        [ordered[bounds[i] : bounds[i + 1]] for i in range(block_first[g], block_first[g + 1])]
+        for g in range(len(blocks))
+    ]
+
+
 def split_block(
     block: BaseGeometry,
     members: np.ndarray,
     buildings: Buildings,
     targets: GridTargets,
-    *,
-    cells: Tessellation | None = None,
+    cells: Tessellation,
 ) -> list[tuple[BaseGeometry, np.ndarray]]:
     """Split a block that holds too many households along the gaps between its buildings.
 
-    The block is cut into one cell per building (:func:`gis.tessellation.tessellate`);
-    the cell graph is partitioned into contiguous groups of about the target
-    household count, with the shortest boundaries (:func:`partition_buildings`);
-    each group's cells, with its footprints made whole, become a piece.  No
-    footprint is cut; a building that alone holds more than the maximum is a
-    piece of its own.
-
-    ``cells`` is the block's tessellation when already made
-    (:func:`gis.tessellation.tessellate_blocks` does many blocks at once).
+    The block's cells (one per building, :func:`gis.tessellation.tessellate_blocks`)
+    are partitioned into contiguous groups of about the target household count,
+    with the shortest boundaries (:func:`partition_buildings`); each group's
+    cells, with its footprints made whole, become a piece.  No footprint is
+    cut; a building that alone holds more than the maximum is a piece of its own.
 
     Returns
     -------
     list of (polygon, member indices)
         Pieces tiling ``block``.
     """
-    if not _too_full(members, buildings, targets):
-        return [(block, members)]
     hh = buildings.households[members]
     pop = buildings.population[members]
-    tess = cells if cells is not None else tessellate(block, buildings.shapes[members])
-    labels = partition_buildings(tess.graph, hh, pop, targets)
-    pieces = [poly for poly, _ in regions(tess, labels)]
+    labels = partition_buildings(cells.graph, hh, pop, targets)
+    pieces = [poly for poly, _ in regions(cells, labels)]
     if len(pieces) < 2:
         return [(block, members)]
-    return list(zip(pieces, assign_points(pieces, buildings.points, members), strict=True))
+    assigned = _assign(pieces, buildings, members)
+    return list(zip(pieces, assigned, strict=True))
 
 
 def partition_buildings(
@@ -354,7 +456,7 @@ def _metis(graph: sparse.csr_matrix, weight: np.ndarray, k: int) -> np.ndarray:
     # METIS complains on stdout (and leaves parts empty) when parts are nearly single buildings
     tries = (1, 0) if n >= METIS_MIN_PER_PART * k else ()
     for contig in tries:  # METIS refuses contiguous parts of a disconnected graph
-        options = pymetis.Options(seed=0, ufactor=30, contig=contig, niter=20, ncuts=3)
+        options = _metis_options(contig)
         try:
             _, found = pymetis.part_graph(
                 k,
@@ -368,9 +470,17 @@ def _metis(graph: sparse.csr_matrix, weight: np.ndarray, k: int) -> np.ndarray:
         except (RuntimeError, ValueError):
             continue
         parts = np.asarray(found, dtype=np.int64)
-        if len(np.unique(parts)) == k:
+        if np.count_nonzero(np.bincount(parts, minlength=k)) == k:
             return parts
     return _grow(graph, weight, k)
+
+
+@cache
+def _metis_options(contig: int) -> pymetis.Options:
+    """METIS options (seeded), made once per ``contig``."""
+    import pymetis
+
+    return pymetis.Options(seed=0, ufactor=30, contig=contig, niter=20, ncuts=3)
 
 
 def _grow(graph: sparse.csr_matrix, weight: np.ndarray, k: int) -> np.ndarray:
@@ -430,6 +540,8 @@ def merge_regions(
     members: list[np.ndarray],
     buildings: Buildings,
     targets: GridTargets,
+    *,
+    coverage: bool = False,
 ) -> list[list[int]]:
     """Group adjacent regions so that few hold fewer households than the minimum.
 
@@ -441,12 +553,16 @@ def merge_regions(
     keeps the sum smallest, never past the maximum.  So no two neighbours both
     under the minimum are left that would fit the maximum together.
 
+    ``coverage`` says that ``polygons`` are a clean coverage (shared edges
+    vertex for vertex, :func:`shapely.coverage_clean`): their shared borders
+    are then measured by matching segments (:func:`gis.blocks.coverage_shared_lengths`).
+
     Returns
     -------
     list of lists of indices into ``polygons``
         Each group is one grid; groups are listed in input order of their first member.
     """
-    regions = _Regions(polygons, members, buildings)
+    regions = _Regions(polygons, members, buildings, coverage=coverage)
     regions.join_thin_empty()
     regions.merge_small(targets)
     return regions.groups()
@@ -460,7 +576,12 @@ class _Regions:
     """Adjacent regions being merged: sums, areas, shared borders, groups."""
 
     def __init__(
-        self, polygons: list[BaseGeometry], members: list[np.ndarray], buildings: Buildings
+        self,
+        polygons: list[BaseGeometry],
+        members: list[np.ndarray],
+        buildings: Buildings,
+        *,
+        coverage: bool = False,
     ) -> None:
         n = len(polygons)
         self.hh = np.array([buildings.households[m].sum() for m in members], dtype=float)
@@ -468,7 +589,8 @@ class _Regions:
         self.area = shapely.area(np.asarray(polygons, dtype=object)).astype(float)
         self.length = shapely.length(np.asarray(polygons, dtype=object)).astype(float)
         self.neighbours: list[dict[int, float]] = [{} for _ in range(n)]
-        for (i, j), length in shared_lengths(polygons).items():
+        shared = coverage_shared_lengths(polygons) if coverage else shared_lengths(polygons)
+        for (i, j), length in shared.items():
             self.neighbours[i][j] = length
             self.neighbours[j][i] = length
         self.group: list[list[int]] = [[i] for i in range(n)]

@@ -116,13 +116,13 @@ def tessellate_blocks(
     seed_bounds = np.searchsorted(seed_block, np.arange(len(blocks) + 1))
     ridge_order = np.argsort(ridge_block, kind="stable")
     ridge_bounds = np.searchsorted(ridge_block[ridge_order], np.arange(len(blocks) + 1))
+    graphs = _graphs(ridge_owner, length, first)
     out = []
-    for i, block in enumerate(blocks):
-        n, base = int(counts[i]), int(first[i])
+    for i, (block, graph) in enumerate(zip(blocks, graphs, strict=True)):
+        base = int(first[i])
         seed_slice = slice(seed_bounds[i], seed_bounds[i + 1])
         mine = ridge_order[ridge_bounds[i] : ridge_bounds[i + 1]]
         local = ridge_owner[mine] - base
-        graph = _graph(local, length[mine], n)
         out.append(
             Tessellation(
                 block=block,
@@ -137,21 +137,38 @@ def tessellate_blocks(
     return out
 
 
-def _graph(pairs: np.ndarray, length: np.ndarray, n: int) -> sparse.csr_matrix:
-    """Symmetric CSR matrix of summed ridge length between buildings (built with numpy)."""
-    if len(pairs) == 0:
-        return sparse.csr_matrix((n, n))
-    rows = np.r_[pairs[:, 0], pairs[:, 1]]
-    cols = np.r_[pairs[:, 1], pairs[:, 0]]
-    data = np.r_[length, length]
+def _graphs(pairs: np.ndarray, length: np.ndarray, first: np.ndarray) -> list[sparse.csr_matrix]:
+    """Per block, the symmetric CSR matrix of summed ridge length between its buildings.
+
+    ``pairs`` are ridges' buildings (numbered over all blocks; block ``i`` holds
+    buildings ``first[i]`` to ``first[i + 1] - 1``), ``length`` their lengths.
+    The matrices are made with numpy for all blocks at once, then cut apart.
+    """
+    rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    cols = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    data = np.concatenate([length, length])
     order = np.lexsort((cols, rows))
     rows, cols, data = rows[order], cols[order], data[order]
-    new = np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])]  # sum repeated pairs
-    start = np.flatnonzero(new)
-    data = np.add.reduceat(data, start)
+    new = np.concatenate([[True], (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])])[: len(rows)]
+    start = np.flatnonzero(new)  # repeated pairs are summed
+    data = np.add.reduceat(data, start) if len(start) else data
     rows, cols = rows[start], cols[start]
-    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=n))]
-    return sparse.csr_matrix((data, cols, indptr), shape=(n, n))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=int(first[-1])))])
+    out = []
+    for lo, hi in zip(first[:-1].tolist(), first[1:].tolist(), strict=True):
+        a, b = int(indptr[lo]), int(indptr[hi])
+        # int32 indices, as scipy would make them, so that it need not convert them
+        out.append(
+            sparse.csr_matrix(
+                (
+                    data[a:b],
+                    (cols[a:b] - lo).astype(np.int32),
+                    (indptr[lo : hi + 1] - a).astype(np.int32),
+                ),
+                shape=(hi - lo, hi - lo),
+            )
+        )
+    return out
 
 
 def regions(tess: Tessellation, labels: np.ndarray) -> list[tuple[BaseGeometry, int]]:
@@ -173,20 +190,35 @@ def regions(tess: Tessellation, labels: np.ndarray) -> list[tuple[BaseGeometry, 
         not connected.
     """
     labels = np.asarray(labels)
-    if len(np.unique(labels)) < 2:
+    if (labels == labels[0]).all():
         return [(tess.block, int(labels[0]))]
     a, b = tess.ridge_owner[:, 0], tess.ridge_owner[:, 1]
     cut = tess.ridges[labels[a] != labels[b]]
     # footprints a cut runs through keep their own outline as the boundary
     hit = np.unique(shapely.STRtree(cut).query(tess.shapes, predicate="intersects")[0])
     outlines = shapely.boundary(tess.shapes[hit]) if len(hit) else np.array([], dtype=object)
-    faces = _faces(tess.block, np.concatenate([cut, outlines]))
-    face_label = _label_faces(tess, labels, faces, hit)
-    out: list[tuple[BaseGeometry, int]] = []
-    for label in np.unique(face_label).tolist():
-        merged = shapely.coverage_union_all(faces[face_label == label])
-        out.extend((p, int(label)) for p in shapely.get_parts(merged) if p.area > 0)
+    faces, probes = _faces(tess.block, np.concatenate([cut, outlines]))
+    face_label = _label_faces(tess, labels, probes, hit)
+    found, merged = _union_by_label(faces, face_label)
+    parts, owner = shapely.get_parts(merged, return_index=True)
+    keep = shapely.area(parts) > 0
+    out = [(p, int(found[o])) for p, o in zip(parts[keep], owner[keep], strict=True)]
     return _absorb_specks(out)
+
+
+def _union_by_label(faces: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The labels of ``faces`` and, for each, the union of its faces (one GEOS call).
+
+    The faces of each label, in their order, fill a row of a table padded with
+    None, which shapely dissolves row by row.
+    """
+    found, inverse = np.unique(labels, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse, minlength=len(found))
+    rank = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
+    table = np.full((len(found), int(counts.max())), None, dtype=object)
+    table[inverse[order], rank] = faces[order]
+    return found, shapely.coverage_union_all(table, axis=1)
 
 
 #: Pieces smaller than this (m²) are rounding specks, given to a neighbour.
@@ -320,12 +352,13 @@ def _ridges(
     return lines, ridge_owner, length
 
 
-def _faces(block: BaseGeometry, lines: np.ndarray) -> np.ndarray:
-    """The faces ``lines`` cut ``block`` into (they tile it)."""
+def _faces(block: BaseGeometry, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The faces ``lines`` cut ``block`` into (they tile it), and a point inside each."""
     noded = shapely.union_all(np.concatenate([[block.boundary], lines]))
     faces = shapely.get_parts(shapely.polygonize([noded]))
     shapely.prepare(block)
-    keep = shapely.contains(block, shapely.point_on_surface(faces))
+    probes = shapely.point_on_surface(faces)
+    keep = shapely.contains(block, probes)
     # a face's inside point can fall on the block's outline (a sliver spike of the
     # block); such faces, and holes or faces the unclipped ridges close outside the
     # block, are told apart by how much of them lies inside
@@ -333,14 +366,14 @@ def _faces(block: BaseGeometry, lines: np.ndarray) -> np.ndarray:
     if len(doubt):
         inside = shapely.area(shapely.intersection(faces[doubt], block))
         keep[doubt] = inside > 0.5 * shapely.area(faces[doubt])
-    return faces[keep]
+    return faces[keep], probes[keep]
 
 
 def _label_faces(
-    tess: Tessellation, labels: np.ndarray, faces: np.ndarray, outlined: np.ndarray
+    tess: Tessellation, labels: np.ndarray, probes: np.ndarray, outlined: np.ndarray
 ) -> np.ndarray:
-    """Label of each face: its footprint's when inside one, else its Voronoi cell's."""
-    probes = shapely.point_on_surface(faces)
+    """Label of each face (by its inside point ``probes``): its footprint's when inside
+    one, else its Voronoi cell's."""
     nearest = cKDTree(tess.seeds).query(shapely.get_coordinates(probes))[1]
     face_label = labels[tess.seed_owner[nearest]]
     if len(outlined):
@@ -349,6 +382,6 @@ def _label_faces(
         )
         order = np.lexsort((shape_idx, face_idx))  # first footprint wins an overlap
         face_idx, shape_idx = face_idx[order], shape_idx[order]
-        first = np.unique(face_idx, return_index=True)[1]
+        first = np.flatnonzero(np.diff(face_idx, prepend=-1))  # face_idx is sorted, >= 0
         face_label[face_idx[first]] = labels[outlined[shape_idx[first]]]
     return face_label

@@ -13,10 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gis.area import load_area
-from gis.blocks import enclose, shared_lengths
+from gis.blocks import coverage_shared_lengths, enclose, shared_lengths
 from gis.grids import (
     Buildings,
     GridTargets,
+    assign_points,
     make_grids,
     number_west_east_north_south,
     partition_buildings,
@@ -132,6 +133,58 @@ def test_streets_cut_blocks_and_corner_touches_are_not_adjacent():
     pairs = shared_lengths(faces)
     assert len(pairs) == 4  # the diagonal pairs only touch at the centre
     assert all(length == pytest.approx(50) for length in pairs.values())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(2, 60),
+    holes=st.booleans(),
+)
+def test_shared_borders_of_a_clean_coverage_match_the_overlay(seed, n, holes):
+    """Matching segments finds the neighbours and lengths the overlay finds (no corner touch)."""
+    rng = np.random.default_rng(seed)
+    square = shapely.box(0, 0, 1000, 1000)
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(rng.random((n, 2)) * 1000))
+    )
+    cells = shapely.intersection(cells, square)
+    if holes:  # a cell with a hole and the island filling it
+        island = shapely.buffer(shapely.Point(shapely.get_coordinates(cells[0].centroid)[0]), 5.0)
+        cells = np.concatenate([[cells[0].difference(island)], cells[1:], [island]])
+    cells = shapely.coverage_clean(cells[shapely.area(cells) > 0])
+    overlay = shared_lengths(cells)
+    matched = coverage_shared_lengths(cells)
+    assert matched.keys() == overlay.keys()
+    assert all(matched[pair] == pytest.approx(overlay[pair], rel=1e-12) for pair in overlay)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(0, 200), cuts=st.integers(1, 6))
+def test_buildings_go_to_the_blocks_of_their_own_community_as_one_by_one(seed, n, cuts):
+    """One query over every community's blocks assigns as assign_points does per community,
+    with points on community and block borders and points outside every block."""
+    from gis.grids import _assign_blocks
+
+    rng = np.random.default_rng(seed)
+    communities = [shapely.box(0, 0, 50, 100), shapely.box(50, 0, 100, 100)]
+    lines = [shapely.LineString([(x, -5), (x, 105)]) for x in rng.integers(0, 100, cuts)]
+    blocks = [enclose(c, lines) for c in communities]
+    # grid points (on borders) and random ones, some outside both communities
+    points = np.concatenate([rng.integers(0, 21, (n, 2)) * 5.0, rng.random((n, 2)) * 120 - 10])
+    buildings = Buildings(
+        points=points,
+        shapes=np.array([], dtype=object),
+        households=np.ones(len(points)),
+        population=np.ones(len(points)),
+        point_geoms=shapely.points(points),
+    )
+    members = [np.flatnonzero(points[:, 0] < 50), np.flatnonzero(points[:, 0] >= 50)]
+    together = _assign_blocks(blocks, buildings, members)
+    for group, idx, got in zip(blocks, members, together, strict=True):
+        expected = assign_points(group, points, idx)
+        assert len(got) == len(expected)
+        assert all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
 
 
 def test_a_dangling_street_does_not_cut_a_block():

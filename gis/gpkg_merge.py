@@ -8,7 +8,8 @@ blobs GDAL wrote, which takes a fraction of the time of decoding and
 re-encoding a million of them.  The result is what one bulk write of the
 concatenated layers gives: the same table (schema as GDAL created it), the
 features in the same order with ``fid`` 1…n, the spatial index (the parts'
-R-tree entries, renumbered, and GDAL's triggers that keep it), and the
+R-tree entries, renumbered and bulk-loaded by :mod:`gis.gpkg_rtree`, and
+GDAL's triggers that keep it), and the
 GeoPackage's bookkeeping (``gpkg_contents`` with the union of the extents,
 ``gpkg_geometry_columns``, ``gpkg_extensions``, ``gpkg_ogr_contents``).
 """
@@ -23,7 +24,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from gis._errors import UnreadableFileError
+from gis.gpkg_rtree import load_rtree
 
 #: GeoPackage tables that hold one row per layer, copied from the first part.
 _REGISTRY = ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions", "gpkg_ogr_contents")
@@ -65,10 +69,11 @@ def append_gpkg_layers(target: Path, sources: Sequence[Path], layers: Sequence[s
         info = [_read_layers(con, source, layers) for source in sources]
         for name in layers:
             _create_layer(con, sources, name, [part[name] for part in info])
+        index: dict[str, list[np.ndarray]] = {name: [] for name in layers}
         for source, part in zip(sources, info, strict=True):
-            _copy_rows(con, source, layers, part)
+            _copy_rows(con, source, layers, part, index)
         for name in layers:
-            _finish_layer(con, sources, name, [part[name] for part in info])
+            _finish_layer(con, sources, name, [part[name] for part in info], index[name])
     finally:
         con.close()
     with target.open("rb+") as fh:  # on disk before the caller renames it into place
@@ -158,9 +163,17 @@ def _create_layer(
 
 
 def _copy_rows(
-    con: sqlite3.Connection, source: Path, layers: Sequence[str], part: dict[str, _Layer]
+    con: sqlite3.Connection,
+    source: Path,
+    layers: Sequence[str],
+    part: dict[str, _Layer],
+    index: dict[str, list[np.ndarray]],
 ) -> None:
-    """Append one part's rows and R-tree entries to each layer, renumbered after the rows there."""
+    """Append one part's rows to each layer, renumbered after the rows there.
+
+    The part's R-tree entries, renumbered the same way, are appended to ``index``
+    (``id, minx, maxx, miny, maxy`` rows by layer) for one bulk load at the end.
+    """
     with _attached(con, source):
         for name in layers:
             if not part[name].rows:
@@ -175,22 +188,30 @@ def _copy_rows(
             )
             rtree = part[name].rtree
             if rtree is not None:
-                con.execute(
-                    f'INSERT INTO main."{rtree}" '
-                    f'SELECT id + ?, minx, maxx, miny, maxy FROM part."{rtree}"',
-                    (offset,),
-                )
+                entries = con.execute(
+                    f'SELECT id + ?, minx, maxx, miny, maxy FROM part."{rtree}"', (offset,)
+                ).fetchall()
+                index[name].append(np.array(entries, dtype=np.float64).reshape(-1, 5))
 
 
 def _finish_layer(
-    con: sqlite3.Connection, sources: Sequence[Path], name: str, parts: Sequence[_Layer]
+    con: sqlite3.Connection,
+    sources: Sequence[Path],
+    name: str,
+    parts: Sequence[_Layer],
+    index: Sequence[np.ndarray],
 ) -> None:
-    """The layer's triggers, feature count, extent and sequence, once all rows are in."""
+    """The layer's spatial index, triggers, feature count, extent and sequence, once all rows
+    are in."""
     model = _model(parts)
     with _attached(con, sources[model]):
         triggers = con.execute(
             "SELECT sql FROM part.sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (name,)
         ).fetchall()
+        rtree = parts[model].rtree
+        if rtree is not None and index:
+            entries = np.concatenate(index)
+            load_rtree(con, rtree, entries[:, 0].astype(np.int64), entries[:, 1:])
     for (sql,) in triggers:
         con.execute(sql)
     total = sum(p.rows for p in parts)

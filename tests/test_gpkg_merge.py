@@ -25,12 +25,13 @@ from hypothesis import strategies as st
 
 from gis._errors import UnreadableFileError
 from gis.gpkg_merge import append_gpkg_layers
+from gis.gpkg_rtree import load_rtree
 from gis.outputs import write_gpkg_layers
 
 
 def _part(seed: int, rows: int, x0: float) -> dict[str, gpd.GeoDataFrame]:
     rng = np.random.default_rng(seed)
-    xy = rng.uniform(0, 0.01, size=(rows, 2)) + [x0, 52.0]
+    xy = rng.uniform(0, 0.01, size=(rows, 2)) + np.array([x0, 52.0])
     size = rng.uniform(1e-5, 1e-4, size=rows)
     cells = gpd.GeoDataFrame(
         {
@@ -82,6 +83,7 @@ def _registry(path: Path, name: str) -> dict[str, list[tuple[object, ...]]]:
                 "SELECT seq FROM sqlite_sequence WHERE name = ?", (name,)
             ).fetchall(),
             "check": con.execute("PRAGMA integrity_check").fetchall(),
+            "rtreecheck": con.execute(f"SELECT rtreecheck('rtree_{name}_geom')").fetchall(),
         }
 
 
@@ -119,11 +121,12 @@ def test_appended_parts_equal_one_bulk_write(
         pd.testing.assert_frame_equal(got, expected)
         mine, theirs = _registry(merged, name), _registry(bulk, name)
         assert mine["check"] == [("ok",)]
+        assert mine["rtreecheck"] == [("ok",)]
         for key in ("contents", "geometry", "extensions", "count", "rtree", "sequence"):
             assert mine[key] == theirs[key], key
         assert np.allclose(mine["extent"], theirs["extent"]) if len(expected) else True
         if len(expected):  # GDAL answers a bounding-box query from the index
-            box = tuple(expected.total_bounds + [0, 0, -0.005, 0])
+            box = tuple(expected.total_bounds - np.array([0, 0, 0.005, 0]))
             hits = pyogrio.read_dataframe(merged, layer=name, bbox=box, fid_as_index=True)
             want = expected[expected.intersects(shapely.box(*box))]
             assert sorted(hits.index) == sorted(want.index)
@@ -139,3 +142,35 @@ def test_parts_with_other_columns_are_refused(tmp_path: Path) -> None:
         append_gpkg_layers(
             tmp_path / "city.gpkg", [tmp_path / "a.gpkg", tmp_path / "b.gpkg"], ("grids",)
         )
+
+
+@pytest.mark.parametrize("n", [1, 51, 52, 6000])
+def test_a_bulk_loaded_rtree_is_sound_and_answers_as_one_filled_by_inserts(n: int) -> None:
+    rng = np.random.default_rng(n)
+    lo = rng.uniform(0, 100, size=(n, 2)).astype(np.float32)
+    hi = lo + rng.uniform(0, 2, size=(n, 2)).astype(np.float32)
+    boxes = np.column_stack([lo[:, 0], hi[:, 0], lo[:, 1], hi[:, 1]]).astype(np.float64)
+    ids = rng.permutation(n).astype(np.int64) * 3 + 1
+    con = sqlite3.connect(":memory:")
+    for table in ("bulk", "inserted"):
+        con.execute(f"CREATE VIRTUAL TABLE {table} USING rtree(id, minx, maxx, miny, maxy)")
+    load_rtree(con, "bulk", ids, boxes)
+    con.executemany(
+        "INSERT INTO inserted VALUES (?, ?, ?, ?, ?)", np.column_stack([ids, boxes]).tolist()
+    )
+    assert con.execute("SELECT rtreecheck('bulk')").fetchone() == ("ok",)
+    assert (
+        con.execute("SELECT * FROM bulk ORDER BY id").fetchall()
+        == con.execute("SELECT * FROM inserted ORDER BY id").fetchall()
+    )
+    for x, y in rng.uniform(0, 100, size=(20, 2)):
+        query = "SELECT id FROM {} WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ? "
+        query += "ORDER BY id"
+        args = (x, x + 10, y, y + 10)
+        assert (
+            con.execute(query.format("bulk"), args).fetchall()
+            == con.execute(query.format("inserted"), args).fetchall()
+        )
+    con.execute("INSERT INTO bulk VALUES (-5, 1, 2, 1, 2)")  # SQLite keeps it up afterwards
+    con.executemany("DELETE FROM bulk WHERE id = ?", [(int(i),) for i in ids[:30]])
+    assert con.execute("SELECT rtreecheck('bulk')").fetchone() == ("ok",)

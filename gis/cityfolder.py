@@ -1,58 +1,60 @@
 """The files of a city folder, written by the workers in parallel and joined in order.
 
-A city of a million buildings writes hundreds of megabytes of GeoJSON; one
-process writing them would take longer than building the grids.  Each worker
-writes its sub-district's grids, buildings and communities
-(:func:`write_part_layers`, the same RFC 7946 files a one-area build writes)
-and keeps the same layers in WGS 84 as a pickle; :func:`write_city_folder`
-then joins the parts' feature lists in sub-district order as text, writes
-each GeoPackage layer of the whole city in one bulk write (a GeoPackage takes
-appends at about half the speed, and reading the parts back costs as much
-again), adds the city-wide layers (streets, POIs, boundary,
-``subdistricts.geojson``) and ``build.json``, and renames the finished folder
-into place, as a one-area build does.
+A city of a million buildings writes hundreds of megabytes of GeoJSON and a
+GeoPackage of a million features; one process encoding them would take longer
+than building the grids.  Each worker writes its sub-district's grids,
+buildings and communities (:func:`write_part_layers`: the same RFC 7946 files
+a one-area build writes, and the same layers in a GeoPackage of its own, each
+layer projected to WGS 84 once for both); :func:`write_city_folder` then joins
+the parts' feature lists in sub-district order as bytes, writes the city-wide
+layers (streets, POIs, boundary, ``subdistricts.geojson``), appends the parts'
+GeoPackage layers to the city's in SQLite (:mod:`gis.gpkg_merge`: the
+geometries copied, not re-encoded), writes ``build.json`` and renames the
+finished folder into place, as a one-area build does.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import geopandas as gpd
 import pandas as pd
 
 from gis import outputs
 from gis._errors import UnreadableFileError
+from gis.gpkg_merge import append_gpkg_layers
 
 #: Layers each worker writes for its sub-district.
 PART_LAYERS = ("grids", "buildings", "communities")
-#: A part's :data:`PART_LAYERS` in WGS 84, for the city's GeoPackage.
-_PART_FRAMES = "layers.pickle"
+#: A part's :data:`PART_LAYERS` as GeoPackage layers, appended to the city's.
+_PART_GPKG = "layers.gpkg"
 #: How :func:`gis.outputs.write_geojson` frames the features (one per line).
-_HEAD = '"features":[\n'
-_TAIL = "\n]}\n"
+_HEAD = b'"features":[\n'
+_TAIL = b"\n]}\n"
+#: Bytes read at a time when joining GeoJSON files.
+_CHUNK = 1 << 22
 
 
 def write_part_layers(layers: Mapping[str, gpd.GeoDataFrame], folder: Path) -> None:
-    """Write one sub-district's :data:`PART_LAYERS` as GeoJSON, and as frames for the GeoPackage.
+    """Write one sub-district's :data:`PART_LAYERS` as GeoJSON, and as a GeoPackage.
+
+    Each layer is projected to WGS 84 once, for both files.
 
     Parameters
     ----------
     layers
         The build's output layers by name (any CRS).
     folder
-        The part's folder (created).
+        The part's folder (created; a work folder, so its files are not renamed into place).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    for name in PART_LAYERS:
-        outputs.write_geojson(layers[name], folder / outputs.LAYER_FILES[name])
-    frames = {name: layers[name].to_crs(outputs.WGS84) for name in PART_LAYERS}
-    with (folder / _PART_FRAMES).open("wb") as fh:
-        pickle.dump(frames, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    wgs84 = {name: layers[name].to_crs(outputs.WGS84) for name in PART_LAYERS}
+    outputs.write_layer_files(wgs84, folder)
+    outputs.write_gpkg_layers(wgs84, folder / _PART_GPKG)
 
 
 def write_city_folder(
@@ -84,10 +86,12 @@ def write_city_folder(
                 staging / outputs.LAYER_FILES[name],
                 name=name,
             )
-        for name, gdf in layers.items():
-            outputs.write_geojson(gdf, staging / outputs.LAYER_FILES[name])
-        city = {n: g.to_crs(outputs.WGS84) for n, g in layers.items()}
-        outputs.write_gpkg_layers({**city, **join_frames(parts)}, staging / outputs.FILES["gpkg"])
+        city = {n: g.to_crs(outputs.WGS84) for n, g in layers.items()}  # projected once
+        outputs.write_layer_files(city, staging)
+        outputs.write_gpkg_layers(city, staging / outputs.FILES["gpkg"])
+        append_gpkg_layers(
+            staging / outputs.FILES["gpkg"], [p / _PART_GPKG for p in parts], PART_LAYERS
+        )
         for name, table in (tables or {}).items():
             outputs.frame_to_csv(table, staging / outputs.FILES[name])
         outputs.write_json(staging / outputs.FILES["meta"], summary)
@@ -103,46 +107,38 @@ def join_geojson(sources: Sequence[Path], target: Path, *, name: str) -> None:
     target
         The joined FeatureCollection, named ``name``.
     """
-    with outputs.atomic_path(target) as tmp, tmp.open("w", encoding="utf-8") as fh:
-        fh.write(f'{{"type":"FeatureCollection","name":{json.dumps(name)},{_HEAD}')
+    with outputs.atomic_path(target) as tmp, tmp.open("wb") as out:
+        out.write(b'{"type":"FeatureCollection","name":' + json.dumps(name).encode() + b"," + _HEAD)
         first = True
         for source in sources:
-            features = _features_text(source)
-            if not features:
-                continue
-            fh.write(features if first else ",\n" + features)
+            with source.open("rb") as fh:
+                size = _features_span(fh, source)
+                if not size:
+                    continue
+                if not first:
+                    out.write(b",\n")
+                _copy(fh, out, size)
             first = False
-        fh.write(_TAIL)
+        out.write(_TAIL)
 
 
-def _features_text(path: Path) -> str:
-    text = path.read_text(encoding="utf-8")
-    start = text.find(_HEAD)
-    if start < 0 or not text.endswith(_TAIL):
+def _features_span(fh: BinaryIO, path: Path) -> int:
+    """Seek ``fh`` to its first feature; return the length of the features' text."""
+    head = fh.read(256)
+    start = head.find(_HEAD)
+    end = fh.seek(0, os.SEEK_END) - len(_TAIL)
+    fh.seek(max(end, 0))
+    if start < 0 or fh.read() != _TAIL or end < start + len(_HEAD):
         raise UnreadableFileError(f"{path} is not a GeoJSON file written by gridplan")
-    return text[start + len(_HEAD) : -len(_TAIL)].strip("\n")
+    fh.seek(start + len(_HEAD))
+    return end - start - len(_HEAD)
 
 
-def join_frames(parts: Sequence[Path]) -> dict[str, gpd.GeoDataFrame]:
-    """The parts' :data:`PART_LAYERS` (WGS 84), each concatenated in sub-district order.
-
-    Parameters
-    ----------
-    parts
-        Part folders written by :func:`write_part_layers`, in order.
-
-    Returns
-    -------
-    dict
-        One frame per layer name, for one bulk write each.
-    """
-    frames: dict[str, list[gpd.GeoDataFrame]] = {name: [] for name in PART_LAYERS}
-    for part in parts:
-        with (part / _PART_FRAMES).open("rb") as fh:
-            written: dict[str, gpd.GeoDataFrame] = pickle.load(fh)
-        for name in PART_LAYERS:
-            frames[name].append(written[name])
-    return {
-        name: gpd.GeoDataFrame(pd.concat(fs, ignore_index=True), crs=outputs.WGS84)
-        for name, fs in frames.items()
-    }
+def _copy(source: BinaryIO, target: BinaryIO, size: int) -> None:
+    """Copy ``size`` bytes from ``source``'s position to ``target``."""
+    while size > 0:
+        chunk = source.read(min(size, _CHUNK))
+        if not chunk:
+            raise UnreadableFileError(f"{source.name} ended while it was being joined")
+        target.write(chunk)
+        size -= len(chunk)

@@ -248,10 +248,7 @@ class BuildFolder:
         with staged_folder(self.path) as staging:
             staged = BuildFolder(staging)
             wgs84 = {name: gdf.to_crs(WGS84) for name, gdf in layers.items()}  # projected once
-            written = {name: _as_written(orient_rfc7946(gdf)) for name, gdf in wgs84.items()}
-            for name, gdf in written.items():
-                _write_features(gdf, staged.file(name), layer=name)
-                _fsync_file(staged.file(name))
+            written = write_layer_files(wgs84, staging)
             write_gpkg_layers(wgs84, staged.file("gpkg"))
             for name, table in (tables or {}).items():
                 frame_to_csv(table, staged.file(name))
@@ -561,6 +558,34 @@ def _valid(geoms: np.ndarray) -> np.ndarray:
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon"]
     return shapely.union_all(parts) if len(parts) != 1 else parts[0]
+
+
+def write_layer_files(
+    layers: Mapping[str, gpd.GeoDataFrame], folder: Path
+) -> dict[str, gpd.GeoDataFrame]:
+    """Write each layer (WGS 84 already) to its GeoJSON file in a staging ``folder``.
+
+    For a folder that is renamed into place as a whole (:func:`staged_folder`):
+    each file is written and flushed, not renamed.
+
+    Parameters
+    ----------
+    layers
+        Layers by name (a key of :data:`LAYER_FILES`), in WGS 84.
+    folder
+        The staging folder.
+
+    Returns
+    -------
+    dict
+        The layers as written (oriented, at the written precision), by name.
+    """
+    written = {name: _as_written(orient_rfc7946(gdf)) for name, gdf in layers.items()}
+    for name, gdf in written.items():
+        path = folder / FILES[name]
+        _write_features(gdf, path, layer=name)
+        _fsync_file(path)
+    return written
 
 
 def write_geojson(gdf: gpd.GeoDataFrame, target: PathLike) -> None:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from gis._errors import GridplanError, InputError, TooLargeError, UnreadableFileError
 from gis.population import canonical_column
-from gis.tables import read_table
+from gis.tables import is_workbook, read_table
 
 GEO_KINDS = {
     "boundary": ("study area boundary", {"Polygon", "MultiPolygon"}),
@@ -143,7 +143,7 @@ def check_layer(
 
 def households_format(data: bytes) -> str:
     """``"xlsx"`` for an Excel workbook (a zip archive), else ``"csv"``."""
-    return "xlsx" if data.startswith(b"PK\x03\x04") else "csv"
+    return "xlsx" if is_workbook(data) else "csv"
 
 
 def check_households(data: bytes, *, max_rows: int | None = None) -> dict[str, Any]:

@@ -53,11 +53,16 @@ def read_table(source: str | os.PathLike[str] | bytes, *, what: str = "table") -
             f"the {what} {name} is an old Excel 97-2003 workbook (.xls): save it as an Excel "
             "workbook (.xlsx) or as CSV (File > Save As > CSV UTF-8) and give that file"
         )
-    if data.startswith(_XLSX_MAGIC):
+    if is_workbook(data):
         rows = _workbook_rows(data, what, name)
     else:
         rows = _csv_rows(_decode(data, what, name), what, name)
     return _frame(rows, what, name)
+
+
+def is_workbook(data: bytes) -> bool:
+    """Whether ``data`` is an Excel workbook (.xlsx: a zip archive), not CSV text."""
+    return data.startswith(_XLSX_MAGIC)
 
 
 def _csv_rows(text: str, what: str, name: str) -> list[list[str]]:

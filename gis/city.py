@@ -430,7 +430,7 @@ def run_parts(
     list of PartResult
     """
     done = on_part or (lambda _d, _n, _c: None)
-    order = sorted(tasks, key=lambda t: -t.part.stat().st_size)  # largest first: even load
+    order = sorted(tasks, key=lambda t: -_part_bytes(t.part))  # largest first: even load
     results: dict[int, PartResult] = {}
     if workers is None and scheduler is None:
         for task in order:
@@ -456,9 +456,17 @@ def run_parts(
     return [results[t.index] for t in tasks]
 
 
+def _part_bytes(part: Path) -> int:
+    """The size of a part: its file, or the files of its folder (osmium-tool's split)."""
+    if part.is_dir():
+        return sum(f.stat().st_size for f in part.iterdir() if f.is_file())
+    return part.stat().st_size
+
+
 @contextmanager
 def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     """A dask client on the given scheduler, or on a LocalCluster of ``workers`` processes."""
+    import dask
     from dask.distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -475,6 +483,8 @@ def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     if workers is None or workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
     with (
+        # no dashboard shows the workers' statistical profile: do not sample every 10 ms
+        dask.config.set({"distributed.worker.profile.enabled": False}),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,

@@ -385,3 +385,34 @@ def test_an_unreachable_scheduler_is_said_clearly(
     assert "cannot reach the dask scheduler" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["subs.geojson"]  # no part files left
+
+
+def test_the_largest_subdistricts_are_built_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts start largest first, whichever split made them, so no worker is left with the
+    biggest at the end (an osmium-tool part is a folder: its size is its files')."""
+    from types import SimpleNamespace
+
+    import gis.city
+
+    tasks = []
+    for i, size in enumerate([10, 300, 20, 5000, 40]):
+        if i % 2:  # osmium-tool's parts: folders
+            part = tmp_path / f"part-{i:03d}.split"
+            part.mkdir()
+            (part / "buildings.pbf").write_bytes(b"x" * size)
+        else:  # the pyosmium pass's: one file
+            part = tmp_path / f"part-{i:03d}.pickle"
+            part.write_bytes(b"x" * size)
+        tasks.append(SimpleNamespace(index=i, part=part, subdistrict=SimpleNamespace(code=f"{i}")))
+    built: list[int] = []
+
+    def fake_build(task: Any) -> Any:
+        built.append(task.index)
+        return SimpleNamespace(index=task.index, code=task.subdistrict.code)
+
+    monkeypatch.setattr(gis.city, "build_part", fake_build)
+    parts = gis.city.run_parts(tasks)  # type: ignore[arg-type]
+    assert built == [3, 1, 4, 2, 0]
+    assert [p.index for p in parts] == [0, 1, 2, 3, 4]  # results in task order

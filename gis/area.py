@@ -66,6 +66,9 @@ class AreaInput:
         The user's community boundaries, or None to derive them from major roads.
     households
         The office's household table, or None to estimate.
+    households_city_wide
+        True when ``households`` is a whole city's table and this area one of
+        its sub-districts: a sub-district may then match none of its rows.
     population_total
         A known total population to calibrate the estimate to, or None.
     defaults
@@ -90,6 +93,7 @@ class AreaInput:
     language: str = "en"
     communities: gpd.GeoDataFrame | None = None
     households: pd.DataFrame | None = None
+    households_city_wide: bool = False
     population_total: float | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
     source: str = ""

@@ -177,6 +177,11 @@ def build_city(
 
         given = read_vector(options.communities, what="community boundaries")
         city = replace(city, communities=given)
+    if options.households is not None:  # read and checked once, sent to each worker once
+        from gis.population import read_household_table
+
+        city = replace(city, households=read_household_table(options.households))
+        options = replace(options, households=None)
     with _work_folder(out_dir) as work:
         step(f"splitting the extract by sub-district{split_note()}")
         tasks = split_city(city, options, work)
@@ -354,6 +359,7 @@ def build_part(task: PartTask) -> PartResult:
         language=city.language,
         communities=_communities_in(city.communities, task.boundary),
         households=city.households,
+        households_city_wide=True,
         defaults=city.defaults,
         source=f"{city.source}#{sub.code}",
         water=land.water,
@@ -440,9 +446,17 @@ def run_parts(
     from dask.distributed import as_completed
 
     with _client(workers, scheduler) as client:
+        # the city (its household table, communities) goes to each worker once, not per task
+        city = tasks[0].city
+        shared = client.scatter(city, broadcast=True, hash=False)
+        light = replace(city, subdistricts=[], communities=None, households=None)
         futures = [
             client.submit(
-                build_part, task, key=f"gridplan-part-{task.index}-{os.getpid()}", pure=False
+                _build_with_city,
+                replace(task, city=light),
+                shared,
+                key=f"gridplan-part-{task.index}-{os.getpid()}",
+                pure=False,
             )
             for task in order
         ]
@@ -454,6 +468,11 @@ def run_parts(
         finally:
             client.cancel(futures)
     return [results[t.index] for t in tasks]
+
+
+def _build_with_city(task: PartTask, city: CityInput) -> PartResult:
+    """:func:`build_part` of ``task`` with the whole ``city`` (sent to the worker once)."""
+    return build_part(replace(task, city=city))
 
 
 def _part_bytes(part: Path) -> int:
@@ -682,15 +701,41 @@ def _city_summary(
 
 
 def _household_report(parts: list[PartResult]) -> dict[str, Any] | None:
-    """The household table's matches over the city (each part matched its own buildings)."""
+    """The household table's matches over the city (each part matched its own buildings).
+
+    A row counts as matched when it matched a building in any sub-district.
+
+    Raises
+    ------
+    InputError
+        When no row matches a building anywhere in the city.
+    """
     reports: list[dict[str, Any]] = [
         r for r in (p.summary.get("household_table") for p in parts) if r
     ]
     if not reports:
         return None
-    rows = int(reports[0]["rows"])
-    matched = sum(int(r["matched_rows"]) for r in reports)
-    return {"rows": rows, "matched_rows": matched, "unmatched_rows": rows - matched}
+    first, rows = reports[0], int(reports[0]["rows"])
+    nowhere = set.intersection(*(set(r["unmatched"]) for r in reports))
+    unmatched = [k for k in first["unmatched"] if k in nowhere]
+    if len(unmatched) == rows:  # each sub-district may match none; the city must match some
+        key = first["key"]
+        raise InputError(
+            f"no row of the household table matches a building of the city by {key} "
+            f"(table keys like {', '.join(map(str, unmatched[:3]))}): "
+            + (
+                "give OSM ids such as w123, way/123 or 123"
+                if key == "building_id"
+                else "give addr:street and addr:housenumber as tagged in OpenStreetMap"
+            )
+        )
+    return {
+        "key": first["key"],
+        "rows": rows,
+        "matched_rows": rows - len(unmatched),
+        "unmatched_rows": len(unmatched),
+        "unmatched": unmatched,
+    }
 
 
 @contextmanager

@@ -268,7 +268,9 @@ def _population(
     table = options.households if options.households is not None else area.households
     if table is None:
         return buildings, None
-    return apply_household_table(buildings, table, params=params)
+    return apply_household_table(
+        buildings, table, params=params, require_match=not area.households_city_wide
+    )
 
 
 def _arrays(buildings: gpd.GeoDataFrame) -> Buildings:

@@ -950,6 +950,7 @@ def apply_household_table(
     *,
     key: Literal["building_id", "address"] | None = None,
     params: PopulationParams = PopulationParams(),
+    require_match: bool = True,
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Replace estimated households and population with those of a household table.
 
@@ -971,6 +972,9 @@ def apply_household_table(
     params
         ``persons_per_household`` turns households into population where the
         table gives no population.
+    require_match
+        Refuse a table no row of which matches a building (False for one
+        sub-district of a city's table: the city checks the whole).
 
     Returns
     -------
@@ -1010,7 +1014,7 @@ def apply_household_table(
     )
     present = set(building_keys.dropna())
     row_matched = table_keys.isin(present)
-    if not row_matched.any():
+    if require_match and not row_matched.any():
         examples = ", ".join(map(str, raw_keys.head(3)))
         ours = ", ".join(map(str, building_keys.dropna().head(3)))
         raise InputError(
@@ -1063,6 +1067,30 @@ def apply_household_table(
         "population": float(pop.sum()),
     }
     return out, report
+
+
+def read_household_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read and check a household table once (a city's, before its sub-districts are built).
+
+    Parameters
+    ----------
+    path
+        CSV or workbook, as :func:`apply_household_table` takes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table with its headers as gridplan names them.
+
+    Raises
+    ------
+    InputError
+        When it has no key column or no usable ``households``.
+    """
+    df = _read_table(path)
+    _choose_key(df, None)
+    _table_numbers(df)
+    return df
 
 
 def _read_table(table: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:

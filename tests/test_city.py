@@ -416,3 +416,55 @@ def test_the_largest_subdistricts_are_built_first(
     parts = gis.city.run_parts(tasks)  # type: ignore[arg-type]
     assert built == [3, 1, 4, 2, 0]
     assert [p.index for p in parts] == [0, 1, 2, 3, 4]  # results in task order
+
+
+def test_a_household_table_of_some_subdistricts_fills_those_and_estimates_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An office's table often covers only its own sub-districts: the others are estimated,
+    the rows count once for the city, and a table that matches nothing anywhere is refused."""
+    from gis.pipeline import BuildOptions
+    from gis.split import read_part, split_osm
+
+    subs = box_subdistricts((13.5114, 52.4223, 13.5588, 52.4379), 2, 1)
+    subs.to_file(tmp_path / "subs.geojson", driver="GeoJSON")
+    west = subs.geometry.iloc[0]
+    whole = split_osm(ADLERSHOF, [west], tmp_path / "w", margin_deg=[0])
+    ids = read_part(whole.parts[0], west, 0).buildings["id"].head(400).tolist()[::40]
+    table = tmp_path / "households.csv"
+    pd.DataFrame({"building_id": [*ids, "w1"], "households": [7] * len(ids) + [3]}).to_csv(
+        table, index=False
+    )
+    result = build_city(
+        ADLERSHOF, tmp_path / "out", subdistricts=tmp_path / "subs.geojson", workers=2,
+        options=BuildOptions(households=table),
+    )  # fmt: skip
+    report = result.summary["household_table"]
+    assert report["rows"] == len(ids) + 1
+    assert report["unmatched"] == ["w1"] and report["unmatched_rows"] == 1
+    assert report["matched_rows"] == len(ids)
+    built = read_layer(tmp_path / "out", "buildings").set_index("id")
+    assert (built.loc[ids, "households"] == 7).all()
+    assert (built.loc[ids, "population_source"] == "table").all()
+    east = built[built["population_source"] == "estimate"]
+    assert len(east) and (east["households"] > 0).any()  # the rest estimated, not zero
+    assert not (built["population_source"] == "table").sum() > len(ids)
+
+    strangers = tmp_path / "strangers.csv"
+    pd.DataFrame({"building_id": ["w1", "w2"], "households": [3, 4]}).to_csv(strangers, index=False)
+    with pytest.raises(InputError, match="matches a building of the city by building_id"):
+        build_city(ADLERSHOF, tmp_path / "x", subdistricts=tmp_path / "subs.geojson",
+                   options=BuildOptions(households=strangers))  # fmt: skip
+    assert not (tmp_path / "x").exists()
+
+    import gis.city
+
+    def no_split(*_a: Any, **_k: Any) -> Any:
+        raise AssertionError("the table must be checked before the extract is split")
+
+    monkeypatch.setattr(gis.city, "split_city", no_split)
+    broken = tmp_path / "broken.csv"
+    pd.DataFrame({"building_id": ids, "note": ["x"] * len(ids)}).to_csv(broken, index=False)
+    with pytest.raises(InputError, match="households"):
+        build_city(ADLERSHOF, tmp_path / "y", subdistricts=tmp_path / "subs.geojson",
+                   options=BuildOptions(households=broken))  # fmt: skip

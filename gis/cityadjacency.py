@@ -49,6 +49,9 @@ from gis.adjacency import (
     shared_lengths,
 )
 
+#: Length (m) of the pieces a sub-district line is queried in (:func:`_near`).
+_SEGMENT_M = 50.0
+
 
 def city_adjacency(
     grids_metric: gpd.GeoDataFrame,
@@ -90,7 +93,7 @@ def city_adjacency(
     own = pd.concat(part_rows, ignore_index=True)
     graph = frame_adjacency(own[own["link"] != "nearest"], codes)
     # pairs across the lines on land
-    matrix = graph.matrix + _across_on_land(geoms, part_of)
+    matrix = graph.matrix + _across_on_land(geoms, part_of, lines)
     # pairs across the lines over a bridge, tunnel or ferry
     near = links.iloc[links.sindex.query(lines, predicate="dwithin", distance=LINK_REACH_M)]
     joined = [
@@ -138,16 +141,35 @@ def within(adjacency: Adjacency, members: np.ndarray, geoms: np.ndarray) -> Adja
     return Adjacency.from_links(codes, matrix, found)
 
 
-def _across_on_land(geoms: np.ndarray, part_of: np.ndarray) -> sparse.csr_matrix:
-    """Shared boundary lengths (m) of grids of different parts, over all grids."""
+def _across_on_land(
+    geoms: np.ndarray, part_of: np.ndarray, lines: BaseGeometry
+) -> sparse.csr_matrix:
+    """Shared boundary lengths (m) of grids of different parts.
+
+    Only the grids within :data:`~gis.adjacency.SNAP` of a sub-district line
+    are looked at: two grids of different parts that come that close are both
+    that close to the line between them.
+    """
     n = len(geoms)
-    left, right = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=SNAP)
-    across = part_of[left] != part_of[right]
-    border = np.unique(left[across])  # the grids along the lines
+    border = _near(geoms, lines, SNAP)  # the grids along the lines
     sub = shared_lengths(geoms[border]).tocoo()
     i, j = border[sub.row], border[sub.col]
     keep = part_of[i] != part_of[j]
     return sparse.coo_matrix((sub.data[keep], (i[keep], j[keep])), shape=(n, n)).tocsr()
+
+
+def _near(geoms: np.ndarray, lines: BaseGeometry, distance: float) -> np.ndarray:
+    """Positions (sorted) of ``geoms`` within ``distance`` of ``lines``.
+
+    The lines are queried as short segments, so that each looks only at the
+    grids beside it, not at every grid in its polygon's box.
+    """
+    pieces = shapely.segmentize(shapely.get_parts(shapely.line_merge(lines)), _SEGMENT_M)
+    coords, ring = shapely.get_coordinates(pieces, return_index=True)
+    same = ring[1:] == ring[:-1]
+    segments = shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
+    _, hit = shapely.STRtree(geoms).query(segments, predicate="dwithin", distance=distance)
+    return np.unique(hit)
 
 
 def _edges(n: int, pairs: list[tuple[int, int]]) -> sparse.csr_matrix:

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.sparse import csgraph
 
 from api.cli import main
@@ -468,3 +470,30 @@ def test_a_household_table_of_some_subdistricts_fills_those_and_estimates_the_re
     with pytest.raises(InputError, match="households"):
         build_city(ADLERSHOF, tmp_path / "y", subdistricts=tmp_path / "subs.geojson",
                    options=BuildOptions(households=broken))  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    lines=st.integers(1, 4),
+)
+def test_the_grids_along_the_lines_are_those_a_distance_test_finds(seed: int, lines: int) -> None:
+    """The city graph looks across sub-district lines only at the grids beside them: those
+    must be every grid within SNAP of a line (long, slanted and bent lines included)."""
+    from gis.adjacency import SNAP
+    from gis.cityadjacency import _near
+
+    rng = np.random.default_rng(seed)
+    corners = rng.uniform(0, 2000, (300, 2))
+    cells = shapely.box(corners[:, 0], corners[:, 1], corners[:, 0] + rng.uniform(1, 60, 300),
+                        corners[:, 1] + rng.uniform(1, 60, 300))  # fmt: skip
+    paths = [shapely.LineString(rng.uniform(0, 2000, (int(rng.integers(2, 6)), 2)))
+             for _ in range(lines)]  # fmt: skip
+    # some cells on a line, some whose corner lies on it
+    on = shapely.get_coordinates(
+        shapely.line_interpolate_point(paths[0], rng.uniform(0, paths[0].length, 20))
+    )
+    cells = np.r_[cells, shapely.buffer(shapely.points(on), 1.0), shapely.box(*on.T, *(on + 5).T)]
+    union = shapely.union_all(paths)
+    expect = np.flatnonzero(shapely.distance(cells, union) <= SNAP)
+    assert _near(cells, union, SNAP).tolist() == expect.tolist()

@@ -27,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gis._errors import InfeasibleError
 from gis.blocks import coverage_shared_lengths, enclose, enclose_many, shared_lengths
-from gis.tessellation import Tessellation, regions, tessellate_blocks
+from gis.tessellation import Tessellation, regions_many, tessellate_blocks
 
 if TYPE_CHECKING:
     import pymetis
@@ -141,9 +141,11 @@ def cut_and_code(
     members: list[np.ndarray] = []
     blocks = enclose_many(communities, lines)
     block_members = _assign_blocks(blocks, buildings, per_community)
+    split = _split_full_blocks(blocks, block_members, buildings, targets)
     for seq, c in enumerate(_reading_order(communities).tolist(), start=1):
         community_codes[c] = f"{prefix}{seq:03d}"
-        gridset = _grids_of_blocks(blocks[c], block_members[c], buildings, targets)
+        pieces, piece_members = split[c]
+        gridset = _grids_of_pieces(pieces, piece_members, buildings, targets)
         order = _reading_order(gridset.polygons)
         if len(order) > 999:
             raise InfeasibleError(
@@ -208,22 +210,22 @@ def make_grids(
     # blocks enclosed by streets and barriers, and the buildings of each
     blocks = enclose(community, lines)
     block_members = _assign(blocks, buildings, members)
+    # split blocks holding too many households or residents between their buildings
+    pieces, piece_members = _split_full_blocks([blocks], [block_members], buildings, targets)[0]
     # cut into grids
-    return _grids_of_blocks(blocks, block_members, buildings, targets)
+    return _grids_of_pieces(pieces, piece_members, buildings, targets)
 
 
-def _grids_of_blocks(
-    blocks: list[BaseGeometry],
-    block_members: list[np.ndarray],
+def _grids_of_pieces(
+    pieces: list[BaseGeometry],
+    piece_members: list[np.ndarray],
     buildings: Buildings,
     targets: GridTargets,
 ) -> GridSet:
-    """:func:`make_grids` of a community already cut into ``blocks`` holding ``block_members``."""
-    # 2. split blocks holding too many households or residents between their buildings
-    pieces, piece_members = _split_full_blocks(blocks, block_members, buildings, targets)
-    # 3. snap the pieces into an exact coverage (shared edges vertex for vertex)
+    """The grids of one community from its blocks, the full ones already split."""
+    # snap the pieces into an exact coverage (shared edges vertex for vertex)
     pieces, piece_members = _clean_coverage(pieces, piece_members, buildings)
-    # 4. merge slivers and blocks holding too few into neighbours
+    # merge slivers and blocks holding too few into neighbours
     groups = merge_regions(pieces, piece_members, buildings, targets, coverage=True)
     polygons = [_union(pieces, group) for group in groups]
     grouped = [np.concatenate([piece_members[i] for i in group]) for group in groups]
@@ -231,31 +233,46 @@ def _grids_of_blocks(
 
 
 def _split_full_blocks(
-    blocks: list[BaseGeometry],
-    members: list[np.ndarray],
+    blocks: list[list[BaseGeometry]],
+    members: list[list[np.ndarray]],
     buildings: Buildings,
     targets: GridTargets,
-) -> tuple[list[BaseGeometry], list[np.ndarray]]:
-    """Blocks that fit the targets as they are, the others split (:func:`split_block`).
+) -> list[tuple[list[BaseGeometry], list[np.ndarray]]]:
+    """Per community, its blocks that fit the targets as they are and the others split.
 
-    The cells of all blocks to split are made at once (:func:`tessellate_blocks`).
+    The cells of each community's blocks to split are made at once
+    (:func:`tessellate_blocks`, one Voronoi diagram per community), then the
+    blocks of every community are split together (:func:`split_blocks`).
+
+    Returns
+    -------
+    list of (pieces, members of each piece)
+        One per community, its pieces in the order of its blocks.
     """
-    full = [i for i, idx in enumerate(members) if _too_full(idx, buildings, targets)]
-    cells = tessellate_blocks(
-        [blocks[i] for i in full], [buildings.shapes[members[i]] for i in full]
+    full = [[i for i, idx in enumerate(m) if _too_full(idx, buildings, targets)] for m in members]
+    cells = [
+        tessellate_blocks([blocks[c][i] for i in f], [buildings.shapes[members[c][i]] for i in f])
+        for c, f in enumerate(full)
+    ]
+    which = [(c, i) for c, f in enumerate(full) for i in f]
+    done = split_blocks(
+        [blocks[c][i] for c, i in which],
+        [members[c][i] for c, i in which],
+        buildings,
+        targets,
+        [t for community in cells for t in community],
     )
-    split = dict(zip(full, cells, strict=True))
-    pieces: list[BaseGeometry] = []
-    piece_members: list[np.ndarray] = []
-    for i, (block, idx) in enumerate(zip(blocks, members, strict=True)):
-        if i not in split:
-            pieces.append(block)
-            piece_members.append(idx)
-            continue
-        for poly, sub in split_block(block, idx, buildings, targets, split[i]):
-            pieces.append(poly)
-            piece_members.append(sub)
-    return pieces, piece_members
+    split = dict(zip(which, done, strict=True))
+    out: list[tuple[list[BaseGeometry], list[np.ndarray]]] = []
+    for c, (community_blocks, community_members) in enumerate(zip(blocks, members, strict=True)):
+        pieces: list[BaseGeometry] = []
+        piece_members: list[np.ndarray] = []
+        for i, (block, idx) in enumerate(zip(community_blocks, community_members, strict=True)):
+            for poly, sub in split.get((c, i), [(block, idx)]):
+                pieces.append(poly)
+                piece_members.append(sub)
+        out.append((pieces, piece_members))
+    return out
 
 
 def _clean_coverage(
@@ -358,34 +375,40 @@ def _assign_blocks(
     ]
 
 
-def split_block(
-    block: BaseGeometry,
-    members: np.ndarray,
+def split_blocks(
+    blocks: list[BaseGeometry],
+    members: list[np.ndarray],
     buildings: Buildings,
     targets: GridTargets,
-    cells: Tessellation,
-) -> list[tuple[BaseGeometry, np.ndarray]]:
-    """Split a block that holds too many households along the gaps between its buildings.
+    cells: list[Tessellation],
+) -> list[list[tuple[BaseGeometry, np.ndarray]]]:
+    """Split blocks that hold too many households along the gaps between their buildings.
 
-    The block's cells (one per building, :func:`gis.tessellation.tessellate_blocks`)
+    Each block's cells (one per building, :func:`gis.tessellation.tessellate_blocks`)
     are partitioned into contiguous groups of about the target household count,
     with the shortest boundaries (:func:`partition_buildings`); each group's
-    cells, with its footprints made whole, become a piece.  No footprint is
-    cut; a building that alone holds more than the maximum is a piece of its own.
+    cells, with its footprints made whole, become a piece
+    (:func:`gis.tessellation.regions_many`, all blocks at once).  No footprint
+    is cut; a building that alone holds more than the maximum is a piece of its own.
 
     Returns
     -------
-    list of (polygon, member indices)
-        Pieces tiling ``block``.
+    list of lists of (polygon, member indices)
+        Per block, pieces tiling it.
     """
-    hh = buildings.households[members]
-    pop = buildings.population[members]
-    labels = partition_buildings(cells.graph, hh, pop, targets)
-    pieces = [poly for poly, _ in regions(cells, labels)]
-    if len(pieces) < 2:
-        return [(block, members)]
-    assigned = _assign(pieces, buildings, members)
-    return list(zip(pieces, assigned, strict=True))
+    labels = [
+        partition_buildings(
+            tess.graph, buildings.households[idx], buildings.population[idx], targets
+        )
+        for tess, idx in zip(cells, members, strict=True)
+    ]
+    drawn = [[poly for poly, _ in block] for block in regions_many(cells, labels)]
+    out = [[(block, idx)] for block, idx in zip(blocks, members, strict=True)]
+    split = [i for i, pieces in enumerate(drawn) if len(pieces) >= 2]
+    assigned = _assign_blocks([drawn[i] for i in split], buildings, [members[i] for i in split])
+    for i, sub in zip(split, assigned, strict=True):
+        out[i] = list(zip(drawn[i], sub, strict=True))
+    return out
 
 
 def partition_buildings(

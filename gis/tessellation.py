@@ -15,6 +15,7 @@ Numbers and shapely geometries only, in a metric CRS.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -189,30 +190,162 @@ def regions(tess: Tessellation, labels: np.ndarray) -> list[tuple[BaseGeometry, 
         wins).  A label may come back as several polygons when its cells are
         not connected.
     """
-    labels = np.asarray(labels)
-    if (labels == labels[0]).all():
-        return [(tess.block, int(labels[0]))]
-    a, b = tess.ridge_owner[:, 0], tess.ridge_owner[:, 1]
-    cut = tess.ridges[labels[a] != labels[b]]
-    # footprints a cut runs through keep their own outline as the boundary
-    hit = np.unique(shapely.STRtree(cut).query(tess.shapes, predicate="intersects")[0])
-    outlines = shapely.boundary(tess.shapes[hit]) if len(hit) else np.array([], dtype=object)
-    faces, probes = _faces(tess.block, np.concatenate([cut, outlines]))
-    face_label = _label_faces(tess, labels, probes, hit)
-    found, merged = _union_by_label(faces, face_label)
-    parts, owner = shapely.get_parts(merged, return_index=True)
-    keep = shapely.area(parts) > 0
-    out = [(p, int(found[o])) for p, o in zip(parts[keep], owner[keep], strict=True)]
-    return _absorb_specks(out)
+    return regions_many([tess], [labels])[0]
+
+
+def regions_many(
+    cells: list[Tessellation], labels: list[np.ndarray]
+) -> list[list[tuple[BaseGeometry, int]]]:
+    """:func:`regions` of many blocks at once, each block's polygons as its own call's.
+
+    Every step is one vectorized call over all blocks: the noding, polygonizing
+    and dissolving of each block run on a row of a None-padded table of its own,
+    and the pairs a spatial index finds across blocks are dropped, so that no
+    block's floating point depends on another's.
+
+    Parameters
+    ----------
+    cells
+        From :func:`tessellate_blocks`, one per block.
+    labels
+        For each block, the group of each of its buildings.
+
+    Returns
+    -------
+    list of lists of (Polygon, label)
+        Per block, as :func:`regions` gives them.
+    """
+    labels = [np.asarray(lab) for lab in labels]
+    out: list[list[tuple[BaseGeometry, int]]] = [
+        [(tess.block, int(lab[0]))] for tess, lab in zip(cells, labels, strict=True)
+    ]
+    todo = [i for i, lab in enumerate(labels) if not (lab == lab[0]).all()]
+    if not todo:
+        return out
+    batch = _Batch([cells[i] for i in todo], [labels[i] for i in todo])
+    # cuts between groups; footprints a cut runs through keep their own outline
+    cuts, hit = batch.cuts_and_hits()
+    # the faces the cuts and outlines make of each block, and a point inside each
+    faces, face_block, probes = batch.faces(cuts, hit)
+    # each face's group: its footprint's when inside one, else its Voronoi cell's
+    face_label = batch.label_faces(face_block, probes, hit)
+    # the union of each block's faces by group, specks given to a neighbour
+    for i, drawn in zip(todo, batch.dissolve(faces, face_block, face_label), strict=True):
+        out[i] = drawn
+    return out
+
+
+class _Batch:
+    """Blocks whose groups are drawn together: their buildings numbered across blocks."""
+
+    def __init__(self, cells: list[Tessellation], labels: list[np.ndarray]) -> None:
+        self.cells = cells
+        self.labels = labels
+        counts = np.array([len(t.shapes) for t in cells], dtype=np.int64)
+        self.first = np.concatenate([[0], np.cumsum(counts)])
+        self.shape_block = np.repeat(np.arange(len(cells)), counts)
+        self.shapes = np.concatenate([np.asarray(t.shapes, dtype=object) for t in cells])
+        self.blocks = np.array([t.block for t in cells], dtype=object)
+
+    def cuts_and_hits(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """Per block, the ridges between two groups; the footprints they run through
+        (indices over all blocks, sorted)."""
+        cuts = [
+            t.ridges[lab[t.ridge_owner[:, 0]] != lab[t.ridge_owner[:, 1]]]
+            for t, lab in zip(self.cells, self.labels, strict=True)
+        ]
+        cut_block = np.repeat(np.arange(len(cuts)), [len(c) for c in cuts])
+        every_cut = np.concatenate([*cuts, np.array([], dtype=object)])
+        shape_idx, cut_idx = shapely.STRtree(every_cut).query(self.shapes, predicate="intersects")
+        mine = self.shape_block[shape_idx] == cut_block[cut_idx]
+        return cuts, np.unique(shape_idx[mine])
+
+    def faces(
+        self, cuts: list[np.ndarray], hit: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The faces the cuts and the outlines of the ``hit`` footprints cut each block
+        into (they tile it), the block of each and a point inside each."""
+        outlines = shapely.boundary(self.shapes[hit])
+        hit_bounds = np.searchsorted(self.shape_block[hit], np.arange(len(cuts) + 1))
+        rows = [
+            [block.boundary, *cut, *outlines[hit_bounds[i] : hit_bounds[i + 1]]]
+            for i, (block, cut) in enumerate(zip(self.blocks, cuts, strict=True))
+        ]
+        table = np.full((len(rows), max(len(r) for r in rows)), None, dtype=object)
+        for i, row in enumerate(rows):
+            table[i, : len(row)] = row
+        noded = shapely.union_all(table, axis=1)
+        faces, face_block = shapely.get_parts(shapely.polygonize(noded[:, None]), return_index=True)
+        shapely.prepare(self.blocks)
+        probes = shapely.point_on_surface(faces)
+        keep = shapely.contains(self.blocks[face_block], probes)
+        # a face's inside point can fall on the block's outline (a sliver spike of the
+        # block); such faces, and holes or faces the unclipped ridges close outside the
+        # block, are told apart by how much of them lies inside
+        doubt = np.flatnonzero(~keep)
+        if len(doubt):
+            inside = shapely.area(
+                shapely.intersection(faces[doubt], self.blocks[face_block[doubt]])
+            )
+            keep[doubt] = inside > 0.5 * shapely.area(faces[doubt])
+        return faces[keep], face_block[keep], probes[keep]
+
+    def label_faces(
+        self, face_block: np.ndarray, probes: np.ndarray, hit: np.ndarray
+    ) -> np.ndarray:
+        """Group of each face (by its inside point ``probes``): its footprint's when inside
+        one of the ``hit`` footprints, else its Voronoi cell's."""
+        coords = shapely.get_coordinates(probes)
+        bounds = np.searchsorted(face_block, np.arange(len(self.cells) + 1))
+        face_label = np.empty(len(probes), dtype=np.int64)
+        for i, (tess, lab) in enumerate(zip(self.cells, self.labels, strict=True)):
+            here = slice(bounds[i], bounds[i + 1])
+            nearest = cKDTree(tess.seeds).query(coords[here])[1]
+            face_label[here] = lab[tess.seed_owner[nearest]]
+        if len(hit):
+            face_idx, shape_idx = shapely.STRtree(self.shapes[hit]).query(
+                probes, predicate="within"
+            )
+            mine = face_block[face_idx] == self.shape_block[hit[shape_idx]]
+            face_idx, shape_idx = face_idx[mine], shape_idx[mine]
+            order = np.lexsort((shape_idx, face_idx))  # first footprint wins an overlap
+            face_idx, shape_idx = face_idx[order], shape_idx[order]
+            first = np.flatnonzero(np.diff(face_idx, prepend=-1))  # face_idx is sorted, >= 0
+            owner = hit[shape_idx[first]]
+            block = self.shape_block[owner]
+            for i in np.unique(block).tolist():  # labels are numbered per block
+                on = block == i
+                face_label[face_idx[first][on]] = self.labels[i][owner[on] - self.first[i]]
+        return face_label
+
+    def dissolve(
+        self, faces: np.ndarray, face_block: np.ndarray, face_label: np.ndarray
+    ) -> list[list[tuple[BaseGeometry, int]]]:
+        """Per block, the union of its faces by group, specks given to a neighbour."""
+        key = np.column_stack([face_block, face_label])
+        found, merged = _union_by_label(faces, key)
+        parts, owner = shapely.get_parts(merged, return_index=True)
+        keep = shapely.area(parts) > 0
+        parts, owner = parts[keep], owner[keep]
+        part_block = found[owner, 0]
+        bounds = np.searchsorted(part_block, np.arange(len(self.cells) + 1))
+        return [
+            _absorb_specks(
+                [(p, int(found[o, 1])) for p, o in zip(parts[lo:hi], owner[lo:hi], strict=True)]
+            )
+            for lo, hi in itertools.pairwise(bounds.tolist())
+        ]
 
 
 def _union_by_label(faces: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The labels of ``faces`` and, for each, the union of its faces (one GEOS call).
 
-    The faces of each label, in their order, fill a row of a table padded with
-    None, which shapely dissolves row by row.
+    ``labels`` are rows (block, group).  The faces of each label, in their
+    order, fill a row of a table padded with None, which shapely dissolves row
+    by row; labels come sorted.
     """
-    found, inverse = np.unique(labels, return_inverse=True)
+    found, inverse = np.unique(labels, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
     order = np.argsort(inverse, kind="stable")
     counts = np.bincount(inverse, minlength=len(found))
     rank = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -350,38 +483,3 @@ def _ridges(
         length[~inside] = shapely.length(shapely.intersection(lines[~inside], blocks[rb[~inside]]))
     ridge_owner = np.sort(np.column_stack([own[pairs[:, 0]], own[pairs[:, 1]]]), axis=1)
     return lines, ridge_owner, length
-
-
-def _faces(block: BaseGeometry, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The faces ``lines`` cut ``block`` into (they tile it), and a point inside each."""
-    noded = shapely.union_all(np.concatenate([[block.boundary], lines]))
-    faces = shapely.get_parts(shapely.polygonize([noded]))
-    shapely.prepare(block)
-    probes = shapely.point_on_surface(faces)
-    keep = shapely.contains(block, probes)
-    # a face's inside point can fall on the block's outline (a sliver spike of the
-    # block); such faces, and holes or faces the unclipped ridges close outside the
-    # block, are told apart by how much of them lies inside
-    doubt = np.flatnonzero(~keep)
-    if len(doubt):
-        inside = shapely.area(shapely.intersection(faces[doubt], block))
-        keep[doubt] = inside > 0.5 * shapely.area(faces[doubt])
-    return faces[keep], probes[keep]
-
-
-def _label_faces(
-    tess: Tessellation, labels: np.ndarray, probes: np.ndarray, outlined: np.ndarray
-) -> np.ndarray:
-    """Label of each face (by its inside point ``probes``): its footprint's when inside
-    one, else its Voronoi cell's."""
-    nearest = cKDTree(tess.seeds).query(shapely.get_coordinates(probes))[1]
-    face_label = labels[tess.seed_owner[nearest]]
-    if len(outlined):
-        face_idx, shape_idx = shapely.STRtree(tess.shapes[outlined]).query(
-            probes, predicate="within"
-        )
-        order = np.lexsort((shape_idx, face_idx))  # first footprint wins an overlap
-        face_idx, shape_idx = face_idx[order], shape_idx[order]
-        first = np.flatnonzero(np.diff(face_idx, prepend=-1))  # face_idx is sorted, >= 0
-        face_label[face_idx[first]] = labels[outlined[shape_idx[first]]]
-    return face_label

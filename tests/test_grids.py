@@ -24,7 +24,7 @@ from gis.grids import (
 )
 from gis.pipeline import BuildOptions, make_area_grids
 from gis.synthetic import synthetic_town, write_area
-from gis.tessellation import regions, tessellate
+from gis.tessellation import regions, regions_many, tessellate, tessellate_blocks
 from tests.grid_invariants import check_grid_invariants, crossed_buildings, mergeable_pairs
 
 
@@ -241,6 +241,48 @@ def test_a_tessellated_block_is_tiled_with_every_footprint_whole():
             own = [p for p, label in pieces if label == labels[i]]
             outside = shapely.difference(shape, shapely.union_all(own)).area
             assert outside < 1e-6 * shape.area, f"building {i} cut"
+
+
+def _random_block(rng: np.random.Generator) -> tuple[shapely.Polygon, np.ndarray]:
+    """A block of 60-200 m a side, an L cut out of it now and then, with 2-30 small houses."""
+    w, h = rng.uniform(60, 200, 2)
+    block = shapely.box(0, 0, w, h)
+    if rng.random() < 0.5:
+        block = block.difference(shapely.box(w * 0.6, h * 0.6, w + 1, h + 1))
+    spots = rng.permutation(np.argwhere(np.ones((int(w // 12), int(h // 12)))))
+    houses = [
+        shapely.box(12 * i + 1, 12 * j + 1, 12 * i + 1 + s, 12 * j + 1 + s)
+        for (i, j), s in zip(spots[: rng.integers(2, 31)], rng.uniform(4, 11.5, 30), strict=False)
+    ]
+    houses = [b for b in houses if block.contains(b)]
+    return block, np.array(houses or [shapely.box(1, 1, 5, 5), shapely.box(7, 1, 11, 5)])
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 6), groups=st.integers(1, 4))
+def test_regions_of_many_blocks_at_once_are_those_of_each_block_alone(seed, n, groups):
+    """Drawing the groups of many blocks in one batch gives each block's polygons byte for
+    byte as drawing it alone, and they tile the block with every footprint whole.  The
+    same block comes twice with other groups, so anything shared across blocks shows."""
+    rng = np.random.default_rng(seed)
+    made = [_random_block(rng) for _ in range(n)]
+    made += made[:1]  # the same block and houses, grouped otherwise
+    cells = tessellate_blocks([b for b, _ in made], [s for _, s in made])
+    labels = [rng.integers(0, groups, len(s)) for _, s in made]
+    together = regions_many(cells, labels)
+    for tess, lab, got in zip(cells, labels, together, strict=True):
+        alone = regions(tess, lab)
+        assert [label for _, label in got] == [label for _, label in alone]
+        assert (
+            shapely.to_wkb([p for p, _ in got]).tolist()
+            == shapely.to_wkb([p for p, _ in alone]).tolist()
+        )
+        polys = np.array([p for p, _ in got], dtype=object)
+        assert shapely.area(polys).sum() == pytest.approx(tess.block.area, rel=1e-9)
+        assert shapely.union_all(polys).symmetric_difference(tess.block).area < 1e-6
+        for i, shape in enumerate(tess.shapes):
+            own = shapely.union_all([p for p, label in got if label == lab[i]])
+            assert shapely.difference(shape, own).area < 1e-6 * shape.area, f"building {i} cut"
 
 
 def test_a_block_with_a_sliver_spike_is_tiled_whatever_the_grouping():

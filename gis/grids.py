@@ -240,28 +240,30 @@ def _split_full_blocks(
 ) -> list[tuple[list[BaseGeometry], list[np.ndarray]]]:
     """Per community, its blocks that fit the targets as they are and the others split.
 
-    The cells of each community's blocks to split are made at once
-    (:func:`tessellate_blocks`, one Voronoi diagram per community), then the
-    blocks of every community are split together (:func:`split_blocks`).
+    The cells of every community's blocks to split are made in one call
+    (:func:`tessellate_blocks`, one Voronoi diagram per community, as a
+    community's grids must not depend on another's), then the blocks are split
+    together (:func:`split_blocks`).
 
     Returns
     -------
     list of (pieces, members of each piece)
         One per community, its pieces in the order of its blocks.
     """
-    full = [[i for i, idx in enumerate(m) if _too_full(idx, buildings, targets)] for m in members]
-    cells = [
-        tessellate_blocks([blocks[c][i] for i in f], [buildings.shapes[members[c][i]] for i in f])
-        for c, f in enumerate(full)
+    which = [
+        (c, i)
+        for c, community in enumerate(members)
+        for i, idx in enumerate(community)
+        if _too_full(idx, buildings, targets)
     ]
-    which = [(c, i) for c, f in enumerate(full) for i in f]
-    done = split_blocks(
-        [blocks[c][i] for c, i in which],
-        [members[c][i] for c, i in which],
-        buildings,
-        targets,
-        [t for community in cells for t in community],
+    full_blocks = [blocks[c][i] for c, i in which]
+    full_members = [members[c][i] for c, i in which]
+    cells = tessellate_blocks(
+        full_blocks,
+        [buildings.shapes[idx] for idx in full_members],
+        diagram=np.array([c for c, _ in which], dtype=np.int64),
     )
+    done = split_blocks(full_blocks, full_members, buildings, targets, cells)
     split = dict(zip(which, done, strict=True))
     out: list[tuple[list[BaseGeometry], list[np.ndarray]]] = []
     for c, (community_blocks, community_members) in enumerate(zip(blocks, members, strict=True)):

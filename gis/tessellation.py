@@ -83,13 +83,18 @@ def tessellate(
 
 
 def tessellate_blocks(
-    blocks: list[BaseGeometry], shapes: list[np.ndarray], *, spacing: float = SEED_SPACING_M
+    blocks: list[BaseGeometry],
+    shapes: list[np.ndarray],
+    *,
+    spacing: float = SEED_SPACING_M,
+    diagram: np.ndarray | None = None,
 ) -> list[Tessellation]:
-    """:func:`tessellate` many blocks at once (one Voronoi diagram for all of them).
+    """:func:`tessellate` many blocks at once (one Voronoi diagram per ``diagram``).
 
-    Each block's seeds are moved, in the diagram only, to a spot of their own
-    far from the others' (four times the largest block apart), so that no block's
-    cells reach another's; the ridges are moved back.
+    Each block's seeds are moved, in its diagram only, to a spot of their own
+    far from the other blocks' of that diagram (four times their largest block
+    apart), so that no block's cells reach another's; the ridges are moved back.
+    The steps before and after the diagrams run once over all blocks.
 
     Parameters
     ----------
@@ -97,6 +102,10 @@ def tessellate_blocks(
         Polygons (metric CRS).
     shapes
         For each block, the footprints whose inside points lie in it.
+    diagram
+        For each block, the Voronoi diagram it goes in (non-decreasing
+        integers); all in one by default.  A block's cells depend on the
+        blocks of its diagram only, to the last bit.
 
     Returns
     -------
@@ -108,7 +117,8 @@ def tessellate_blocks(
     block_of = np.repeat(np.arange(len(blocks)), counts)
     area = np.asarray(blocks, dtype=object)
     seeds, owner = _seeds(_clip(area[block_of], every), spacing, block_of)
-    ridges, ridge_owner, length = _ridges(area, seeds, owner, block_of)
+    group = np.zeros(len(blocks), dtype=np.int64) if diagram is None else np.asarray(diagram)
+    ridges, ridge_owner, length = _ridges(area, seeds, owner, block_of, group)
     keep = length > 1e-6
     ridges, ridge_owner, length = ridges[keep], ridge_owner[keep], length[keep]
     first = np.concatenate([[0], np.cumsum(counts)])  # buildings of block i: first[i]:first[i+1]
@@ -436,41 +446,29 @@ def _seeds(
 
 
 def _ridges(
-    blocks: np.ndarray, seeds: np.ndarray, owner: np.ndarray, block_of: np.ndarray
+    blocks: np.ndarray,
+    seeds: np.ndarray,
+    owner: np.ndarray,
+    block_of: np.ndarray,
+    diagram: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Voronoi ridges between seeds of different buildings of one block, and their length
-    inside it."""
-    empty = np.array([], dtype=object), np.empty((0, 2), dtype=np.int64), np.empty(0)
-    if len(np.unique(owner)) < 2:
-        return empty
-    bounds = shapely.bounds(blocks)
-    centre = (bounds[:, :2] + bounds[:, 2:]) / 2
-    pitch = 4 * max(float((bounds[:, 2:] - bounds[:, :2]).max()), 1.0)
-    side = int(np.ceil(np.sqrt(len(blocks))))
-    slot = np.column_stack([np.arange(len(blocks)) % side, np.arange(len(blocks)) // side])
-    shift = slot * pitch - centre  # block i's seeds sit around slot i, far from the others
+    inside it.  The blocks of each ``diagram`` share one Voronoi diagram."""
     seed_block = block_of[owner]
+    shift = _shifts(blocks, diagram)  # block i's seeds sit around a slot of their own
     moved = seeds + shift[seed_block]
-    lo, hi = moved.min(axis=0) - pitch, moved.max(axis=0) + pitch
-    frame = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
-    vor = Voronoi(np.concatenate([moved, frame]))
-    pairs = vor.ridge_points
-    verts = np.asarray(vor.ridge_vertices)
-    n = len(seeds)
-    own = np.concatenate([owner, np.full(4, -1)])
-    blk = np.concatenate([seed_block, np.full(4, -1)])
-    pa, pb = own[pairs[:, 0]], own[pairs[:, 1]]
-    keep = (
-        (pairs < n).all(axis=1)
-        & (pa != pb)
-        & (blk[pairs[:, 0]] == blk[pairs[:, 1]])
-        & (verts >= 0).all(axis=1)
-    )
-    pairs, verts = pairs[keep], verts[keep]
-    if len(pairs) == 0:
-        return empty
-    rb = blk[pairs[:, 0]]
-    ends = vor.vertices[verts] - shift[rb][:, None, :]  # back where the block is
+    seed_diagram = diagram[seed_block]
+    bounds = np.searchsorted(seed_diagram, np.arange(int(diagram.max(initial=-1)) + 2))
+    found: list[tuple[np.ndarray, np.ndarray]] = []
+    for lo, hi, pitch in zip(bounds[:-1], bounds[1:], _pitches(blocks, diagram), strict=True):
+        ridges = _voronoi_ridges(moved[lo:hi], owner[lo:hi], seed_block[lo:hi], float(pitch), lo)
+        if ridges is not None and len(ridges[0]):
+            found.append(ridges)
+    if not found:
+        return np.array([], dtype=object), np.empty((0, 2), dtype=np.int64), np.empty(0)
+    pairs = np.concatenate([p for p, _ in found])
+    rb = seed_block[pairs[:, 0]]
+    ends = np.concatenate([e for _, e in found]) - shift[rb][:, None, :]  # back where the block is
     lines = shapely.linestrings(ends)
     shapely.prepare(blocks)
     inside = (
@@ -481,5 +479,54 @@ def _ridges(
     length = shapely.length(lines)
     if (~inside).any():
         length[~inside] = shapely.length(shapely.intersection(lines[~inside], blocks[rb[~inside]]))
-    ridge_owner = np.sort(np.column_stack([own[pairs[:, 0]], own[pairs[:, 1]]]), axis=1)
+    ridge_owner = np.sort(np.column_stack([owner[pairs[:, 0]], owner[pairs[:, 1]]]), axis=1)
     return lines, ridge_owner, length
+
+
+def _pitches(blocks: np.ndarray, diagram: np.ndarray) -> np.ndarray:
+    """Per diagram, how far apart its blocks' slots are: four times its largest block."""
+    bounds = shapely.bounds(blocks)
+    size = (bounds[:, 2:] - bounds[:, :2]).max(axis=1)
+    count = int(diagram.max(initial=-1)) + 1
+    largest = np.full(count, -np.inf)
+    np.maximum.at(largest, diagram, size)
+    return 4 * np.maximum(largest, 1.0)
+
+
+def _shifts(blocks: np.ndarray, diagram: np.ndarray) -> np.ndarray:
+    """Per block, the move that puts it at its slot: slots in a square per diagram."""
+    bounds = shapely.bounds(blocks)
+    centre = (bounds[:, :2] + bounds[:, 2:]) / 2
+    starts = np.searchsorted(diagram, diagram)  # first block of each block's diagram
+    rank = np.arange(len(blocks)) - starts
+    count = np.bincount(diagram, minlength=int(diagram.max(initial=-1)) + 1)
+    side = np.ceil(np.sqrt(count)).astype(np.int64)[diagram]
+    slot = np.column_stack([rank % side, rank // side])
+    return slot * _pitches(blocks, diagram)[diagram][:, None] - centre
+
+
+def _voronoi_ridges(
+    moved: np.ndarray, owner: np.ndarray, seed_block: np.ndarray, pitch: float, first: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ridges of one diagram between seeds of two buildings of one block.
+
+    Returns the pairs of seeds (numbered from ``first``) and the ridges' moved
+    end points, or None when the diagram holds fewer than two buildings.
+    """
+    if len(np.unique(owner)) < 2:
+        return None
+    lo, hi = moved.min(axis=0) - pitch, moved.max(axis=0) + pitch
+    frame = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
+    vor = Voronoi(np.concatenate([moved, frame]))
+    pairs = vor.ridge_points
+    verts = np.asarray(vor.ridge_vertices)
+    n = len(moved)
+    own = np.concatenate([owner, np.full(4, -1)])
+    blk = np.concatenate([seed_block, np.full(4, -1)])
+    keep = (
+        (pairs < n).all(axis=1)
+        & (own[pairs[:, 0]] != own[pairs[:, 1]])
+        & (blk[pairs[:, 0]] == blk[pairs[:, 1]])
+        & (verts >= 0).all(axis=1)
+    )
+    return pairs[keep] + first, vor.vertices[verts[keep]]

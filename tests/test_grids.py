@@ -285,6 +285,26 @@ def test_regions_of_many_blocks_at_once_are_those_of_each_block_alone(seed, n, g
             assert shapely.difference(shape, own).area < 1e-6 * shape.area, f"building {i} cut"
 
 
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), sizes=st.lists(st.integers(0, 4), min_size=1, max_size=5))
+def test_cells_of_many_diagrams_at_once_are_those_of_each_diagram_alone(seed, sizes):
+    """Blocks of several Voronoi diagrams tessellated in one call get the ridges and
+    graphs, to the last bit, of each diagram's blocks tessellated alone."""
+    rng = np.random.default_rng(seed)
+    made = [[_random_block(rng) for _ in range(k)] for k in sizes]
+    flat = [b for group in made for b in group]
+    diagram = np.repeat(np.arange(len(made)), sizes)
+    together = tessellate_blocks([b for b, _ in flat], [s for _, s in flat], diagram=diagram)
+    alone = [t for g in made for t in tessellate_blocks([b for b, _ in g], [s for _, s in g])]
+    assert len(together) == len(alone) == len(flat)
+    for got, expected in zip(together, alone, strict=True):
+        assert np.array_equal(got.seeds, expected.seeds)
+        assert np.array_equal(got.ridge_owner, expected.ridge_owner)
+        assert shapely.to_wkb(got.ridges).tolist() == shapely.to_wkb(expected.ridges).tolist()
+        assert (got.graph != expected.graph).nnz == 0
+        assert np.array_equal(got.graph.data, expected.graph.data)
+
+
 def test_a_block_with_a_sliver_spike_is_tiled_whatever_the_grouping():
     # a block of a generated town (tests/data/sliver_block.wkt: the block, then its
     # five footprints) whose outline runs out and back along one line: a face's

@@ -36,6 +36,8 @@ import shapely
 from gis._errors import CRSError, EmptyLayerError, InputError, OutputError, UnreadableFileError
 from gis._types import PathLike
 from gis.crs import WGS84
+from gis.geojson_text import properties_text
+from gis.precision import snap_polygons
 
 #: GeoJSON layers a build writes, by name; each is also a layer of area.gpkg.
 LAYER_FILES = {
@@ -535,8 +537,8 @@ def orient_rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     geoms = out.geometry.values
     is_poly = shapely.get_type_id(geoms) >= 3  # Polygon, MultiPolygon and collections
     if is_poly.any():  # snap to the written precision first, so rings stay valid when read
-        valid = _valid(geoms[is_poly])
-        snapped = _valid(shapely.set_precision(valid, GEOJSON_GRID_DEG))
+        valid = _valid(np.asarray(geoms[is_poly]))
+        snapped = _valid(snap_polygons(valid, GEOJSON_GRID_DEG))  # set_precision, fast
         collapsed = shapely.is_empty(snapped) & ~shapely.is_empty(valid)
         snapped[collapsed] = valid[collapsed]  # slivers thinner than 1 cm keep their shape
         fixed = shapely.orient_polygons(snapped, exterior_cw=False)
@@ -612,54 +614,29 @@ def _write_features(gdf: gpd.GeoDataFrame, path: PathLike, *, layer: str) -> Non
     The text is what GDAL's GeoJSON driver writes with ``RFC7946=YES`` (no ``crs``
     member, 7 decimals), except that a missing or non-finite number is written as
     null where GDAL leaves the property out; several times faster: GEOS
-    writes the geometries, :mod:`json` the properties, numbers in their shortest
-    form that reads back exactly.
+    writes the geometries, :func:`gis.geojson_text.properties_text` the
+    properties (as :mod:`json` does), numbers in their shortest form that reads
+    back exactly.
     """
     geometry = gdf.geometry.name
     props = pd.DataFrame(gdf.drop(columns=geometry))
     if props.index.name is not None or not pd.api.types.is_integer_dtype(props.index):
         props = props.reset_index()  # geopandas writes such an index as columns, too
-    ready = _json_ready(props)
-    names = list(ready.columns)
-    columns = [ready[c].tolist() for c in names]  # Python scalars, fast
-    records = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
-    if not names:
-        records = [{} for _ in range(len(ready))]
+    properties = properties_text(props)
     geoms = shapely.to_geojson(gdf.geometry.values)
     with open(path, "w", encoding="utf-8") as f:
         f.write(f'{{"type":"FeatureCollection","name":{json.dumps(layer)},"features":[\n')
         f.write(
             ",\n".join(
                 '{"type":"Feature","properties":'
-                + json.dumps(rec, ensure_ascii=False, allow_nan=False, default=_json_scalar)
+                + text
                 + ',"geometry":'
                 + (geom if geom is not None else "null")
                 + "}"
-                for rec, geom in zip(records, geoms, strict=True)
+                for text, geom in zip(properties, geoms, strict=True)
             )
         )
         f.write("\n]}\n")
-
-
-def _json_ready(props: pd.DataFrame) -> pd.DataFrame:
-    """Property columns with missing and non-finite values as None, column names as strings."""
-    out = props.astype(object)
-    missing = props.isna().to_numpy(dtype=bool).copy()
-    for j, col in enumerate(props.columns):
-        if pd.api.types.is_float_dtype(props[col]):
-            missing[:, j] |= ~np.isfinite(props[col].to_numpy(dtype=float))
-    out = out.mask(missing, None)
-    out.columns = [str(c) for c in out.columns]
-    return out
-
-
-def _json_scalar(value: Any) -> Any:
-    """JSON form of the numpy and pandas scalars :func:`json.dumps` does not know."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (pd.Timestamp, datetime.date, datetime.time)):
-        return value.isoformat()
-    raise TypeError(f"a property value of type {type(value).__name__} cannot be written to GeoJSON")
 
 
 def _for_gpkg(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, bool]:

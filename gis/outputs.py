@@ -31,12 +31,14 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
 
 from gis._errors import CRSError, EmptyLayerError, InputError, OutputError, UnreadableFileError
 from gis._types import PathLike
 from gis.crs import WGS84
 from gis.geojson_text import properties_text
+from gis.gpkg_write import writable, write_gpkg_rows
 from gis.precision import snap_polygons
 
 #: GeoJSON layers a build writes, by name; each is also a layer of area.gpkg.
@@ -305,7 +307,14 @@ def read_meta(folder: PathLike) -> dict[str, Any]:
 def _as_written(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """``gdf`` (RFC 7946 already) with the coordinates and counts the GeoJSON file holds."""
     out = round_quantities(gdf).copy()
-    out[out.geometry.name] = shapely.transform(out.geometry.values, _decimals_as_written)
+    geoms = np.asarray(out.geometry.values)
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    moved = (_decimals_as_written(coords) != coords).any(axis=1)  # snapped polygons: none
+    changed = (np.bincount(owner, weights=moved, minlength=len(geoms)) > 0) | shapely.has_z(geoms)
+    if changed.any():
+        geoms = geoms.copy()
+        geoms[changed] = shapely.transform(geoms[changed], _decimals_as_written)
+        out[out.geometry.name] = geoms
     return out
 
 
@@ -659,14 +668,20 @@ def write_gpkg_layers(layers: Mapping[str, gpd.GeoDataFrame], target: PathLike) 
 
     Layers already in the file and not named in ``layers`` are kept.  Polygon
     layers are written as valid MultiPolygons (one geometry type per layer;
-    rings that reprojection made touch or cross are repaired, as for GeoJSON).
+    rings that reprojection made touch or cross are repaired, as for GeoJSON);
+    new ones by :mod:`gis.gpkg_write` (GDAL's tables, the rows filled in
+    SQLite), the others by GDAL.
     """
     target = Path(target)
     with atomic_path(target) as tmp:
         if target.exists():
             shutil.copyfile(target, tmp)
+        existing = set(pyogrio.list_layers(tmp)[:, 0]) if tmp.exists() else set()
         for name, gdf in layers.items():
             ready, polygonal = _for_gpkg(round_quantities(gdf))
+            if name not in existing and writable(ready):  # GDAL's table, filled in SQLite
+                write_gpkg_rows(ready, tmp, name)
+                continue
             ready.to_file(
                 tmp, layer=name, driver="GPKG", engine="pyogrio", promote_to_multi=polygonal
             )

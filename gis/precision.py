@@ -62,9 +62,10 @@ def snap_polygons(geoms: np.ndarray, grid: float) -> np.ndarray:
 def _one_ring(geoms: np.ndarray, coords: np.ndarray, owner: np.ndarray) -> np.ndarray:
     """Which (valid) ``geoms`` are one polygon of one ring.
 
-    A valid polygon's shell passes its first vertex only where it closes, so
-    its coordinates hold the first one twice; a hole adds the shell's closing
-    vertex before the hole's (a third time; a hole through that vertex more).
+    A valid polygon's shell passes its first vertex only where it closes: a
+    polygon of one ring holds its first coordinate twice, the second time
+    last.  With holes the last is a hole's closing vertex, which is the first
+    only if the hole passes through it (and then the first is there four times).
     """
     types = shapely.get_type_id(geoms)
     one = (types == GeometryType.POLYGON) | (
@@ -73,7 +74,10 @@ def _one_ring(geoms: np.ndarray, coords: np.ndarray, owner: np.ndarray) -> np.nd
     sizes = np.bincount(owner, minlength=len(geoms))
     starts = np.cumsum(sizes) - sizes
     at_first = (coords == coords[starts[owner]]).all(axis=1)
-    return one & (np.bincount(owner, weights=at_first, minlength=len(geoms)) == 2)
+    twice = np.bincount(owner, weights=at_first, minlength=len(geoms)) == 2
+    closes = np.zeros(len(geoms), dtype=bool)
+    closes[sizes > 0] = at_first[(starts + sizes - 1)[sizes > 0]]
+    return one & twice & closes
 
 
 def _snapped_rings(

@@ -547,11 +547,13 @@ def orient_rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     is_poly = shapely.get_type_id(geoms) >= 3  # Polygon, MultiPolygon and collections
     if is_poly.any():  # snap to the written precision first, so rings stay valid when read
         valid = _valid(np.asarray(geoms[is_poly]))
-        snapped = _valid(snap_polygons(valid, GEOJSON_GRID_DEG))  # set_precision, fast
+        snapped, simple = snap_polygons(valid, GEOJSON_GRID_DEG)  # set_precision, fast
+        rest = ~simple  # the simple ones come valid and oriented
+        snapped[rest] = _valid(snapped[rest])
         collapsed = shapely.is_empty(snapped) & ~shapely.is_empty(valid)
         snapped[collapsed] = valid[collapsed]  # slivers thinner than 1 cm keep their shape
-        fixed = shapely.orient_polygons(snapped, exterior_cw=False)
-        out.loc[is_poly, out.geometry.name] = fixed
+        snapped[rest] = shapely.orient_polygons(snapped[rest], exterior_cw=False)
+        out.loc[is_poly, out.geometry.name] = snapped
     return out
 
 

@@ -27,7 +27,7 @@ from shapely import GeometryType
 CLEARANCE_CELLS = 10.0
 
 
-def snap_polygons(geoms: np.ndarray, grid: float) -> np.ndarray:
+def snap_polygons(geoms: np.ndarray, grid: float) -> tuple[np.ndarray, np.ndarray]:
     """``shapely.set_precision(geoms, grid)``, computed directly for simple polygons.
 
     Parameters
@@ -39,11 +39,14 @@ def snap_polygons(geoms: np.ndarray, grid: float) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray
-        The snapped geometries, in the input's order and types; the simple
-        ones already oriented by the right-hand rule (``shapely.orient_polygons``
-        with ``exterior_cw=False`` leaves them as they are), the others as
+    snapped : numpy.ndarray
+        The snapped geometries, in the input's order and types: the simple
+        ones valid and already oriented by the right-hand rule (as
+        ``shapely.orient_polygons`` with ``exterior_cw=False`` would orient
+        them: rounding moves no vertex near an edge), the others as
         ``set_precision`` leaves them.
+    simple : numpy.ndarray
+        Which were simple (boolean).
     """
     geoms = np.asarray(geoms, dtype=object)
     coords, owner = shapely.get_coordinates(geoms, return_index=True)
@@ -56,7 +59,7 @@ def snap_polygons(geoms: np.ndarray, grid: float) -> np.ndarray:
     rings = _snapped_rings(coords[mine], sizes, grid)
     multi = shapely.get_type_id(geoms[simple]) == GeometryType.MULTIPOLYGON
     out[simple] = _polygons(*rings, multi)
-    return out
+    return out, simple
 
 
 def _one_ring(geoms: np.ndarray, coords: np.ndarray, owner: np.ndarray) -> np.ndarray:

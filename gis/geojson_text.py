@@ -80,7 +80,7 @@ def _column_text(column: pd.Series, key: str) -> list[str]:
     encode = _ENCODE.get
     values = column.astype(object).mask(missing, None).tolist()
     return [
-        key + (f(v) if (f := encode(type(v))) is not None else _dumps(v))  # type: ignore[misc]
+        key + (f(v) if (f := encode(type(v))) is not None else _dumps(v))
         for v in values
     ]
 

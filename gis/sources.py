@@ -110,6 +110,8 @@ _BUILDING_COLUMNS = (
     *((k.replace(":", "_"), k) for k in _BUILDING_TAGS + _ADDR_TAGS if k != "building:levels"),
     ("levels", "building:levels"),
 )
+#: The keys of an area that make its building row: :func:`is_building` and the columns.
+BUILDING_KEYS = ("building:part", *_BUILDING_TAGS, *_ADDR_TAGS)
 
 
 @dataclass(frozen=True)
@@ -393,7 +395,7 @@ def _take_fence(obj: Any, tags: dict[str, str], factory: Any, rows: dict, wkb: d
 def _take_area(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
     tags = _tag_dict(obj)
     oid = f"{'w' if obj.from_way() else 'r'}{obj.orig_id()}"
-    is_building = tags.get("building", "no") != "no" and "building:part" not in tags
+    is_building = is_building_area(tags)
     is_water = _is_water_area(tags)
     landuse = tags.get("landuse")
     kind = _poi_kind(tags)
@@ -425,6 +427,16 @@ def _take_area(obj: Any, factory: Any, rows: dict, wkb: dict) -> None:
             }
         )
         wkb["p"].append(geom)
+
+
+def is_building_area(tags: dict[str, str]) -> bool:
+    """Whether an area with these tags is a building's footprint (not a building part)."""
+    return tags.get("building", "no") != "no" and "building:part" not in tags
+
+
+def building_columns(tags: list[dict[str, str]]) -> dict[str, list[str | None]]:
+    """The buildings' tag columns (those of :data:`OsmLayers.buildings`) of many areas' tags."""
+    return {column: [t.get(key) for t in tags] for column, key in _BUILDING_COLUMNS}
 
 
 def _linestring(obj: Any, factory: Any) -> bytes | None:

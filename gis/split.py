@@ -10,13 +10,15 @@ With osmium-tool (``osmium`` on PATH) the buildings, nearly all of a city's
 objects, never pass through Python here: ``osmium renumber`` gives the objects
 small ids (osmium extract keeps a bit per id and extract), one ``osmium
 extract`` (``smart``: ways and multipolygons complete) cuts every sub-district
-with :data:`BUILDING_SLACK_M` around it, and each worker parses its own cut.
-Meanwhile ``osmium tags-filter`` picks the other features (:data:`OTHER_FILTER`)
-and the pyosmium pass routes those few here, exactly as it routes everything
-without osmium-tool: by their whole geometry, so that a street segment or a
-lake reaching into the margin from far away still arrives. Without osmium-tool
-(a user who only pip-installed) that pass routes every feature, buildings too,
-to one pickle per sub-district (Python per OSM object: several times slower).
+with :data:`BUILDING_SLACK_M` around it, and each worker reads its own cut with
+``osmium export`` (:mod:`gis.osm_export`: the areas assembled in C++, their
+lines parsed in bulk; pyosmium on a worker without osmium-tool). Meanwhile
+``osmium tags-filter`` picks the other features (:data:`OTHER_FILTER`) and the
+pyosmium pass routes those few here, exactly as it routes everything without
+osmium-tool: by their whole geometry, so that a street segment or a lake
+reaching into the margin from far away still arrives. Without osmium-tool (a
+user who only pip-installed) that pass routes every feature, buildings too, to
+one pickle per sub-district (Python per OSM object: several times slower).
 """
 
 from __future__ import annotations
@@ -291,7 +293,7 @@ def _route(
     for kind in _KINDS:
         if not wkb[kind]:
             continue
-        geoms = shapely.from_wkb(np.array(wkb[kind], dtype=object))
+        geoms = sources.from_wkb(wkb[kind])
         if kind == "b":  # a building belongs where its inside point is (as gis.area clips)
             points = shapely.point_on_surface(geoms)
             geom_idx, part_idx = inner_tree.query(points, predicate="within")
@@ -372,7 +374,7 @@ def _part_buildings(path: Path, polygon: BaseGeometry, ids: _OriginalIds) -> gpd
     exe = osmium_tool()
     if exe is None:
         rows, wkb = _buildings(path)
-        keep = _inside(shapely.from_wkb(np.array(wkb, dtype=object)), polygon).tolist()
+        keep = _inside(sources.from_wkb(wkb), polygon).tolist()
         rows, wkb = _by_id(ids.restore([rows[i] for i in keep]), [wkb[i] for i in keep])
         return _with_columns(sources._frame(rows, wkb), "b")
     areas = export_areas(exe, path, sources.BUILDING_KEYS)

@@ -10,13 +10,15 @@ With osmium-tool (``osmium`` on PATH) the buildings, nearly all of a city's
 objects, never pass through Python here: ``osmium renumber`` gives the objects
 small ids (osmium extract keeps a bit per id and extract), one ``osmium
 extract`` (``smart``: ways and multipolygons complete) cuts every sub-district
-with :data:`BUILDING_SLACK_M` around it, and each worker parses its own cut.
-Meanwhile ``osmium tags-filter`` picks the other features (:data:`OTHER_FILTER`)
-and the pyosmium pass routes those few here, exactly as it routes everything
-without osmium-tool: by their whole geometry, so that a street segment or a
-lake reaching into the margin from far away still arrives. Without osmium-tool
-(a user who only pip-installed) that pass routes every feature, buildings too,
-to one pickle per sub-district (Python per OSM object: several times slower).
+with :data:`BUILDING_SLACK_M` around it, and each worker reads its own cut with
+``osmium export`` (:mod:`gis.osm_export`: the areas assembled in C++, their
+lines parsed in bulk; pyosmium on a worker without osmium-tool). Meanwhile
+``osmium tags-filter`` picks the other features (:data:`OTHER_FILTER`) and the
+pyosmium pass routes those few here, exactly as it routes everything without
+osmium-tool: by their whole geometry, so that a street segment or a lake
+reaching into the margin from far away still arrives. Without osmium-tool (a
+user who only pip-installed) that pass routes every feature, buildings too, to
+one pickle per sub-district (Python per OSM object: several times slower).
 """
 
 from __future__ import annotations
@@ -28,19 +30,23 @@ import os
 import pickle
 import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis import sources
 from gis._errors import UnreadableFileError
+from gis.crs import WGS84
+from gis.osm_export import export_areas
 from gis.sources import OsmLayers
 
 #: Features routed per batch (bounds the memory of the pass besides node locations).
@@ -287,7 +293,7 @@ def _route(
     for kind in _KINDS:
         if not wkb[kind]:
             continue
-        geoms = shapely.from_wkb(np.array(wkb[kind], dtype=object))
+        geoms = sources.from_wkb(wkb[kind])
         if kind == "b":  # a building belongs where its inside point is (as gis.area clips)
             points = shapely.point_on_surface(geoms)
             geom_idx, part_idx = inner_tree.query(points, predicate="within")
@@ -312,9 +318,10 @@ def read_part(path: str | os.PathLike[str], polygon: BaseGeometry, margin_deg: f
     Parameters
     ----------
     path
-        A ``part-NNN.pbf`` file (osmium-tool's extract: parsed here and cut to
-        the sub-district as the pyosmium pass cuts) or ``part-NNN.pickle``
-        (the pyosmium pass: already cut).
+        A ``part-NNN.split`` folder (osmium-tool's extract of the buildings,
+        read here and kept by their inside point as the pyosmium pass keeps
+        them, and the other features routed) or ``part-NNN.pickle`` (the
+        pyosmium pass: everything routed already).
     polygon
         The sub-district's polygon given to :func:`split_osm`.
     margin_deg
@@ -325,9 +332,24 @@ def read_part(path: str | os.PathLike[str], polygon: BaseGeometry, margin_deg: f
     OsmLayers
         As :func:`gis.sources.read_osm` returns for the sub-district's features.
     """
+    path = Path(path)
+    if path.suffix == ".pickle":  # routed by the pyosmium pass already
+        return _layers(_unpickled(path))
+    ids = _OriginalIds(path.parent / "ids")  # the ids before osmium renumber
+    # the other features, routed in the split: their ids restored
+    others = _layers(
+        {k: (ids.restore(r), w) for k, (r, w) in chunk.items() if k != "b"}
+        for chunk in _unpickled(path / "others.pickle")
+    )
+    # the buildings of the extract whose inside point is in the sub-district
+    return replace(others, buildings=_part_buildings(path / "buildings.pbf", polygon, ids))
+
+
+def _layers(chunks: Iterable[Chunk]) -> OsmLayers:
+    """The frames of the features in ``chunks``, each kind in the order of its ids."""
     rows: Rows = {k: [] for k in _KINDS}
     wkb: Blobs = {k: [] for k in _KINDS}
-    for chunk in _chunks(Path(path), polygon, margin_deg):
+    for chunk in chunks:
         for kind, (r, w) in chunk.items():
             rows[kind].extend(r)
             wkb[kind].extend(w)
@@ -343,23 +365,43 @@ def read_part(path: str | os.PathLike[str], polygon: BaseGeometry, margin_deg: f
     )
 
 
-def _chunks(path: Path, polygon: BaseGeometry, margin_deg: float) -> Iterator[Chunk]:
-    """The sub-district's features in a part, a batch at a time."""
-    if path.suffix == ".pickle":  # routed by the pyosmium pass already
-        yield from _unpickled(path)
-        return
-    ids = _OriginalIds(path.parent / "ids")  # the ids before osmium renumber
-    rows, wkb = _buildings(path / "buildings.pbf")
-    points = shapely.point_on_surface(shapely.from_wkb(np.array(wkb, dtype=object)))
+def _part_buildings(path: Path, polygon: BaseGeometry, ids: _OriginalIds) -> gpd.GeoDataFrame:
+    """The buildings of an extract inside ``polygon``, with their original ids, by id.
+
+    ``osmium export`` makes the areas in C++ and the rows are built column-wise;
+    a worker without osmium-tool reads them with pyosmium (a Python call per area).
+    """
+    exe = osmium_tool()
+    if exe is None:
+        rows, wkb = _buildings(path)
+        keep = _inside(sources.from_wkb(wkb), polygon).tolist()
+        rows, wkb = _by_id(ids.restore([rows[i] for i in keep]), [wkb[i] for i in keep])
+        return _with_columns(sources._frame(rows, wkb), "b")
+    areas = export_areas(exe, path, sources.BUILDING_KEYS)
+    buildings = np.flatnonzero([sources.is_building_area(t) for t in areas.tags])
+    keep = buildings[_inside(areas.geometry[buildings], polygon)]
+    if len(keep) == 0:
+        return _with_columns(sources._frame([], []), "b")
+    from_way = areas.from_way[keep]
+    old = ids.original(from_way, areas.ids[keep])
+    order = np.lexsort((old, ~from_way))  # ways, then relations, each by id (as _by_id)
+    keep, from_way, old = keep[order], from_way[order], old[order].tolist()
+    columns = {
+        "id": [f"{'w' if w else 'r'}{i}" for w, i in zip(from_way.tolist(), old, strict=True)],
+        **sources.building_columns([areas.tags[i] for i in keep.tolist()]),
+    }
+    return gpd.GeoDataFrame(pd.DataFrame(columns), geometry=areas.geometry[keep], crs=WGS84)
+
+
+def _inside(geoms: np.ndarray, polygon: BaseGeometry) -> np.ndarray:
+    """The indices of the buildings whose inside point is in ``polygon`` (as gis.area clips)."""
+    points = shapely.point_on_surface(geoms)
     shapely.prepare(polygon)
-    inside = np.flatnonzero(shapely.within(points, polygon)).tolist()
-    yield {"b": (ids.restore([rows[i] for i in inside]), [wkb[i] for i in inside])}
-    for chunk in _unpickled(path / "others.pickle"):
-        yield {k: (ids.restore(r), w) for k, (r, w) in chunk.items() if k != "b"}
+    return np.flatnonzero(shapely.within(points, polygon))
 
 
 def _buildings(path: Path) -> tuple[list[dict[str, Any]], list[bytes]]:
-    """The buildings of an extract (only areas give them: nodes and ways are not looked at)."""
+    """The buildings of an extract by pyosmium (only areas give them: nodes, ways not looked at)."""
     import osmium
 
     rows: Rows = {k: [] for k in _KINDS}
@@ -417,6 +459,13 @@ class _OriginalIds:
             kind, new = row["id"][0], int(row["id"][1:])
             row["id"] = f"{kind}{self.old[kind][new - 1]}"
         return rows
+
+    def original(self, from_way: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """The original ids of areas: ``new`` ids of ways where ``from_way``, else of relations."""
+        old = np.empty(len(new), dtype=np.int64)
+        old[from_way] = self.old["w"][new[from_way] - 1]
+        old[~from_way] = self.old["r"][new[~from_way] - 1]
+        return old
 
 
 def _index(path: Path) -> np.ndarray:

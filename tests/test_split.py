@@ -21,6 +21,7 @@ from geopandas.testing import assert_geodataframe_equal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import gis.split
 from gis.sources import OsmLayers, read_osm
 from gis.split import degrees, osmium_tool, read_part, split_osm
 from tests.city_fixtures import box_subdistricts
@@ -87,15 +88,26 @@ def test_parts_partition_the_buildings_and_keep_every_nearby_street(
 
 
 def _both_splits(source: Path, polygons: list, margin_m: float, work: Path) -> list[tuple]:
-    """Each polygon's part from osmium-tool's split and from the pyosmium pass."""
+    """Each polygon's part from osmium-tool's split and from the pyosmium pass.
+
+    The osmium-tool parts are read both ways a worker reads them (``osmium
+    export``; pyosmium, without osmium-tool): both must give the same layers.
+    """
     margin = [degrees(margin_m, p) for p in polygons]
     new = split_osm(source, polygons, work / "tool", margin_deg=margin)
     old = split_osm(source, polygons, work / "pyosmium", margin_deg=margin, tool=False)
     assert all(p.suffix == ".split" for p in new.parts)  # the C++ split did run
-    return [
+    pairs = [
         (read_part(a, p, m), read_part(b, p, m))
         for a, b, p, m in zip(new.parts, old.parts, polygons, margin, strict=True)
     ]
+    with pytest.MonkeyPatch.context() as patch:  # a worker without osmium-tool
+        patch.setattr(gis.split, "osmium_tool", lambda: None)
+        by_pyosmium = [
+            read_part(a, p, m) for a, p, m in zip(new.parts, polygons, margin, strict=True)
+        ]
+    _assert_same_parts([(new, old) for (new, _), old in zip(pairs, by_pyosmium, strict=True)])
+    return pairs
 
 
 def _assert_same_parts(pairs: list[tuple]) -> None:
@@ -103,7 +115,10 @@ def _assert_same_parts(pairs: list[tuple]) -> None:
         for layer in LAYERS:
             a, b = getattr(new, layer), getattr(old, layer)
             assert list(a["id"]) == list(b["id"]), (index, layer)
-            assert_geodataframe_equal(a, b, check_like=True, normalize=False)
+            assert list(a.columns) == list(b.columns), (index, layer)
+            assert_geodataframe_equal(a, b, normalize=False)
+            wkb = [shapely.to_wkb(f.geometry.values, include_srid=True) for f in (a, b)]
+            assert np.array_equal(*wkb), (index, layer)  # vertex for vertex, no SRID
 
 
 @pytest.mark.slow
@@ -171,6 +186,85 @@ _FAR_AWAY = (
     '<tag k="type" v="multipolygon"/><tag k="natural" v="water"/></relation>\n'
     "</osm>\n"
 )
+
+
+def test_odd_buildings_read_alike_by_osmium_export_and_pyosmium(tmp_path: Path) -> None:
+    source = tmp_path / "odd.osm"
+    source.write_text(_ODD, encoding="utf-8")
+    box = shapely.box(13.50, 52.50, 13.51, 52.51)
+    pairs = _both_splits(source, [box], 100.0, tmp_path)  # and the two readers of its part
+    _assert_same_parts(pairs)
+    buildings = pairs[0][0].buildings.set_index("id")
+    # ways by id (9 before 100), then relations; no building=no, part, area=no or open way
+    assert list(buildings.index) == ["w9", "w100", "w101", "r5", "r30"]
+    assert buildings.loc["w9", "name"] == _ODD_NAME  # tab, newline, backslashes, quotes
+    assert buildings.loc["w9", "levels"] == "3"
+    assert buildings.loc["w100", "addr_street"] == "Straße 🏠"
+    assert buildings["height"].isna().all()
+    relation = buildings.loc["r5", "geometry"]
+    assert len(relation.geoms) == 1 and len(relation.geoms[0].interiors) == 1  # the courtyard
+    assert len(buildings.loc["r30", "geometry"].geoms) == 2  # two outer rings
+
+
+#: A name with what the pg format escapes (tab, newline, backslash) and JSON quotes.
+_ODD_NAME = 'Haus\t"A" \\n\nB\\C ü 新'  # a tab, a backslash before n, a newline, a backslash
+
+
+def _xml_attr(text: str) -> str:
+    from xml.sax.saxutils import quoteattr
+
+    return quoteattr(text, {"\t": "&#9;", "\n": "&#10;"})
+
+
+_ODD = (
+    "<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\">\n"
+    + _nodes(1, [(13.501, 52.501), (13.502, 52.501), (13.502, 52.502), (13.501, 52.502)])
+    + _nodes(5, [(13.503, 52.501), (13.505, 52.501), (13.505, 52.503), (13.503, 52.503)])
+    + _nodes(9, [(13.5035, 52.5015), (13.5045, 52.5015), (13.5045, 52.5025), (13.5035, 52.5025)])
+    + _nodes(13, [(13.506, 52.501), (13.507, 52.501), (13.507, 52.502), (13.506, 52.502)])
+    + _nodes(17, [(13.508, 52.501), (13.509, 52.501), (13.509, 52.502), (13.508, 52.502)])
+    + _nodes(21, [(13.501, 52.504), (13.502, 52.504), (13.502, 52.505), (13.501, 52.505)])
+    + _nodes(25, [(13.503, 52.504), (13.504, 52.504), (13.504, 52.505), (13.503, 52.505)])
+    + _nodes(29, [(13.505, 52.504), (13.506, 52.504), (13.506, 52.505), (13.505, 52.505)])
+    + _nodes(33, [(13.507, 52.504), (13.508, 52.504), (13.508, 52.505), (13.507, 52.505)])
+    + _nodes(37, [(13.501, 52.507), (13.502, 52.507), (13.502, 52.508), (13.501, 52.508)])
+    + _way(9, [1, 2, 3, 4, 1], {"building": "yes", "building:levels": "3"}).replace(
+        "</way>", f'<tag k="name" v={_xml_attr(_ODD_NAME)}/></way>'
+    )
+    + _way(11, [21, 22, 23, 24, 21], {"building": "no", "amenity": "school"})
+    + _way(12, [25, 26, 27, 28, 25], {"building": "yes", "building:part": "yes"})
+    + _way(13, [29, 30, 31, 32, 29], {"building": "yes", "area": "no"})
+    + _way(14, [33, 34, 35, 36], {"building": "yes"})  # not closed
+    + _way(40, [5, 6, 7, 8, 5], {})  # the relations' rings
+    + _way(41, [9, 10, 11, 12, 9], {})
+    + _way(42, [13, 14, 15, 16, 13], {})
+    + _way(43, [17, 18, 19, 20, 17], {})
+    + _way(100, [37, 38, 39, 40, 37], {"building": "house", "addr:street": "Straße 🏠"})
+    + _way(101, [21, 22, 23, 24, 21], {"building": "yes", "area": "yes"})
+    + '<relation id="5" version="1"><member type="way" ref="40" role="outer"/>'
+    '<member type="way" ref="41" role="inner"/><tag k="type" v="multipolygon"/>'
+    '<tag k="building" v="apartments"/></relation>\n'
+    '<relation id="30" version="1"><member type="way" ref="42" role="outer"/>'
+    '<member type="way" ref="43" role="outer"/><tag k="type" v="multipolygon"/>'
+    '<tag k="building" v="industrial"/><tag k="name" v="\\"/></relation>\n'
+    "</osm>\n"
+)
+
+
+@pytest.mark.parametrize("export", [True, False], ids=["osmium-export", "pyosmium"])
+def test_a_damaged_part_is_refused_clearly(
+    export: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gis._errors import UnreadableFileError
+
+    box = shapely.box(24.0, 60.0, 25.0, 61.0)
+    part = split_osm(TOWN, [box], tmp_path / "parts", margin_deg=[0.001]).parts[0]
+    pbf = part / "buildings.pbf"
+    pbf.write_bytes(pbf.read_bytes()[: pbf.stat().st_size // 2])
+    if not export:  # a worker without osmium-tool
+        monkeypatch.setattr(gis.split, "osmium_tool", lambda: None)
+    with pytest.raises(UnreadableFileError, match=r"buildings\.pbf.*split"):
+        read_part(part, box, 0.001)
 
 
 @pytest.mark.parametrize("tool", [True, False], ids=["osmium-tool", "pyosmium"])

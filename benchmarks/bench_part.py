@@ -22,43 +22,18 @@ import pickle
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 
 def largest_area(tasks_path: Path) -> tuple[Any, Any]:
     """The area input and options of the largest part of the pickled tasks."""
-    from gis.area import AreaInput, _clip_layers, on_land
-    from gis.city import _communities_in, _without_slivers
-    from gis.split import read_part
+    from gis.city import part_area, part_bytes
 
     with tasks_path.open("rb") as f:
         tasks = pickle.load(f)  # the user's own tasks file
-    task = max(tasks, key=lambda t: t.part.stat().st_size)
-    sub, city = task.subdistrict, task.city
-    features = read_part(task.part, task.boundary, task.margin_deg)
-    land = on_land(task.boundary, features, built_up=False)
-    land = replace(land, boundary=_without_slivers(land, task.options.crs))
-    area = AreaInput(
-        name=sub.name,
-        boundary=land.boundary,
-        study_area_source="sub-district",
-        layers=_clip_layers(features, land.boundary),
-        admin_code=sub.admin_code or city.admin_code,
-        subdistrict_code=sub.code,
-        crs=task.options.crs,
-        language=city.language,
-        communities=_communities_in(city.communities, task.boundary),
-        households=city.households,
-        households_city_wide=True,
-        defaults=city.defaults,
-        source=f"{city.source}#{sub.code}",
-        water=land.water,
-        water_m2=land.water_m2,
-        notes=land.notes,
-    )
-    return area, task.options
+    task = max(tasks, key=lambda t: part_bytes(t.part))
+    return part_area(task), task.options
 
 
 def digest(result: Any) -> str:

@@ -31,7 +31,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gis._errors import EmptyLayerError, InputError, ManifestError, UnreadableFileError
 from gis.adjacency import Adjacency, adjacency_frame
-from gis.area import Land
+from gis.area import AreaInput, Land
 from gis.cityfolder import write_city_folder, write_part_layers
 from gis.crs import WGS84
 from gis.pipeline import BuildOptions, Progress, build_layers, make_area_grids
@@ -340,19 +340,52 @@ def build_part(task: PartTask) -> PartResult:
     -------
     PartResult
     """
-    from gis.area import AreaInput, _clip_layers, on_land
+    area = part_area(task)
+    built = make_area_grids(area, options=task.options)
+    folder = task.part.with_suffix("")
+    out = build_layers(built, area)
+    write_part_layers(out, folder)
+    return PartResult(
+        index=task.index,
+        code=task.subdistrict.code,
+        folder=folder,
+        grids=built.grids,
+        communities=built.communities,
+        streets=area.layers.streets,
+        pois=area.layers.pois,
+        summary=built.summary,
+        barriers=out["barriers"],
+        entrances=out["entrances"],
+        land=area.boundary,
+        water=area.water,
+        adjacency=adjacency_frame(built.adjacency) if built.adjacency else None,
+    )
+
+
+def part_area(task: PartTask) -> AreaInput:
+    """The sub-district of ``task`` as one area to build: its part read, on land, clipped.
+
+    Parameters
+    ----------
+    task
+        From :func:`split_city`.
+
+    Returns
+    -------
+    AreaInput
+    """
+    from gis.area import _clip_layers, on_land
     from gis.split import read_part
 
     sub, city = task.subdistrict, task.city
     features = read_part(task.part, task.boundary, task.margin_deg)
     land = on_land(task.boundary, features, built_up=False)  # grids on land, as one area's
     land = replace(land, boundary=_without_slivers(land, task.options.crs))
-    layers = _clip_layers(features, land.boundary)
-    area = AreaInput(
+    return AreaInput(
         name=sub.name,
         boundary=land.boundary,
         study_area_source="sub-district",
-        layers=layers,
+        layers=_clip_layers(features, land.boundary),
         admin_code=sub.admin_code or city.admin_code,
         subdistrict_code=sub.code,
         crs=task.options.crs,
@@ -365,25 +398,6 @@ def build_part(task: PartTask) -> PartResult:
         water=land.water,
         water_m2=land.water_m2,
         notes=land.notes,
-    )
-    built = make_area_grids(area, options=task.options)
-    folder = task.part.with_suffix("")
-    out = build_layers(built, area)
-    write_part_layers(out, folder)
-    return PartResult(
-        index=task.index,
-        code=sub.code,
-        folder=folder,
-        grids=built.grids,
-        communities=built.communities,
-        streets=layers.streets,
-        pois=layers.pois,
-        summary=built.summary,
-        barriers=out["barriers"],
-        entrances=out["entrances"],
-        land=land.boundary,
-        water=land.water,
-        adjacency=adjacency_frame(built.adjacency) if built.adjacency else None,
     )
 
 
@@ -436,7 +450,7 @@ def run_parts(
     list of PartResult
     """
     done = on_part or (lambda _d, _n, _c: None)
-    order = sorted(tasks, key=lambda t: -_part_bytes(t.part))  # largest first: even load
+    order = sorted(tasks, key=lambda t: -part_bytes(t.part))  # largest first: even load
     results: dict[int, PartResult] = {}
     if workers is None and scheduler is None:
         for task in order:
@@ -475,7 +489,7 @@ def _build_with_city(task: PartTask, city: CityInput) -> PartResult:
     return build_part(replace(task, city=city))
 
 
-def _part_bytes(part: Path) -> int:
+def part_bytes(part: Path) -> int:
     """The size of a part: its file, or the files of its folder (osmium-tool's split)."""
     if part.is_dir():
         return sum(f.stat().st_size for f in part.iterdir() if f.is_file())
@@ -758,6 +772,7 @@ __all__ = [
     "build_city",
     "build_part",
     "merge_parts",
+    "part_area",
     "read_city",
     "run_parts",
     "split_city",

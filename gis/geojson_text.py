@@ -79,10 +79,7 @@ def _column_text(column: pd.Series, key: str) -> list[str]:
         return _with_nulls([key + t for t in map(encode_basestring, values.tolist())], missing, key)
     encode = _ENCODE.get
     values = column.astype(object).mask(missing, None).tolist()
-    return [
-        key + (f(v) if (f := encode(type(v))) is not None else _dumps(v))
-        for v in values
-    ]
+    return [key + (f(v) if (f := encode(type(v))) is not None else _dumps(v)) for v in values]
 
 
 def _with_nulls(text: list[str], missing: np.ndarray, key: str) -> list[str]:

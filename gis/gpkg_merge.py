@@ -194,6 +194,36 @@ def _copy_rows(
                 index[name].append(np.array(entries, dtype=np.float64).reshape(-1, 5))
 
 
+def record_layer(
+    con: sqlite3.Connection,
+    name: str,
+    extent: Sequence[float | None],
+    count: int,
+) -> None:
+    """Record a layer's extent, time of change and feature count, as GDAL records them.
+
+    Parameters
+    ----------
+    con
+        The GeoPackage, open.
+    name
+        The layer (its table).
+    extent
+        ``(min_x, min_y, max_x, max_y)``, or Nones for an empty layer.
+    count
+        Its features.
+    """
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    con.execute(
+        "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ?, last_change = ? "
+        "WHERE table_name = ?",
+        (*extent, now, name),
+    )
+    con.execute(
+        "UPDATE gpkg_ogr_contents SET feature_count = ? WHERE table_name = ?", (count, name)
+    )
+
+
 def _finish_layer(
     con: sqlite3.Connection,
     sources: Sequence[Path],
@@ -226,15 +256,7 @@ def _finish_layer(
         if extents
         else parts[model].extent or (None, None, None, None)
     )
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    con.execute(
-        "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ?, last_change = ? "
-        "WHERE table_name = ?",
-        (*bounds, now, name),
-    )
-    con.execute(
-        "UPDATE gpkg_ogr_contents SET feature_count = ? WHERE table_name = ?", (total, name)
-    )
+    record_layer(con, name, bounds, total)
     con.execute("DELETE FROM sqlite_sequence WHERE name = ?", (name,))
     if total:
         con.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (name, total))

@@ -21,7 +21,6 @@ real or boolean) are written by GDAL as before; :func:`writable` says which.
 
 from __future__ import annotations
 
-import datetime
 import sqlite3
 import struct
 from pathlib import Path
@@ -31,6 +30,8 @@ import numpy as np
 import pandas as pd
 import shapely
 from shapely import GeometryType
+
+from gis.gpkg_merge import record_layer
 
 #: The blob header's flags: little-endian, envelope ``minx, maxx, miny, maxy``.
 _FLAGS = 0b0000_0011
@@ -207,18 +208,10 @@ def _float32(values: np.ndarray, *, down: bool) -> np.ndarray:
 
 
 def _record(con: sqlite3.Connection, layer: str, bounds: np.ndarray, count: int) -> None:
-    """The layer's extent, time of change, feature count and sequence, as GDAL records them."""
-    # exact; GDAL's own are these printed by SQLite to 16 digits (differing in the last)
+    """The layer's extent (exact; GDAL's own are printed by SQLite to 16 digits, differing
+    in the last) and feature count."""
     extent = [
         float(v)
         for v in (bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(), bounds[:, 3].max())
     ]
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    con.execute(
-        "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ?, last_change = ? "
-        "WHERE table_name = ?",
-        (*extent, now, layer),
-    )
-    con.execute(
-        "UPDATE gpkg_ogr_contents SET feature_count = ? WHERE table_name = ?", (count, layer)
-    )
+    record_layer(con, layer, extent, count)

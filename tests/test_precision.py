@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyproj
+import pytest
 import shapely
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -107,3 +108,14 @@ def test_polygons_snap_rounding_changes_are_left_to_geos() -> None:
     geoms = np.array([near, sliver, tiny], dtype=object)
     _assert_same_as_set_precision(geoms)
     assert shapely.is_empty(snap_polygons(geoms, GRID)[0][1])  # as set_precision collapses it
+
+
+def test_under_a_geos_not_checked_every_polygon_goes_to_set_precision(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another GEOS may snap differently: then GEOS snaps them all, so the files stay its own."""
+    boxes = shapely.box(np.arange(5.0) * 1e-3, 0.0, np.arange(5.0) * 1e-3 + 3.3e-4, 2.7e-4)
+    monkeypatch.setattr(shapely, "geos_version", (3, 99, 0))
+    snapped, simple = snap_polygons(boxes, GRID)
+    assert not simple.any()
+    assert shapely.equals_exact(snapped, shapely.set_precision(boxes, GRID), 0.0).all()

@@ -44,6 +44,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 GRIDPLAN = Path(sys.executable).parent / "gridplan"
+#: Issue 14's target for 1,000,000 buildings on 2 workers (seconds, wall).
+TARGET_S = 90.0
 
 
 def make_city(folder: Path, n: int, columns: int, rows: int, seed: int) -> dict[str, Path]:
@@ -223,9 +225,23 @@ def main() -> None:
             "grids": runs[0]["grids"],
             "buildings": runs[0]["buildings"],
         }
+    single = results.get("single build (today)")
+    ratios = {
+        name: round(single["wall_s"] / r["wall_s"], 2)
+        for name, r in results.items()
+        if single is not None and r is not single
+    }
+    for name, ratio in ratios.items():  # the peer: today's single build, same run
+        print(f"{name}: single build wall / this wall = {ratio:.2f}", file=sys.stderr)
+    for name, r in results.items():
+        if name.startswith("city") and args.buildings >= 1_000_000:
+            verdict = "met" if r["wall_s"] < TARGET_S else "not met"
+            line = f"{name}: {r['wall_s']:.1f} s, target {TARGET_S:.0f} s {verdict}"
+            print(line, file=sys.stderr)
     report = {"buildings": args.buildings, "subdistricts": args.columns * args.rows,
               "checkout": str(args.checkout or ROOT),
-              "generate_s": round(made, 1), "results": results}  # fmt: skip
+              "generate_s": round(made, 1), "results": results,
+              "faster_than_single": ratios}  # fmt: skip
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:

@@ -15,9 +15,11 @@ finished folder into place, as a one-area build does.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -35,6 +37,8 @@ _PART_GPKG = "layers.gpkg"
 #: How :func:`gis.outputs.write_geojson` frames the features (one per line).
 _HEAD = b'"features":[\n'
 _TAIL = b"\n]}\n"
+#: Threads writing the city's files at once (the GeoPackage takes one throughout).
+_WRITERS = 3
 #: Bytes read at a time when joining GeoJSON files.
 _CHUNK = 1 << 22
 
@@ -54,7 +58,7 @@ def write_part_layers(layers: Mapping[str, gpd.GeoDataFrame], folder: Path) -> N
     folder.mkdir(parents=True, exist_ok=True)
     wgs84 = {name: layers[name].to_crs(outputs.WGS84) for name in PART_LAYERS}
     outputs.write_layer_files(wgs84, folder)
-    outputs.write_gpkg_layers(wgs84, folder / _PART_GPKG)
+    outputs.write_gpkg_layers(wgs84, folder / _PART_GPKG, reuse_empty=True)
 
 
 def write_city_folder(
@@ -80,20 +84,31 @@ def write_city_folder(
         CSV files by name (the city's ``adjacency``).
     """
     with outputs.staged_folder(out_dir) as staging:
-        for name in PART_LAYERS:
-            join_geojson(
-                [p / outputs.LAYER_FILES[name] for p in parts],
-                staging / outputs.LAYER_FILES[name],
-                name=name,
-            )
         city = {n: g.to_crs(outputs.WGS84) for n, g in layers.items()}  # projected once
-        outputs.write_layer_files(city, staging)
-        outputs.write_gpkg_layers(city, staging / outputs.FILES["gpkg"])
-        append_gpkg_layers(
-            staging / outputs.FILES["gpkg"], [p / _PART_GPKG for p in parts], PART_LAYERS
-        )
-        for name, table in (tables or {}).items():
-            outputs.frame_to_csv(table, staging / outputs.FILES[name])
+        gpkg = staging / outputs.FILES["gpkg"]
+
+        def write_gpkg() -> None:
+            outputs.write_gpkg_layers(city, gpkg)
+            append_gpkg_layers(gpkg, [p / _PART_GPKG for p in parts], PART_LAYERS)
+
+        def join(name: str) -> None:
+            files = [p / outputs.LAYER_FILES[name] for p in parts]
+            join_geojson(files, staging / outputs.LAYER_FILES[name], name=name)
+
+        def write_tables() -> None:
+            for name, table in (tables or {}).items():
+                outputs.frame_to_csv(table, staging / outputs.FILES[name])
+
+        jobs: list[Callable[[], object]] = [
+            write_gpkg,
+            *(functools.partial(join, name) for name in PART_LAYERS),
+            functools.partial(outputs.write_layer_files, city, staging),
+            write_tables,
+        ]
+        # independent files, at once: SQLite, file copies and fsyncs let go of the GIL
+        with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
+            for future in [pool.submit(job) for job in jobs]:
+                future.result()
         outputs.write_json(staging / outputs.FILES["meta"], summary)
 
 

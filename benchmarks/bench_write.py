@@ -10,12 +10,20 @@ after a change on the same layers::
     .venv/bin/python benchmarks/bench_write.py capture-part TASKS.pickle PART.pickle
     # ... or a whole area (an area folder or OSM file) for a single build
     .venv/bin/python benchmarks/bench_write.py capture-area /tmp/g4/town TOWN.pickle
-    # time: write_part_layers of the part, or BuildFolder.write_build of the area
+    # ... or every part of the city, merged: what write_city_folder takes
+    .venv/bin/python benchmarks/bench_write.py capture-city TASKS.pickle CITY.pickle \
+        --city city.osm.pbf --subdistricts subdistricts.geojson
+    # time: write_part_layers of the part, BuildFolder.write_build of the area, or
+    # write_city_folder of the city (the serial "writing files" step)
     PYTHONPATH=CHECKOUT .venv/bin/python benchmarks/bench_write.py part PART.pickle --reps 3
     PYTHONPATH=CHECKOUT .venv/bin/python benchmarks/bench_write.py build TOWN.pickle --reps 3
+    PYTHONPATH=CHECKOUT .venv/bin/python benchmarks/bench_write.py city CITY.pickle --reps 3
 
 ``capture-part`` builds the part with the largest buildings file, from a copy
-of its folder (the tasks' work folder is left as it is).
+of its folder (the tasks' work folder is left as it is).  ``capture-city``
+builds every part in this process, into the tasks' work folder (the parts'
+files are then read by each ``city`` write).  CPU seconds are the process's,
+all threads.
 """
 
 from __future__ import annotations
@@ -71,10 +79,28 @@ def capture_area(source: str, out: Path) -> None:
     print({name: len(layer) for name, layer in layers.items()})
 
 
+def capture_city(tasks_file: Path, out: Path, source: str, subdistricts: str) -> None:
+    """Build every part of a city's tasks, merge them, and pickle what write_city_folder takes."""
+    from gis.adjacency import adjacency_frame
+    from gis.city import build_part, merge_parts, read_city
+
+    tasks = pickle.loads(tasks_file.read_bytes())
+    parts = [build_part(task) for task in tasks]
+    merged, layers = merge_parts(read_city(source, subdistricts), tasks, parts)
+    tables = {"adjacency": adjacency_frame(merged.adjacency)} if merged.adjacency else {}
+    folders = [p.folder for p in parts]
+    out.write_bytes(
+        pickle.dumps(
+            {"folders": folders, "layers": layers, "meta": merged.summary, "tables": tables}
+        )
+    )
+    print({name: len(layer) for name, layer in layers.items()}, len(folders), "parts")
+
+
 def time_writes(what: str, captured: Path, reps: int) -> list[float]:
     """Seconds of each of ``reps`` writes of the captured layers."""
     import gis
-    from gis.cityfolder import write_part_layers
+    from gis.cityfolder import write_city_folder, write_part_layers
     from gis.outputs import BuildFolder
 
     data = pickle.loads(captured.read_bytes())
@@ -84,6 +110,8 @@ def time_writes(what: str, captured: Path, reps: int) -> list[float]:
         started, used = time.perf_counter(), time.process_time()
         if what == "part":
             write_part_layers(data["layers"], folder)
+        elif what == "city":
+            write_city_folder(folder, data["folders"], data["layers"], data["meta"], data["tables"])
         else:
             BuildFolder(folder).write_build(data["layers"], data["meta"], data["tables"])
         seconds.append(time.perf_counter() - started)
@@ -101,13 +129,19 @@ def time_writes(what: str, captured: Path, reps: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["capture-part", "capture-area", "part", "build"])
+    parser.add_argument(
+        "what", choices=["capture-part", "capture-area", "capture-city", "part", "build", "city"]
+    )
     parser.add_argument("source", help="tasks pickle, area, or captured layers")
     parser.add_argument("out", nargs="?", type=Path, help="where a capture goes")
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--city", help="capture-city: the city's OSM file or area folder")
+    parser.add_argument("--subdistricts", help="capture-city: its sub-district polygons")
     args = parser.parse_args()
     if args.what == "capture-part":
         capture_part(Path(args.source), args.out)
+    elif args.what == "capture-city":
+        capture_city(Path(args.source), args.out, args.city, args.subdistricts)
     elif args.what == "capture-area":
         capture_area(args.source, args.out)
     else:

@@ -10,7 +10,9 @@ the parts' feature lists in sub-district order as bytes, writes the city-wide
 layers (streets, POIs, boundary, ``subdistricts.geojson``), appends the parts'
 GeoPackage layers to the city's in SQLite (:mod:`gis.gpkg_merge`: the
 geometries copied, not re-encoded), writes ``build.json`` and renames the
-finished folder into place, as a one-area build does.
+finished folder into place, as a one-area build does.  The files are
+independent: three threads write them at once (the GeoPackage in SQLite, the
+joins as copies in the kernel, both without the GIL).
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ def write_city_folder(
     """
     with outputs.staged_folder(out_dir) as staging:
         city = {n: g.to_crs(outputs.WGS84) for n, g in layers.items()}  # projected once
+        own = {n: g.copy() for n, g in city.items()}  # a thread's own frames (no shared caches)
         gpkg = staging / outputs.FILES["gpkg"]
 
         def write_gpkg() -> None:
@@ -103,7 +106,7 @@ def write_city_folder(
         jobs: list[Callable[[], object]] = [
             write_gpkg,
             *(functools.partial(join, name) for name in PART_LAYERS),
-            functools.partial(outputs.write_layer_files, city, staging),
+            functools.partial(outputs.write_layer_files, own, staging),
             write_tables,
         ]
         # independent files, at once: SQLite, file copies and fsyncs let go of the GIL

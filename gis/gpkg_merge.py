@@ -8,9 +8,10 @@ blobs GDAL wrote, which takes a fraction of the time of decoding and
 re-encoding a million of them.  The result is what one bulk write of the
 concatenated layers gives: the same table (schema as GDAL created it), the
 features in the same order with ``fid`` 1…n, the spatial index (the parts'
-R-tree entries, renumbered and bulk-loaded by :mod:`gis.gpkg_rtree`, and
-GDAL's triggers that keep it), and the
-GeoPackage's bookkeeping (``gpkg_contents`` with the union of the extents,
+R-tree entries, read from their nodes, renumbered and packed by
+:mod:`gis.gpkg_rtree` in a thread while SQLite copies the rows, then
+bulk-loaded; and GDAL's triggers that keep it), and the GeoPackage's
+bookkeeping (``gpkg_contents`` with the union of the extents,
 ``gpkg_geometry_columns``, ``gpkg_extensions``, ``gpkg_ogr_contents``).
 """
 

@@ -61,7 +61,7 @@ def write_part_layers(layers: Mapping[str, gpd.GeoDataFrame], folder: Path) -> N
     folder.mkdir(parents=True, exist_ok=True)
     wgs84 = {name: layers[name].to_crs(outputs.WGS84) for name in PART_LAYERS}
     outputs.write_layer_files(wgs84, folder)
-    outputs.write_gpkg_layers(wgs84, folder / _PART_GPKG, reuse_empty=True)
+    outputs.write_gpkg_layers(wgs84, folder / _PART_GPKG)
 
 
 def write_city_folder(

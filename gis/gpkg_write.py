@@ -14,10 +14,6 @@ difference is the last digit of the extent in ``gpkg_contents``, which GDAL
 writes through SQLite's printf (16 significant digits, rounded by the SQLite
 version GDAL carries) and this module exactly.
 
-A file of several new layers (a city part's) can start as a copy of the
-empty layers' bytes: :func:`write_gpkg_frames` has GDAL create them once per
-process for each set of schemas (about 0.15 s a layer) and copies them after.
-
 Layers it cannot write this way (not polygonal, missing or empty geometries,
 an index GDAL would write as a column, a column type other than text, integer,
 real or boolean) are written by GDAL as before; :func:`writable` says which.
@@ -25,13 +21,9 @@ real or boolean) are written by GDAL as before; :func:`writable` says which.
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 import struct
-import tempfile
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -88,59 +80,8 @@ def write_gpkg_rows(gdf: gpd.GeoDataFrame, target: Path, layer: str) -> None:
     layer
         The layer's name.
     """
-    _create_empty(gdf.iloc[:0], target, layer)
-    _fill_layer(gdf, target, layer)
-
-
-def write_gpkg_frames(frames: Mapping[str, gpd.GeoDataFrame], target: Path) -> None:
-    """Write the new GeoPackage ``target`` of the polygon layers ``frames`` (each
-    :func:`writable`), in order: as :func:`write_gpkg_rows` one after the other writes them.
-
-    The file starts as a copy of the empty layers, which GDAL creates once per
-    process for each set of schemas (columns, their types, the CRS).
-
-    Parameters
-    ----------
-    frames
-        Polygon layers by name.
-    target
-        The GeoPackage to create (it must not exist).
-    """
-    schemas = tuple(_schema(name, gdf) for name, gdf in frames.items())
-    with target.open("xb") as fh:
-        fh.write(_empty_layers(schemas))
-    for name, gdf in frames.items():
-        _fill_layer(gdf, target, name)
-
-
-#: A layer's schema: its name, its columns and their types in order (the geometry's as
-#: None), and its CRS: all GDAL reads of an empty frame.
-_Schema = tuple[str, tuple[tuple[str, Any], ...], Any]
-
-
-def _schema(name: str, gdf: gpd.GeoDataFrame) -> _Schema:
-    geometry = gdf.geometry.name
-    columns = tuple((c, None if c == geometry else gdf[c].dtype) for c in gdf.columns)
-    return name, columns, gdf.crs
-
-
-@functools.lru_cache(maxsize=4)
-def _empty_layers(schemas: tuple[_Schema, ...]) -> bytes:
-    """The bytes of a GeoPackage holding these empty layers, as GDAL creates them."""
-    with tempfile.TemporaryDirectory(prefix="gridplan-gpkg-") as folder:
-        path = Path(folder) / "empty.gpkg"
-        for name, columns, crs in schemas:
-            data = {c: pd.Series([], dtype=t) for c, t in columns if t is not None}
-            (geometry,) = (c for c, t in columns if t is None)
-            data[geometry] = gpd.GeoSeries([], crs=crs)
-            frame = gpd.GeoDataFrame(data, geometry=geometry, crs=crs)[[c for c, _ in columns]]
-            _create_empty(frame, path, name)
-        return path.read_bytes()
-
-
-def _create_empty(empty: gpd.GeoDataFrame, target: Path, layer: str) -> None:
-    """Add the empty polygon layer ``layer`` to ``target``, as GDAL creates it."""
-    empty.to_file(
+    # the empty layer, as GDAL creates it
+    gdf.iloc[:0].to_file(
         target,
         layer=layer,
         driver="GPKG",
@@ -148,10 +89,6 @@ def _create_empty(empty: gpd.GeoDataFrame, target: Path, layer: str) -> None:
         promote_to_multi=True,
         geometry_type="MultiPolygon",
     )
-
-
-def _fill_layer(gdf: gpd.GeoDataFrame, target: Path, layer: str) -> None:
-    """Fill the empty layer ``layer`` of ``target`` (GDAL's) with the rows of ``gdf``."""
     geoms = np.asarray(gdf.geometry.values)
     bounds = shapely.bounds(geoms)  # minx, miny, maxx, maxy
     srs = int(gdf.crs.to_epsg())

@@ -38,7 +38,7 @@ from gis._errors import CRSError, EmptyLayerError, InputError, OutputError, Unre
 from gis._types import PathLike
 from gis.crs import WGS84
 from gis.geojson_text import properties_text
-from gis.gpkg_write import writable, write_gpkg_frames, write_gpkg_rows
+from gis.gpkg_write import writable, write_gpkg_rows
 from gis.precision import snap_polygons
 
 #: GeoJSON layers a build writes, by name; each is also a layer of area.gpkg.
@@ -665,9 +665,7 @@ def _for_gpkg(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, bool]:
     return out, True
 
 
-def write_gpkg_layers(
-    layers: Mapping[str, gpd.GeoDataFrame], target: PathLike, *, reuse_empty: bool = False
-) -> None:
+def write_gpkg_layers(layers: Mapping[str, gpd.GeoDataFrame], target: PathLike) -> None:
     """Write or replace ``layers`` in the GeoPackage ``target``, atomically.
 
     Layers already in the file and not named in ``layers`` are kept.  Polygon
@@ -675,21 +673,14 @@ def write_gpkg_layers(
     rings that reprojection made touch or cross are repaired, as for GeoJSON);
     new ones by :mod:`gis.gpkg_write` (GDAL's tables, the rows filled in
     SQLite), the others by GDAL.
-
-    With ``reuse_empty`` a new file of polygon layers only starts as a copy of
-    the empty layers GDAL created for the same schemas earlier in the process
-    (:func:`gis.gpkg_write.write_gpkg_frames`: a city part's).
     """
     target = Path(target)
-    readies = {name: _for_gpkg(round_quantities(gdf)) for name, gdf in layers.items()}
     with atomic_path(target) as tmp:
-        if reuse_empty and not target.exists() and all(writable(r) for r, _ in readies.values()):
-            write_gpkg_frames({name: ready for name, (ready, _) in readies.items()}, tmp)
-            return
         if target.exists():
             shutil.copyfile(target, tmp)
         existing = set(pyogrio.list_layers(tmp)[:, 0]) if tmp.exists() else set()
-        for name, (ready, polygonal) in readies.items():
+        for name, gdf in layers.items():
+            ready, polygonal = _for_gpkg(round_quantities(gdf))
             if name not in existing and writable(ready):  # GDAL's table, filled in SQLite
                 write_gpkg_rows(ready, tmp, name)
                 continue

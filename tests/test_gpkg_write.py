@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gis import outputs
-from gis.gpkg_write import writable, write_gpkg_frames, write_gpkg_rows
+from gis.gpkg_write import writable, write_gpkg_rows
 
 #: Rows that hold the time they were written.
 _CHANGED = "last_change"
@@ -114,28 +114,6 @@ def test_a_layer_written_in_sqlite_is_the_one_gdal_writes(
     box = tuple(expected.total_bounds * np.array([1, 1, 1, 1]) - np.array([0, 0, 0.2, 0.2]))
     hits = pyogrio.read_dataframe(mine, layer="buildings", bbox=box, fid_as_index=True)
     assert sorted(hits.index) == sorted(expected.index[expected.intersects(shapely.box(*box))])
-
-
-@settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(gdf=layers(), drop=st.sampled_from(["name", "floors", "demand", None]))
-def test_new_layers_from_the_empty_layers_of_earlier_files_are_those_gdal_creates(
-    tmp_path_factory: pytest.TempPathFactory, gdf: gpd.GeoDataFrame, drop: str | None
-) -> None:
-    folder = tmp_path_factory.mktemp("frames")
-    frames = {  # schemas met before in this process, and new ones
-        "grids": gdf[["id", "households", "geometry"]],
-        "buildings": gdf.drop(columns=[drop] if drop else []),
-        "communities": gdf.to_crs(32633) if drop == "demand" else gdf.iloc[:3],
-    }
-    for name in ("one", "two"):  # the second from the empty layers the first made
-        mine, theirs = folder / f"{name}.gpkg", folder / f"{name}-gdal.gpkg"
-        write_gpkg_frames(frames, mine)
-        for layer, frame in frames.items():
-            write_gpkg_rows(frame, theirs, layer)
-        assert _tables(mine) == _tables(theirs)
-        assert pyogrio.list_layers(mine).tolist() == pyogrio.list_layers(theirs).tolist()
 
 
 def test_layers_it_cannot_write_are_left_to_gdal(tmp_path: Path) -> None:

@@ -127,11 +127,9 @@ def _write_leaves(
     )
 
 
-def read_rtree(
-    con: sqlite3.Connection, rtree: str, *, schema: str = "main"
-) -> tuple[np.ndarray, np.ndarray]:
-    """The entries of the two-dimensional R-tree ``rtree`` of the database ``schema``, in
-    the order a scan of the table gives them: depth first, each node's cells in order.
+def read_rtree(con: sqlite3.Connection, rtree: str) -> tuple[np.ndarray, np.ndarray]:
+    """The entries of the two-dimensional R-tree ``rtree``, in the order a scan of the
+    table gives them: depth first, each node's cells in order.
 
     Read from the node blobs, several times faster than a ``SELECT`` of the table.
 
@@ -141,7 +139,7 @@ def read_rtree(
         The entries' ids (int64) and their boxes, ``(n, 4)`` float32 as
         ``minx, maxx, miny, maxy``.
     """
-    nodes = dict(con.execute(f'SELECT nodeno, data FROM {schema}."{rtree}_node"').fetchall())
+    nodes = dict(con.execute(f'SELECT nodeno, data FROM "{rtree}_node"').fetchall())
     depth = int.from_bytes(nodes[1][:2], "big")
     order = [1]
     for _ in range(depth):  # the nodes of each level below, in the order a scan visits them

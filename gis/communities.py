@@ -59,7 +59,7 @@ def derive_communities(
     """
     faces = enclose(boundary, major_lines)
     every = np.arange(len(buildings.points)) if members is None else members
-    per_face = assign_points(faces, buildings.points, every)
+    per_face = assign_points(faces, buildings.points, every, point_geoms=buildings.point_geoms)
     targets = GridTargets(
         households_min=min_households,
         households_max=float("inf"),
@@ -83,7 +83,7 @@ def _join_isolated(
     """
     if len(polygons) < 2:
         return polygons
-    per = assign_points(polygons, buildings.points, members)
+    per = assign_points(polygons, buildings.points, members, point_geoms=buildings.point_geoms)
     households = np.array([buildings.households[m].sum() for m in per])
     touching = {i for pair in shared_lengths(polygons) for i in pair}
     alone = [

@@ -164,12 +164,13 @@ def _indexed(buildings: Buildings) -> Buildings:
 
     Cutting takes the footprints and points of every block by index: a plain
     object array indexes faster than a GeoPandas one, and Points made once need
-    not be made again per block.
+    not be made again per block (nor again here when the caller made them).
     """
+    points = buildings.point_geoms
     return replace(
         buildings,
         shapes=np.asarray(buildings.shapes, dtype=object),
-        point_geoms=shapely.points(buildings.points),
+        point_geoms=shapely.points(buildings.points) if points is None else points,
     )
 
 

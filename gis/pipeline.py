@@ -274,11 +274,14 @@ def _population(
 
 
 def _arrays(buildings: gpd.GeoDataFrame) -> Buildings:
+    """The buildings as arrays, their inside points made into Points once for every step."""
+    points = shapely.get_coordinates(buildings.geometry.representative_point().values)
     return Buildings(
-        points=shapely.get_coordinates(buildings.geometry.representative_point().values),
+        points=points,
         shapes=buildings.geometry.values,
         households=buildings["households"].to_numpy(dtype=float),
         population=buildings["population"].to_numpy(dtype=float),
+        point_geoms=shapely.points(points),
     )
 
 
@@ -370,11 +373,11 @@ def _crossings(
     metric: _Metric,
 ) -> dict[str, Any]:
     """Buildings that grid boundaries cross (expected none) and those OSM draws across lines."""
-    pos = {code: i for i, code in enumerate(grids["code"])}
+    grid_of = pd.Index(grids["code"]).get_indexer(buildings["grid"])  # every code is a grid's
     given = [p for p, d in zip(communities.polygons, communities.derived, strict=True) if not d]
     return building_crossings(
         buildings.geometry.to_numpy(),
-        np.array([pos[g] for g in buildings["grid"]], dtype=np.int64),
+        grid_of.astype(np.int64),
         grids.geometry.to_numpy(),
         lines=lines,
         edges=[metric.boundary, *given],
@@ -426,9 +429,17 @@ def _repair_buildings(
 def _drop_duplicate_footprints(
     buildings: gpd.GeoDataFrame, warnings: list[str]
 ) -> gpd.GeoDataFrame:
-    """Keep one of each footprint OSM maps twice (same outline), so households count once."""
-    keys = pd.Series(shapely.to_wkb(shapely.normalize(buildings.geometry.values)))
-    twice = keys.duplicated().to_numpy()
+    """Keep one of each footprint OSM maps twice (same outline), so households count once.
+
+    Only footprints whose bounds and vertex count another shares can be the same
+    outline (normalizing reorders vertices, it moves none): those alone are compared.
+    """
+    geoms = buildings.geometry.values
+    shape = np.column_stack([shapely.bounds(geoms), shapely.get_num_coordinates(geoms)])
+    maybe = pd.DataFrame(shape).duplicated(keep=False).to_numpy()
+    keys = pd.Series(np.full(len(geoms), None, dtype=object))
+    keys[maybe] = shapely.to_wkb(shapely.normalize(geoms[maybe]))
+    twice = keys.duplicated().to_numpy() & maybe
     if not twice.any():
         return buildings
     first = dict(zip(keys[~twice], buildings.loc[~twice, "id"].astype(str), strict=True))

@@ -435,7 +435,7 @@ def whole_numbers(values: ArrayLike, *levels: ArrayLike) -> NDArray[np.int64]:
         One value per item (households of buildings), ≥ 0.
     *levels
         Group labels per item, coarsest first (community, then grid); any
-        hashable values.
+        hashable values (missing ones, ``None`` or NaN, form one group).
 
     Returns
     -------
@@ -447,8 +447,9 @@ def whole_numbers(values: ArrayLike, *levels: ArrayLike) -> NDArray[np.int64]:
     parent = np.zeros(len(v), dtype=np.int64)
     totals = np.array([round(float(v.sum()))], dtype=np.int64)
     for level in levels:
-        labels = np.asarray(level, dtype=object).tolist()
-        keys = pd.factorize(pd.Series(list(zip(parent.tolist(), labels, strict=True))))[0]
+        # the groups of this level: one per (parent group, label), numbered as first met
+        labels, names = pd.factorize(np.asarray(level, dtype=object), use_na_sentinel=False)
+        keys = pd.factorize(parent * max(len(names), 1) + labels)[0]
         first = np.unique(keys, return_index=True)[1]
         totals = _floor_or_ceiling(np.bincount(keys, weights=v), parent[first], totals)
         parent = keys

@@ -166,8 +166,9 @@ def make_area_grids(
     buildings, repaired = _repair_buildings(area, metric.buildings, warnings)
 
     step("estimating population")
-    buildings, households_report = _population(area, metric, buildings, options)
-    arrays = _arrays(buildings)
+    inside = shapely.point_on_surface(buildings.geometry.to_numpy())  # once for every step
+    buildings, households_report = _population(area, metric, (buildings, inside), options)
+    arrays = _arrays(buildings, inside)
 
     step("outlining communities")
     communities = _communities(area, metric, arrays)
@@ -257,25 +258,32 @@ def _targets(area: AreaInput, options: BuildOptions) -> GridTargets:
 
 
 def _population(
-    area: AreaInput, metric: _Metric, buildings: gpd.GeoDataFrame, options: BuildOptions
+    area: AreaInput,
+    metric: _Metric,
+    buildings: tuple[gpd.GeoDataFrame, np.ndarray],
+    options: BuildOptions,
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any] | None]:
-    """Estimated households and residents, replaced by the office's table where it has rows."""
+    """Estimated households and residents, replaced by the office's table where it has rows.
+
+    ``buildings`` are the footprints and their inside points.
+    """
     params = PopulationParams.from_manifest(area.defaults) if area.defaults else PopulationParams()
     total = options.population_total or area.population_total
-    buildings = estimate_population(
-        buildings, params=params, total=total, landuse=metric.landuse, pois=metric.pois
+    frame, inside = buildings
+    estimated = estimate_population(
+        frame, params=params, total=total, landuse=metric.landuse, pois=metric.pois, points=inside
     )
     table = options.households if options.households is not None else area.households
     if table is None:
-        return buildings, None
+        return estimated, None
     return apply_household_table(
-        buildings, table, params=params, require_match=not area.households_city_wide
+        estimated, table, params=params, require_match=not area.households_city_wide
     )
 
 
-def _arrays(buildings: gpd.GeoDataFrame) -> Buildings:
-    """The buildings as arrays, their inside points made into Points once for every step."""
-    points = shapely.get_coordinates(buildings.geometry.representative_point().values)
+def _arrays(buildings: gpd.GeoDataFrame, inside: np.ndarray) -> Buildings:
+    """The buildings as arrays; ``inside`` are their inside points (as Points for every step)."""
+    points = shapely.get_coordinates(inside)
     return Buildings(
         points=points,
         shapes=buildings.geometry.values,

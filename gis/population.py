@@ -701,6 +701,7 @@ def estimate_population(
     total: float | None = None,
     landuse: gpd.GeoDataFrame | None = None,
     pois: gpd.GeoDataFrame | None = None,
+    points: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """Estimate floors, residents and households of every building.
 
@@ -722,6 +723,9 @@ def estimate_population(
     pois
         Points of interest with ``shop``/``office`` columns (any CRS); a shop
         or office point inside a footprint counts as that building's tag.
+    points
+        The inside point of each footprint (:func:`shapely.point_on_surface`),
+        when the caller made them already; made here otherwise.
 
     Returns
     -------
@@ -737,6 +741,8 @@ def estimate_population(
     n = len(out)
     footprint = np.nan_to_num(out.geometry.area.to_numpy(dtype=float), nan=0.0)  # no geometry
     kind = _column(out, "building", n)
+    if points is None:
+        points = shapely.point_on_surface(out.geometry.to_numpy())
 
     # 1. floors from tags: building:levels, then height
     floors = parse_levels(_column(out, "levels", n))
@@ -751,7 +757,7 @@ def estimate_population(
 
     # 2. missing floors: the neighbourhood median, else the type default
     if n:
-        xy = np.column_stack(_centres(out))
+        xy = np.column_stack([shapely.get_x(points), shapely.get_y(points)])
         near = neighbour_floors(
             xy,
             floors,
@@ -783,7 +789,7 @@ def estimate_population(
         ruins=_column(out, "ruins", n),
         construction=_column(out, "construction", n),
     )
-    use = landuse_of(out, landuse)
+    use = landuse_of(out, landuse, points=points)
     shop = _column(out, "shop", n)
     if pois is not None and n:
         inside = np.where(shops_inside(out, pois), "yes", None).astype(object)  # type: ignore[call-overload]
@@ -812,10 +818,13 @@ def estimate_population(
 
 
 def landuse_of(
-    buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame | None
+    buildings: gpd.GeoDataFrame,
+    landuse: gpd.GeoDataFrame | None,
+    *,
+    points: np.ndarray | None = None,
 ) -> NDArray[np.object_]:
     """The ``landuse`` value each building stands in (the smallest polygon holding its inside
-    point), or ``None``."""
+    point, ``points`` when made already), or ``None``."""
     n = len(buildings)
     out = np.full(n, None, dtype=object)
     if landuse is None or landuse.empty or n == 0 or "landuse" not in landuse.columns:
@@ -826,7 +835,8 @@ def landuse_of(
     geoms, values = geoms[ok], polys["landuse"].to_numpy(dtype=object)[ok]
     if len(geoms) == 0:
         return out
-    points = shapely.point_on_surface(buildings.geometry.to_numpy())
+    if points is None:
+        points = shapely.point_on_surface(buildings.geometry.to_numpy())
     b, p = shapely.STRtree(geoms).query(points, predicate="within")
     order = np.lexsort((shapely.area(geoms[p]), b))  # smallest land use first
     b, p = b[order], p[order]
@@ -873,11 +883,6 @@ def _column(frame: pd.DataFrame, name: str, n: int) -> NDArray[np.object_]:
     if name not in frame.columns:
         return np.full(n, None, dtype=object)
     return frame[name].to_numpy(dtype=object)
-
-
-def _centres(frame: gpd.GeoDataFrame) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    pts = shapely.point_on_surface(frame.geometry.to_numpy())
-    return shapely.get_x(pts), shapely.get_y(pts)
 
 
 # --------------------------------------------------------------------------- household tables

@@ -282,14 +282,13 @@ def _population(
 
 
 def _arrays(buildings: gpd.GeoDataFrame, inside: np.ndarray) -> Buildings:
-    """The buildings as arrays; ``inside`` are their inside points (as Points for every step)."""
-    points = shapely.get_coordinates(inside)
+    """The buildings as arrays; ``inside`` are their inside Points, kept for every step."""
     return Buildings(
-        points=points,
+        points=shapely.get_coordinates(inside),
         shapes=buildings.geometry.values,
         households=buildings["households"].to_numpy(dtype=float),
         population=buildings["population"].to_numpy(dtype=float),
-        point_geoms=shapely.points(points),
+        point_geoms=inside,
     )
 
 

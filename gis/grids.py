@@ -639,9 +639,6 @@ class _Regions:
         self.group[j].extend(self.group[i])
         self.alive[i] = False
 
-    def empty(self, i: int) -> bool:
-        return bool(self.hh[i] == 0 and self.pop[i] == 0)
-
     def join_thin_empty(self) -> None:
         """Merge strips without households with the empty regions they touch, transitively.
 
@@ -649,7 +646,7 @@ class _Regions:
         region: the tracks of a railway yard do not split it into alternating strips.
         """
         width = 2 * self.area / np.maximum(self.length, 1e-9)
-        empty = np.array([self.empty(i) for i in range(len(self.area))])
+        empty = (self.hh == 0) & (self.pop == 0)
         thin = empty & (width < THIN_M)
         pairs = [
             (i, j)

@@ -587,7 +587,7 @@ def residential_shares(
     )
     if landuse is not None:
         use = _normalise_types(landuse)
-        by_use = np.array([params.landuse_shares.get(u, 1.0) for u in use], dtype=float)
+        by_use = _looked_up(params.landuse_shares, use, 1.0)
         yes_share = np.minimum(yes_share, by_use.reshape(n))
     share = np.where(untyped, yes_share, share)
     if lived_in is not None:
@@ -625,7 +625,7 @@ def type_floors(
     """Default floors by building type (``params.default_floors`` for unknown types)."""
     kind = _normalise_types(building)
     table = params.type_floors
-    return np.array([table.get(k, params.default_floors) for k in kind], dtype=float)
+    return _looked_up(table, kind, params.default_floors)
 
 
 def _normalise_types(building: ArrayLike) -> NDArray[np.str_]:
@@ -633,6 +633,14 @@ def _normalise_types(building: ArrayLike) -> NDArray[np.str_]:
     codes, uniques = pd.factorize(raw)  # a few distinct tags: clean each once
     clean = pd.Series(uniques, dtype=object).astype(str).str.strip().str.lower().to_numpy(dtype=str)
     return np.where(codes >= 0, np.append(clean, "")[codes], "")
+
+
+def _looked_up(
+    table: Mapping[str, float], keys: NDArray[np.str_], default: float
+) -> NDArray[np.float64]:
+    """``table.get(key, default)`` of every key (looked up once per distinct key)."""
+    codes, distinct = pd.factorize(keys)
+    return np.array([table.get(k, default) for k in distinct], dtype=float)[codes]
 
 
 def _present(values: ArrayLike | None, n: int) -> NDArray[np.bool_]:
@@ -774,9 +782,7 @@ def estimate_population(
     floors = np.where(use_type, type_floors(kind, params=params), floors)
     source[use_type] = "type_default"
     estimated = use_near | use_type
-    caps = np.array(
-        [params.type_max_floors.get(k, np.inf) for k in _normalise_types(kind)], dtype=float
-    ).reshape(n)
+    caps = _looked_up(params.type_max_floors, _normalise_types(kind), np.inf).reshape(n)
     floors = np.where(estimated, np.minimum(floors, caps), floors)
     by_area = params.estimated_floor_area_max_m2 / np.maximum(footprint, 1.0)
     floors = np.where(estimated, np.minimum(floors, np.maximum(by_area, params.min_floors)), floors)

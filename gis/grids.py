@@ -177,8 +177,18 @@ def _indexed(buildings: Buildings) -> Buildings:
 def _reading_order(polygons: list[BaseGeometry]) -> np.ndarray:
     """Reading order of polygons: rows half a typical polygon's size high."""
     points = shapely.get_coordinates(shapely.point_on_surface(np.asarray(polygons, dtype=object)))
-    row = float(np.sqrt(np.median(shapely.area(np.asarray(polygons, dtype=object))))) / 2
+    row = float(np.sqrt(_median(shapely.area(np.asarray(polygons, dtype=object))))) / 2
     return number_west_east_north_south(points, row_height=row)
+
+
+def _median(values: np.ndarray) -> float:
+    """:func:`numpy.median` of a few numbers without NaN, bit for bit, without its overhead:
+    the middle one, or the mean ``(a + b) / 2`` of the middle two as numpy takes it."""
+    if len(values) == 0:
+        return float("nan")
+    ordered = np.sort(values)
+    mid = len(ordered) // 2
+    return float(ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2)
 
 
 def make_grids(
@@ -656,13 +666,7 @@ class _Regions:
         ]
         if not pairs:
             return
-        n = len(self.area)
-        edges = sparse.coo_matrix(
-            (np.ones(len(pairs)), ([p[0] for p in pairs], [p[1] for p in pairs])), shape=(n, n)
-        )
-        _, label = csgraph.connected_components(edges, directed=False)
-        for comp in np.unique(label[[p[0] for p in pairs]]).tolist():
-            parts = np.flatnonzero(label == comp)
+        for parts in _components(pairs):
             keep = int(parts[np.argmax(self.area[parts])])
             for i in sorted(parts.tolist(), key=lambda k: -self.area[k]):
                 if i != keep:
@@ -694,6 +698,28 @@ class _Regions:
         return sorted(
             (sorted(self.group[i]) for i in np.flatnonzero(self.alive)), key=lambda g: g[0]
         )
+
+
+def _components(pairs: list[tuple[int, int]]) -> list[np.ndarray]:
+    """The connected components of the graph of ``pairs``, each as its sorted nodes,
+    ordered by their smallest node (as :func:`scipy.sparse.csgraph.connected_components`
+    numbers them)."""
+    root: dict[int, int] = {}
+
+    def find(i: int) -> int:
+        while root.setdefault(i, i) != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    for i, j in pairs:
+        a, b = find(i), find(j)
+        if a != b:
+            root[max(a, b)] = min(a, b)
+    members: dict[int, list[int]] = {}
+    for i in sorted(root):
+        members.setdefault(find(i), []).append(i)
+    return [np.array(nodes, dtype=np.int64) for _, nodes in sorted(members.items())]
 
 
 def _merge_partner(

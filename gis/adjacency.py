@@ -122,7 +122,6 @@ def grid_adjacency(
     *,
     links: gpd.GeoDataFrame | None = None,
     water: BaseGeometry | None = None,
-    coverage: bool = False,
 ) -> Adjacency:
     """Build the neighbour graph of ``grids_metric``.
 
@@ -137,10 +136,6 @@ def grid_adjacency(
     water
         The open water between grids (same CRS).  Without it, any gap
         between grids a link spans counts.
-    coverage
-        Whether the grids form a coverage, as :func:`gis.grids.cut_and_code`
-        cuts them: their shared lengths are then found by matching segments
-        (:func:`coverage_shared_lengths`), the figures written the same.
 
     Returns
     -------
@@ -158,7 +153,7 @@ def grid_adjacency(
         )
     geoms = np.asarray(grids_metric.geometry.values, dtype=object)
     codes = grids_metric["code"].astype(str).to_numpy()
-    matrix = coverage_shared_lengths(geoms) if coverage else shared_lengths(geoms)
+    matrix = shared_lengths(geoms)
     joined: list[tuple[int, int, str, tuple[str, ...], float]] = []
     if links is not None and len(links):
         for i, j, kind, via, gap in link_pairs(geoms, links, water):
@@ -393,17 +388,7 @@ def shared_lengths(geoms: np.ndarray) -> sparse.csr_matrix:
     left, right = tree.query(geoms, predicate="dwithin", distance=SNAP)
     keep = left < right
     left, right = left[keep], right[keep]
-    length = _overlay_lengths(geoms, shapely.boundary(geoms), left, right)
-    ok = length >= MIN_SHARED
-    left, right, length = left[ok], right[ok], length[ok]
-    return _symmetric(n, left, right, length)
-
-
-def _overlay_lengths(
-    geoms: np.ndarray, bounds: np.ndarray, left: np.ndarray, right: np.ndarray
-) -> np.ndarray:
-    """The boundary length pairs ``left[k] < right[k]`` share, by overlay (0 below MIN_SHARED
-    where the boundaries do not meet)."""
+    bounds = shapely.boundary(geoms)
     common = shapely.intersection(bounds[left], bounds[right])
     length = shapely.length(common)
     # boundaries that do not meet exactly (grids made elsewhere): snap across the gap;
@@ -414,120 +399,12 @@ def _overlay_lengths(
         length[loose] = shapely.length(shapely.intersection(bounds[left[loose]], near))
         # a corner touch leaves only a sliver of about 2 * SNAP: not a segment
         length[loose] = np.where(length[loose] >= MIN_SHARED, length[loose], 0.0)
-    return length
-
-
-def coverage_shared_lengths(geoms: np.ndarray) -> sparse.csr_matrix:
-    """:func:`shared_lengths` of polygons that form a coverage, by matching segments.
-
-    Neighbours in a coverage share their edges segment for segment; a segment two
-    rings hold (and no third) is measured as GEOS measures it, and a pair's length is
-    the sum of its segments.  Overlay is kept for what matching cannot vouch for:
-    the pairs a segment that no other ring holds comes within :data:`SNAP` of (the
-    edges of pieces snapped apart, T-junctions, gaps) and the pairs whose sum lies
-    so near a rounding step of ``adjacency.csv`` (a centimetre) or
-    :data:`MIN_SHARED` that the order of the sum could tip it.  So the neighbours
-    and the written lengths are those of :func:`shared_lengths`; only the last bits
-    of an unwritten sum may differ.  Assumed: the polygons do not overlap, and no
-    polygon thinner than :data:`SNAP` lies between two others that touch nowhere
-    else (such a pair is snapped across by :func:`shared_lengths`, not here); cut
-    grids are blocks between streets, metres wide.
-    """
-    n = len(geoms)
-    left, right, length, count, loose = _matched_lengths(geoms)
-    # a sum of `count` terms in another order differs by under 2 * count * eps of it
-    margin = 4 * count * np.finfo(float).eps * length + 1e-12
-    half = np.abs(length * 100 - 0.5 - np.round(length * 100 - 0.5)) / 100  # to a rounding step
-    tipping = (half <= margin) | (np.abs(length - MIN_SHARED) <= margin)
-    pair = np.unique(np.r_[loose, left[tipping] * n + right[tipping]])
-    matched = ~np.isin(left * n + right, pair)
-    left, right, length = left[matched], right[matched], length[matched]
-    checked_left, checked_right = pair // n, pair % n
-    checked = _overlay_lengths(geoms, shapely.boundary(geoms), checked_left, checked_right)
-    left, right = np.r_[left, checked_left], np.r_[right, checked_right]
-    length = np.r_[length, checked]
     ok = length >= MIN_SHARED
-    return _symmetric(n, left[ok], right[ok], length[ok])
-
-
-def _near_pairs(segments: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-    """Pairs of owners (``left * n + right``) of ``segments`` (x0, y0, x1, y1) that come
-    within :data:`SNAP` of each other other than by meeting at one end at an angle.
-
-    In a coverage, what two polygons' boundaries share beyond the segments both
-    rings hold lies along segments neither shares with a third; two such segments
-    that only meet at a common end (not in line) share a point, no length.
-    """
-    lines = shapely.linestrings(segments.reshape(-1, 2, 2))
-    s, t = shapely.STRtree(lines).query(lines, predicate="dwithin", distance=SNAP)
-    keep = (s < t) & (owner[s] != owner[t])
-    s, t = s[keep], t[keep]
-    a, b = segments[s], segments[t]
-    da, db = a[:, 2:] - a[:, :2], b[:, 2:] - b[:, :2]
-    cross = np.abs(da[:, 0] * db[:, 1] - da[:, 1] * db[:, 0])
-    in_line = cross <= 1e-9 * np.hypot(*da.T) * np.hypot(*db.T)
-    meet = np.zeros(len(s), dtype=np.int64)  # how many ends the two have in common
-    corner = np.zeros(len(s), dtype=bool)  # one common end, the segments not on one ray
-    for p, sign_a in ((0, 1.0), (2, -1.0)):
-        for q, sign_b in ((0, 1.0), (2, -1.0)):
-            at = (a[:, p : p + 2] == b[:, q : q + 2]).all(axis=1)
-            meet += at
-            same_way = sign_a * sign_b * (da * db).sum(axis=1) > 0  # both leave the end alike
-            corner |= at & ~(in_line & same_way)
-    near = ~(corner & (meet == 1))
-    i, j = owner[s][near], owner[t][near]
-    return np.unique(np.minimum(i, j) * n + np.maximum(i, j))
-
-
-def _symmetric(
-    n: int, left: np.ndarray, right: np.ndarray, length: np.ndarray
-) -> sparse.csr_matrix:
-    """The symmetric n × n CSR matrix of ``length`` at (left, right) and (right, left)."""
+    left, right, length = left[ok], right[ok], length[ok]
     m = sparse.coo_matrix(
         (np.r_[length, length], (np.r_[left, right], np.r_[right, left])), shape=(n, n)
     )
     return m.tocsr()
-
-
-def _matched_lengths(
-    geoms: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs ``left < right`` whose rings hold common segments, the segments' summed length
-    and count, and the pairs (as ``left * n + right``) that a segment held by one ring only
-    (or by more than two) comes within :data:`SNAP` of."""
-    n = len(geoms)
-    rings, owner = shapely.get_rings(geoms, return_index=True)
-    coords, ring = shapely.get_coordinates(rings, return_index=True)
-    same = ring[1:] == ring[:-1]  # consecutive vertices of one ring make a segment
-    a, b = coords[:-1][same], coords[1:][same]
-    own = owner[ring[:-1][same]]
-    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
-    key = np.column_stack([np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)])
-    order = np.lexsort((own, key[:, 3], key[:, 2], key[:, 1], key[:, 0]))
-    key, own = key[order], own[order]
-    new = np.ones(len(key), dtype=bool)  # the first of each distinct segment
-    new[1:] = (key[1:] != key[:-1]).any(axis=1)
-    size = np.diff(np.r_[np.flatnonzero(new), len(key)])[np.cumsum(new) - 1]
-    first = new & (size == 2)
-    first[first] = own[np.flatnonzero(first) + 1] != own[first]
-    twin = first | np.r_[False, first[:-1]]
-    # segments no other ring holds (zero-length ones measure nothing): overlay their pairs
-    alone = ~twin & (key[:, :2] != key[:, 2:]).any(axis=1)
-    loose = _near_pairs(key[alone], own[alone], n)
-    # segments two rings hold, measured as GEOS measures a segment, summed per pair
-    at = np.flatnonzero(first)
-    i, j = own[at], own[at + 1]
-    dx, dy = key[at, 2] - key[at, 0], key[at, 3] - key[at, 1]
-    seg_length = np.sqrt(dx * dx + dy * dy)
-    left, right = np.minimum(i, j), np.maximum(i, j)
-    order = np.lexsort((right, left))
-    left, right, seg_length = left[order], right[order], seg_length[order]
-    if len(left) == 0:
-        empty = np.zeros(0)
-        return left, right, empty, empty, loose
-    start = np.flatnonzero(np.r_[True, (left[1:] != left[:-1]) | (right[1:] != right[:-1])])
-    count = np.diff(np.r_[start, len(left)])
-    return left[start], right[start], np.add.reduceat(seg_length, start), count, loose
 
 
 def bridge_components(

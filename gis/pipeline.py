@@ -183,7 +183,7 @@ def make_area_grids(
 
     step("linking neighbours")
     links = link_lines(metric.streets, metric.barriers)
-    adjacency = grid_adjacency(grids, links=links, water=metric.water, coverage=True)
+    adjacency = grid_adjacency(grids, links=links, water=metric.water)
 
     step("checking boundaries")
     crossings = _crossings(grids, buildings, lines, communities, area, metric)

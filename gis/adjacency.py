@@ -234,10 +234,13 @@ def link_pairs(
     """
     lines = links.geometry.to_numpy()
     if water is not None:
-        over = shapely.intersection(lines, water)
+        shapely.prepare(water)
+        wet = np.flatnonzero(shapely.intersects(water, lines))  # the others have nothing over
+        parts, which = shapely.get_parts(shapely.intersection(lines[wet], water), return_index=True)
+        which = wet[which]
     else:
         over = shapely.difference(lines, shapely.union_all(geoms))
-    parts, which = shapely.get_parts(over, return_index=True)
+        parts, which = shapely.get_parts(over, return_index=True)
     parts_ok = shapely.get_type_id(parts) == 1
     parts, which = parts[parts_ok], which[parts_ok]
     if len(parts) == 0:

@@ -59,7 +59,7 @@ def derive_communities(
     """
     faces = enclose(boundary, major_lines)
     every = np.arange(len(buildings.points)) if members is None else members
-    per_face = assign_points(faces, buildings.points, every)
+    per_face = assign_points(faces, buildings.points, every, point_geoms=buildings.point_geoms)
     targets = GridTargets(
         households_min=min_households,
         households_max=float("inf"),
@@ -83,9 +83,10 @@ def _join_isolated(
     """
     if len(polygons) < 2:
         return polygons
-    per = assign_points(polygons, buildings.points, members)
+    per = assign_points(polygons, buildings.points, members, point_geoms=buildings.point_geoms)
     households = np.array([buildings.households[m].sum() for m in per])
-    touching = {i for pair in shared_lengths(polygons) for i in pair}
+    few = np.flatnonzero(households < MIN_COMMUNITY_HOUSEHOLDS / 10)
+    touching = _bordering(polygons, few)
     alone = [
         i for i in np.argsort(households, kind="stable").tolist()
         if i not in touching and households[i] < MIN_COMMUNITY_HOUSEHOLDS / 10
@@ -98,6 +99,21 @@ def _join_isolated(
         j = min(others, key=lambda k: (polygons[i].distance(polygons[k]), k))
         merged[j].extend(merged.pop(i))
     return [_dissolve(parts) for parts in merged.values()]
+
+
+def _bordering(polygons: list[BaseGeometry], which: np.ndarray) -> set[int]:
+    """Those of ``which`` that share a segment with another polygon, measured as
+    :func:`gis.blocks.shared_lengths` measures every pair (over ``which``'s pairs only)."""
+    if len(which) == 0:
+        return set()
+    geoms = np.asarray(polygons, dtype=object)
+    found, hit = shapely.STRtree(geoms).query(geoms[which], predicate="intersects")
+    mine = which[found]
+    other = mine != hit
+    left, right = np.minimum(mine, hit)[other], np.maximum(mine, hit)[other]
+    bounds = shapely.boundary(geoms)
+    shared = shapely.length(shapely.intersection(bounds[left], bounds[right])) > 1e-6
+    return set(np.r_[left[shared], right[shared]].tolist()) & set(which.tolist())
 
 
 @dataclass(frozen=True)

@@ -164,20 +164,31 @@ def _indexed(buildings: Buildings) -> Buildings:
 
     Cutting takes the footprints and points of every block by index: a plain
     object array indexes faster than a GeoPandas one, and Points made once need
-    not be made again per block.
+    not be made again per block (nor again here when the caller made them).
     """
+    points = buildings.point_geoms
     return replace(
         buildings,
         shapes=np.asarray(buildings.shapes, dtype=object),
-        point_geoms=shapely.points(buildings.points),
+        point_geoms=shapely.points(buildings.points) if points is None else points,
     )
 
 
 def _reading_order(polygons: list[BaseGeometry]) -> np.ndarray:
     """Reading order of polygons: rows half a typical polygon's size high."""
     points = shapely.get_coordinates(shapely.point_on_surface(np.asarray(polygons, dtype=object)))
-    row = float(np.sqrt(np.median(shapely.area(np.asarray(polygons, dtype=object))))) / 2
+    row = float(np.sqrt(_median(shapely.area(np.asarray(polygons, dtype=object))))) / 2
     return number_west_east_north_south(points, row_height=row)
+
+
+def _median(values: np.ndarray) -> float:
+    """:func:`numpy.median` of a few numbers without NaN, bit for bit, without its overhead:
+    the middle one, or the mean ``(a + b) / 2`` of the middle two as numpy takes it."""
+    if len(values) == 0:
+        return float("nan")
+    ordered = np.sort(values)
+    mid = len(ordered) // 2
+    return float(ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2)
 
 
 def make_grids(
@@ -638,9 +649,6 @@ class _Regions:
         self.group[j].extend(self.group[i])
         self.alive[i] = False
 
-    def empty(self, i: int) -> bool:
-        return bool(self.hh[i] == 0 and self.pop[i] == 0)
-
     def join_thin_empty(self) -> None:
         """Merge strips without households with the empty regions they touch, transitively.
 
@@ -648,7 +656,7 @@ class _Regions:
         region: the tracks of a railway yard do not split it into alternating strips.
         """
         width = 2 * self.area / np.maximum(self.length, 1e-9)
-        empty = np.array([self.empty(i) for i in range(len(self.area))])
+        empty = (self.hh == 0) & (self.pop == 0)
         thin = empty & (width < THIN_M)
         pairs = [
             (i, j)
@@ -658,13 +666,7 @@ class _Regions:
         ]
         if not pairs:
             return
-        n = len(self.area)
-        edges = sparse.coo_matrix(
-            (np.ones(len(pairs)), ([p[0] for p in pairs], [p[1] for p in pairs])), shape=(n, n)
-        )
-        _, label = csgraph.connected_components(edges, directed=False)
-        for comp in np.unique(label[[p[0] for p in pairs]]).tolist():
-            parts = np.flatnonzero(label == comp)
+        for parts in _components(pairs):
             keep = int(parts[np.argmax(self.area[parts])])
             for i in sorted(parts.tolist(), key=lambda k: -self.area[k]):
                 if i != keep:
@@ -696,6 +698,28 @@ class _Regions:
         return sorted(
             (sorted(self.group[i]) for i in np.flatnonzero(self.alive)), key=lambda g: g[0]
         )
+
+
+def _components(pairs: list[tuple[int, int]]) -> list[np.ndarray]:
+    """The connected components of the graph of ``pairs``, each as its sorted nodes,
+    ordered by their smallest node (as :func:`scipy.sparse.csgraph.connected_components`
+    numbers them)."""
+    root: dict[int, int] = {}
+
+    def find(i: int) -> int:
+        while root.setdefault(i, i) != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    for i, j in pairs:
+        a, b = find(i), find(j)
+        if a != b:
+            root[max(a, b)] = min(a, b)
+    members: dict[int, list[int]] = {}
+    for i in sorted(root):
+        members.setdefault(find(i), []).append(i)
+    return [np.array(nodes, dtype=np.int64) for _, nodes in sorted(members.items())]
 
 
 def _merge_partner(

@@ -166,8 +166,9 @@ def make_area_grids(
     buildings, repaired = _repair_buildings(area, metric.buildings, warnings)
 
     step("estimating population")
-    buildings, households_report = _population(area, metric, buildings, options)
-    arrays = _arrays(buildings)
+    inside = shapely.point_on_surface(buildings.geometry.to_numpy())  # once for every step
+    buildings, households_report = _population(area, metric, (buildings, inside), options)
+    arrays = _arrays(buildings, inside)
 
     step("outlining communities")
     communities = _communities(area, metric, arrays)
@@ -257,28 +258,37 @@ def _targets(area: AreaInput, options: BuildOptions) -> GridTargets:
 
 
 def _population(
-    area: AreaInput, metric: _Metric, buildings: gpd.GeoDataFrame, options: BuildOptions
+    area: AreaInput,
+    metric: _Metric,
+    buildings: tuple[gpd.GeoDataFrame, np.ndarray],
+    options: BuildOptions,
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any] | None]:
-    """Estimated households and residents, replaced by the office's table where it has rows."""
+    """Estimated households and residents, replaced by the office's table where it has rows.
+
+    ``buildings`` are the footprints and their inside points.
+    """
     params = PopulationParams.from_manifest(area.defaults) if area.defaults else PopulationParams()
     total = options.population_total or area.population_total
-    buildings = estimate_population(
-        buildings, params=params, total=total, landuse=metric.landuse, pois=metric.pois
+    frame, inside = buildings
+    estimated = estimate_population(
+        frame, params=params, total=total, landuse=metric.landuse, pois=metric.pois, points=inside
     )
     table = options.households if options.households is not None else area.households
     if table is None:
-        return buildings, None
+        return estimated, None
     return apply_household_table(
-        buildings, table, params=params, require_match=not area.households_city_wide
+        estimated, table, params=params, require_match=not area.households_city_wide
     )
 
 
-def _arrays(buildings: gpd.GeoDataFrame) -> Buildings:
+def _arrays(buildings: gpd.GeoDataFrame, inside: np.ndarray) -> Buildings:
+    """The buildings as arrays; ``inside`` are their inside Points, kept for every step."""
     return Buildings(
-        points=shapely.get_coordinates(buildings.geometry.representative_point().values),
+        points=shapely.get_coordinates(inside),
         shapes=buildings.geometry.values,
         households=buildings["households"].to_numpy(dtype=float),
         population=buildings["population"].to_numpy(dtype=float),
+        point_geoms=inside,
     )
 
 
@@ -370,11 +380,11 @@ def _crossings(
     metric: _Metric,
 ) -> dict[str, Any]:
     """Buildings that grid boundaries cross (expected none) and those OSM draws across lines."""
-    pos = {code: i for i, code in enumerate(grids["code"])}
+    grid_of = pd.Index(grids["code"]).get_indexer(buildings["grid"])  # every code is a grid's
     given = [p for p, d in zip(communities.polygons, communities.derived, strict=True) if not d]
     return building_crossings(
         buildings.geometry.to_numpy(),
-        np.array([pos[g] for g in buildings["grid"]], dtype=np.int64),
+        grid_of.astype(np.int64),
         grids.geometry.to_numpy(),
         lines=lines,
         edges=[metric.boundary, *given],
@@ -426,9 +436,17 @@ def _repair_buildings(
 def _drop_duplicate_footprints(
     buildings: gpd.GeoDataFrame, warnings: list[str]
 ) -> gpd.GeoDataFrame:
-    """Keep one of each footprint OSM maps twice (same outline), so households count once."""
-    keys = pd.Series(shapely.to_wkb(shapely.normalize(buildings.geometry.values)))
-    twice = keys.duplicated().to_numpy()
+    """Keep one of each footprint OSM maps twice (same outline), so households count once.
+
+    Only footprints whose bounds and vertex count another shares can be the same
+    outline (normalizing reorders vertices, it moves none): those alone are compared.
+    """
+    geoms = buildings.geometry.values
+    shape = np.column_stack([shapely.bounds(geoms), shapely.get_num_coordinates(geoms)])
+    maybe = pd.DataFrame(shape).duplicated(keep=False).to_numpy()
+    keys = pd.Series(np.full(len(geoms), None, dtype=object))
+    keys[maybe] = shapely.to_wkb(shapely.normalize(geoms[maybe]))
+    twice = keys.duplicated().to_numpy() & maybe
     if not twice.any():
         return buildings
     first = dict(zip(keys[~twice], buildings.loc[~twice, "id"].astype(str), strict=True))

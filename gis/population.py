@@ -435,7 +435,7 @@ def whole_numbers(values: ArrayLike, *levels: ArrayLike) -> NDArray[np.int64]:
         One value per item (households of buildings), ≥ 0.
     *levels
         Group labels per item, coarsest first (community, then grid); any
-        hashable values.
+        hashable values (missing ones, ``None`` or NaN, form one group).
 
     Returns
     -------
@@ -447,8 +447,9 @@ def whole_numbers(values: ArrayLike, *levels: ArrayLike) -> NDArray[np.int64]:
     parent = np.zeros(len(v), dtype=np.int64)
     totals = np.array([round(float(v.sum()))], dtype=np.int64)
     for level in levels:
-        labels = np.asarray(level, dtype=object).tolist()
-        keys = pd.factorize(pd.Series(list(zip(parent.tolist(), labels, strict=True))))[0]
+        # the groups of this level: one per (parent group, label), numbered as first met
+        labels, names = pd.factorize(np.asarray(level, dtype=object), use_na_sentinel=False)
+        keys = pd.factorize(parent * max(len(names), 1) + labels)[0]
         first = np.unique(keys, return_index=True)[1]
         totals = _floor_or_ceiling(np.bincount(keys, weights=v), parent[first], totals)
         parent = keys
@@ -586,7 +587,7 @@ def residential_shares(
     )
     if landuse is not None:
         use = _normalise_types(landuse)
-        by_use = np.array([params.landuse_shares.get(u, 1.0) for u in use], dtype=float)
+        by_use = _looked_up(params.landuse_shares, use, 1.0)
         yes_share = np.minimum(yes_share, by_use.reshape(n))
     share = np.where(untyped, yes_share, share)
     if lived_in is not None:
@@ -624,7 +625,7 @@ def type_floors(
     """Default floors by building type (``params.default_floors`` for unknown types)."""
     kind = _normalise_types(building)
     table = params.type_floors
-    return np.array([table.get(k, params.default_floors) for k in kind], dtype=float)
+    return _looked_up(table, kind, params.default_floors)
 
 
 def _normalise_types(building: ArrayLike) -> NDArray[np.str_]:
@@ -632,6 +633,14 @@ def _normalise_types(building: ArrayLike) -> NDArray[np.str_]:
     codes, uniques = pd.factorize(raw)  # a few distinct tags: clean each once
     clean = pd.Series(uniques, dtype=object).astype(str).str.strip().str.lower().to_numpy(dtype=str)
     return np.where(codes >= 0, np.append(clean, "")[codes], "")
+
+
+def _looked_up(
+    table: Mapping[str, float], keys: NDArray[np.str_], default: float
+) -> NDArray[np.float64]:
+    """``table.get(key, default)`` of every key (looked up once per distinct key)."""
+    codes, distinct = pd.factorize(keys)
+    return np.array([table.get(k, default) for k in distinct], dtype=float)[codes]
 
 
 def _present(values: ArrayLike | None, n: int) -> NDArray[np.bool_]:
@@ -700,6 +709,7 @@ def estimate_population(
     total: float | None = None,
     landuse: gpd.GeoDataFrame | None = None,
     pois: gpd.GeoDataFrame | None = None,
+    points: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """Estimate floors, residents and households of every building.
 
@@ -721,6 +731,9 @@ def estimate_population(
     pois
         Points of interest with ``shop``/``office`` columns (any CRS); a shop
         or office point inside a footprint counts as that building's tag.
+    points
+        The inside point of each footprint (:func:`shapely.point_on_surface`),
+        when the caller made them already; made here otherwise.
 
     Returns
     -------
@@ -736,6 +749,8 @@ def estimate_population(
     n = len(out)
     footprint = np.nan_to_num(out.geometry.area.to_numpy(dtype=float), nan=0.0)  # no geometry
     kind = _column(out, "building", n)
+    if points is None:
+        points = shapely.point_on_surface(out.geometry.to_numpy())
 
     # 1. floors from tags: building:levels, then height
     floors = parse_levels(_column(out, "levels", n))
@@ -750,7 +765,7 @@ def estimate_population(
 
     # 2. missing floors: the neighbourhood median, else the type default
     if n:
-        xy = np.column_stack(_centres(out))
+        xy = np.column_stack([shapely.get_x(points), shapely.get_y(points)])
         near = neighbour_floors(
             xy,
             floors,
@@ -767,9 +782,7 @@ def estimate_population(
     floors = np.where(use_type, type_floors(kind, params=params), floors)
     source[use_type] = "type_default"
     estimated = use_near | use_type
-    caps = np.array(
-        [params.type_max_floors.get(k, np.inf) for k in _normalise_types(kind)], dtype=float
-    ).reshape(n)
+    caps = _looked_up(params.type_max_floors, _normalise_types(kind), np.inf).reshape(n)
     floors = np.where(estimated, np.minimum(floors, caps), floors)
     by_area = params.estimated_floor_area_max_m2 / np.maximum(footprint, 1.0)
     floors = np.where(estimated, np.minimum(floors, np.maximum(by_area, params.min_floors)), floors)
@@ -782,7 +795,7 @@ def estimate_population(
         ruins=_column(out, "ruins", n),
         construction=_column(out, "construction", n),
     )
-    use = landuse_of(out, landuse)
+    use = landuse_of(out, landuse, points=points)
     shop = _column(out, "shop", n)
     if pois is not None and n:
         inside = np.where(shops_inside(out, pois), "yes", None).astype(object)  # type: ignore[call-overload]
@@ -811,10 +824,13 @@ def estimate_population(
 
 
 def landuse_of(
-    buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame | None
+    buildings: gpd.GeoDataFrame,
+    landuse: gpd.GeoDataFrame | None,
+    *,
+    points: np.ndarray | None = None,
 ) -> NDArray[np.object_]:
     """The ``landuse`` value each building stands in (the smallest polygon holding its inside
-    point), or ``None``."""
+    point, ``points`` when made already), or ``None``."""
     n = len(buildings)
     out = np.full(n, None, dtype=object)
     if landuse is None or landuse.empty or n == 0 or "landuse" not in landuse.columns:
@@ -825,7 +841,8 @@ def landuse_of(
     geoms, values = geoms[ok], polys["landuse"].to_numpy(dtype=object)[ok]
     if len(geoms) == 0:
         return out
-    points = shapely.point_on_surface(buildings.geometry.to_numpy())
+    if points is None:
+        points = shapely.point_on_surface(buildings.geometry.to_numpy())
     b, p = shapely.STRtree(geoms).query(points, predicate="within")
     order = np.lexsort((shapely.area(geoms[p]), b))  # smallest land use first
     b, p = b[order], p[order]
@@ -872,11 +889,6 @@ def _column(frame: pd.DataFrame, name: str, n: int) -> NDArray[np.object_]:
     if name not in frame.columns:
         return np.full(n, None, dtype=object)
     return frame[name].to_numpy(dtype=object)
-
-
-def _centres(frame: gpd.GeoDataFrame) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    pts = shapely.point_on_surface(frame.geometry.to_numpy())
-    return shapely.get_x(pts), shapely.get_y(pts)
 
 
 # --------------------------------------------------------------------------- household tables

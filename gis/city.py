@@ -73,8 +73,6 @@ class PartTask:
     part: Path
     subdistrict: Subdistrict
     boundary: BaseGeometry
-    #: how far past ``boundary`` the part's streets, barriers and POIs reach (degrees)
-    margin_deg: float
     city: CityInput
     options: BuildOptions
 
@@ -314,7 +312,6 @@ def split_city(city: CityInput, options: BuildOptions, work: Path) -> list[PartT
             part=split.parts[i],
             subdistrict=s,
             boundary=b,
-            margin_deg=margin[i],
             city=city,
             options=part_options,
         )
@@ -378,7 +375,7 @@ def part_area(task: PartTask) -> AreaInput:
     from gis.split import read_part
 
     sub, city = task.subdistrict, task.city
-    features = read_part(task.part, task.boundary, task.margin_deg)
+    features = read_part(task.part, task.boundary)
     land = on_land(task.boundary, features, built_up=False)  # grids on land, as one area's
     land = replace(land, boundary=_without_slivers(land, task.options.crs))
     return AreaInput(
@@ -698,7 +695,10 @@ def _city_summary(
             kind: sum(k.kind == kind for k in (adjacency.links if adjacency else []))
             for kind in ("bridge", "tunnel", "ferry", "nearest")
         },
-        "household_table": _household_report(parts),
+        "household_table": _household_report(
+            city.households if city.households is not None else tasks[0].options.households,
+            parts,
+        ),
         "per_subdistrict": [
             {
                 "code": p.code,
@@ -714,10 +714,13 @@ def _city_summary(
     }
 
 
-def _household_report(parts: list[PartResult]) -> dict[str, Any] | None:
+def _household_report(
+    table: pd.DataFrame | str | os.PathLike[str] | None, parts: list[PartResult]
+) -> dict[str, Any] | None:
     """The household table's matches over the city (each part matched its own buildings).
 
-    A row counts as matched when it matched a building in any sub-district.
+    A row counts as matched when it matched a building in any sub-district: each
+    part reports the rows it matched, the keys of the others are listed here.
 
     Raises
     ------
@@ -727,11 +730,15 @@ def _household_report(parts: list[PartResult]) -> dict[str, Any] | None:
     reports: list[dict[str, Any]] = [
         r for r in (p.summary.get("household_table") for p in parts) if r
     ]
-    if not reports:
+    if not reports or table is None:
         return None
+    from gis.population import unmatched_keys
+
     first, rows = reports[0], int(reports[0]["rows"])
-    nowhere = set.intersection(*(set(r["unmatched"]) for r in reports))
-    unmatched = [k for k in first["unmatched"] if k in nowhere]
+    matched = np.zeros(rows, dtype=bool)
+    for report in reports:
+        matched[report["matched"]] = True
+    unmatched = unmatched_keys(table, matched)
     if len(unmatched) == rows:  # each sub-district may match none; the city must match some
         key = first["key"]
         raise InputError(

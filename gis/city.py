@@ -18,7 +18,8 @@ import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -180,11 +181,13 @@ def build_city(
 
         city = replace(city, households=read_household_table(options.households))
         options = replace(options, households=None)
-    with _work_folder(out_dir) as work:
+    with _work_folder(out_dir) as work, ThreadPoolExecutor(1) as pool:
         step(f"splitting the extract by sub-district{split_note()}")
-        tasks = split_city(city, options, work)
-        step("building sub-districts")
-        parts = run_parts(tasks, workers=workers, scheduler=scheduler, on_part=on_part)
+        split = pool.submit(split_city, city, options, work)
+        with _cluster(workers, scheduler) as client:  # started and warmed up meanwhile
+            tasks = split.result()
+            step("building sub-districts")
+            parts = run_parts(tasks, client=client, on_part=on_part)
         step("merging sub-districts")
         merged, layers = merge_parts(city, tasks, parts)
         step("writing files")
@@ -428,6 +431,7 @@ def run_parts(
     workers: int | None = None,
     scheduler: str | None = None,
     on_part: PartProgress | None = None,
+    client: Any = None,
 ) -> list[PartResult]:
     """Build every part, here or on dask; results in task order whatever finished first.
 
@@ -441,6 +445,8 @@ def run_parts(
         Address of a running dask scheduler.
     on_part
         Called as each part finishes.
+    client
+        A dask client already started (``workers`` and ``scheduler`` then unused).
 
     Returns
     -------
@@ -449,14 +455,16 @@ def run_parts(
     done = on_part or (lambda _d, _n, _c: None)
     order = sorted(tasks, key=lambda t: -part_bytes(t.part))  # largest first: even load
     results: dict[int, PartResult] = {}
-    if workers is None and scheduler is None:
+    if client is None and workers is None and scheduler is None:
         for task in order:
             results[task.index] = build_part(task)
             done(len(results), len(tasks), task.subdistrict.code)
         return [results[t.index] for t in tasks]
     from dask.distributed import as_completed
 
-    with _client(workers, scheduler) as client:
+    with ExitStack() as stack:
+        if client is None:
+            client = stack.enter_context(_client(workers, scheduler))
         # the city (its household table, communities) goes to each worker once, not per task
         city = tasks[0].city
         shared = client.scatter(city, broadcast=True, hash=False)
@@ -491,6 +499,27 @@ def part_bytes(part: Path) -> int:
     if part.is_dir():
         return sum(f.stat().st_size for f in part.iterdir() if f.is_file())
     return part.stat().st_size
+
+
+@contextmanager
+def _cluster(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """The dask client (None: no dask), its workers' imports done (:func:`_warm_up`).
+
+    :func:`build_city` starts it while the extract is split in another thread,
+    so that the workers spawn and import beside the split, not before their
+    first part.
+    """
+    if workers is None and scheduler is None:
+        yield None
+        return
+    with _client(workers, scheduler) as client:
+        client.run(_warm_up)
+        yield client
+
+
+def _warm_up() -> None:
+    """Import on a worker what :func:`build_part` imports on its first call."""
+    import gis.split  # noqa: F401
 
 
 @contextmanager

@@ -542,8 +542,15 @@ def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     if workers is None or workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
     with (
-        # no dashboard shows the workers' statistical profile: do not sample every 10 ms
-        dask.config.set({"distributed.worker.profile.enabled": False}),
+        dask.config.set(
+            {
+                # no dashboard shows the workers' statistical profile: do not sample every 10 ms
+                "distributed.worker.profile.enabled": False,
+                # the event loops' check for being blocked, every 20 ms by default: about
+                # 5% of a core in this process (the scheduler's) while the parts run
+                "distributed.admin.tick.interval": "1s",
+            }
+        ),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,

@@ -233,14 +233,15 @@ def link_pairs(
         ``gap_m`` is the shortest crossing.
     """
     lines = links.geometry.to_numpy()
-    if water is not None:
+    if water is not None:  # only the links meeting the water (a prepared test) are cut by it
         shapely.prepare(water)
-        wet = np.flatnonzero(shapely.intersects(water, lines))  # the others have nothing over
-        parts, which = shapely.get_parts(shapely.intersection(lines[wet], water), return_index=True)
-        which = wet[which]
+        wet = np.flatnonzero(shapely.intersects(water, lines))
+        over = shapely.intersection(lines[wet], water)
     else:
+        wet = np.arange(len(lines))
         over = shapely.difference(lines, shapely.union_all(geoms))
-        parts, which = shapely.get_parts(over, return_index=True)
+    parts, which = shapely.get_parts(over, return_index=True)
+    which = wet[which]
     parts_ok = shapely.get_type_id(parts) == 1
     parts, which = parts[parts_ok], which[parts_ok]
     if len(parts) == 0:
@@ -338,9 +339,14 @@ def frame_adjacency(frame: pd.DataFrame, codes: np.ndarray) -> Adjacency:
     Every grid ``frame`` names must be in ``codes`` (:func:`read_adjacency` checks it).
     """
     codes = np.asarray(codes).astype(str)
-    pos = {c: i for i, c in enumerate(codes)}
-    i = frame["grid_a"].map(pos).to_numpy(dtype=np.int64)
-    j = frame["grid_b"].map(pos).to_numpy(dtype=np.int64)
+    index = pd.Index(codes)
+    if index.is_unique:  # a hash lookup over the column at once
+        i = index.get_indexer(frame["grid_a"].to_numpy(dtype=str))
+        j = index.get_indexer(frame["grid_b"].to_numpy(dtype=str))
+    else:  # the last grid of a repeated code, as a dict of them gives
+        pos = {c: n for n, c in enumerate(codes)}
+        i = frame["grid_a"].map(pos).to_numpy(dtype=np.int64)
+        j = frame["grid_b"].map(pos).to_numpy(dtype=np.int64)
     kind = frame["link"].fillna("").to_numpy(dtype=str)
     value = np.where(kind == "", frame["shared_m"].to_numpy(dtype=float), BRIDGE_LENGTH)
     n = len(codes)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -351,17 +352,23 @@ def on_land(boundary: BaseGeometry, layers: OsmLayers, *, built_up: bool) -> Lan
         return Land(boundary=boundary, water=shapely.Polygon(), water_m2=0.0)
     # footprints standing in the water stay land; only those near it are reprojected
     envelope = gpd.GeoSeries([water.envelope], crs=crs).to_crs(WGS84).iloc[0]
-    near = shapely.intersects(layers.buildings.geometry.values, envelope)
+    shapely.prepare(envelope)
+    near = shapely.intersects(envelope, layers.buildings.geometry.values)
     water = dry(water, layers.buildings[near].to_crs(crs).geometry.to_numpy())
     land = land_only(area, water)
-    points = gpd.GeoSeries(layers.buildings.geometry.representative_point(), crs=WGS84)
+    # only a building near the water can stand in it; the built-up extent looks at all
+    looked = np.ones(len(near), dtype=bool) if built_up else near
+    points = gpd.GeoSeries(layers.buildings.geometry[looked].representative_point(), crs=WGS84)
     points_m = points.to_crs(crs).to_numpy()
     if built_up:
         parts = [p for p in shapely.get_parts(land) if shapely.intersects(p, points_m).any()]
         if parts:
             land = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
     shapely.prepare(land)
-    wet = near & shapely.intersects(area, points_m) & ~shapely.intersects(land, points_m)
+    shapely.prepare(area)
+    wet = np.zeros(len(near), dtype=bool)
+    wet[looked] = shapely.intersects(area, points_m) & ~shapely.intersects(land, points_m)
+    wet &= near
     if wet.any():
         ids = layers.buildings["id"].astype(str).to_numpy()[wet]
         notes.append(

@@ -18,7 +18,8 @@ import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -73,8 +74,6 @@ class PartTask:
     part: Path
     subdistrict: Subdistrict
     boundary: BaseGeometry
-    #: how far past ``boundary`` the part's streets, barriers and POIs reach (degrees)
-    margin_deg: float
     city: CityInput
     options: BuildOptions
 
@@ -182,11 +181,13 @@ def build_city(
 
         city = replace(city, households=read_household_table(options.households))
         options = replace(options, households=None)
-    with _work_folder(out_dir) as work:
+    with _work_folder(out_dir) as work, ThreadPoolExecutor(1) as pool:
         step(f"splitting the extract by sub-district{split_note()}")
-        tasks = split_city(city, options, work)
-        step("building sub-districts")
-        parts = run_parts(tasks, workers=workers, scheduler=scheduler, on_part=on_part)
+        split = pool.submit(split_city, city, options, work)
+        with _cluster(workers, scheduler) as client:  # started and warmed up meanwhile
+            tasks = split.result()
+            step("building sub-districts")
+            parts = run_parts(tasks, client=client, on_part=on_part)
         step("merging sub-districts")
         merged, layers = merge_parts(city, tasks, parts)
         step("writing files")
@@ -314,7 +315,6 @@ def split_city(city: CityInput, options: BuildOptions, work: Path) -> list[PartT
             part=split.parts[i],
             subdistrict=s,
             boundary=b,
-            margin_deg=margin[i],
             city=city,
             options=part_options,
         )
@@ -378,7 +378,7 @@ def part_area(task: PartTask) -> AreaInput:
     from gis.split import read_part
 
     sub, city = task.subdistrict, task.city
-    features = read_part(task.part, task.boundary, task.margin_deg)
+    features = read_part(task.part, task.boundary)
     land = on_land(task.boundary, features, built_up=False)  # grids on land, as one area's
     land = replace(land, boundary=_without_slivers(land, task.options.crs))
     return AreaInput(
@@ -431,6 +431,7 @@ def run_parts(
     workers: int | None = None,
     scheduler: str | None = None,
     on_part: PartProgress | None = None,
+    client: Any = None,
 ) -> list[PartResult]:
     """Build every part, here or on dask; results in task order whatever finished first.
 
@@ -444,6 +445,8 @@ def run_parts(
         Address of a running dask scheduler.
     on_part
         Called as each part finishes.
+    client
+        A dask client already started (``workers`` and ``scheduler`` then unused).
 
     Returns
     -------
@@ -452,14 +455,16 @@ def run_parts(
     done = on_part or (lambda _d, _n, _c: None)
     order = sorted(tasks, key=lambda t: -part_bytes(t.part))  # largest first: even load
     results: dict[int, PartResult] = {}
-    if workers is None and scheduler is None:
+    if client is None and workers is None and scheduler is None:
         for task in order:
             results[task.index] = build_part(task)
             done(len(results), len(tasks), task.subdistrict.code)
         return [results[t.index] for t in tasks]
     from dask.distributed import as_completed
 
-    with _client(workers, scheduler) as client:
+    with ExitStack() as stack:
+        if client is None:
+            client = stack.enter_context(_client(workers, scheduler))
         # the city (its household table, communities) goes to each worker once, not per task
         city = tasks[0].city
         shared = client.scatter(city, broadcast=True, hash=False)
@@ -497,6 +502,27 @@ def part_bytes(part: Path) -> int:
 
 
 @contextmanager
+def _cluster(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """The dask client (None: no dask), its workers' imports done (:func:`_warm_up`).
+
+    :func:`build_city` starts it while the extract is split in another thread,
+    so that the workers spawn and import beside the split, not before their
+    first part.
+    """
+    if workers is None and scheduler is None:
+        yield None
+        return
+    with _client(workers, scheduler) as client:
+        client.run(_warm_up)
+        yield client
+
+
+def _warm_up() -> None:
+    """Import on a worker what :func:`build_part` imports on its first call."""
+    import gis.split  # noqa: F401
+
+
+@contextmanager
 def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     """A dask client on the given scheduler, or on a LocalCluster of ``workers`` processes."""
     import dask
@@ -516,8 +542,15 @@ def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     if workers is None or workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
     with (
-        # no dashboard shows the workers' statistical profile: do not sample every 10 ms
-        dask.config.set({"distributed.worker.profile.enabled": False}),
+        dask.config.set(
+            {
+                # no dashboard shows the workers' statistical profile: do not sample every 10 ms
+                "distributed.worker.profile.enabled": False,
+                # the event loops' check for being blocked, every 20 ms by default: about
+                # 5% of a core in this process (the scheduler's) while the parts run
+                "distributed.admin.tick.interval": "1s",
+            }
+        ),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -698,7 +731,10 @@ def _city_summary(
             kind: sum(k.kind == kind for k in (adjacency.links if adjacency else []))
             for kind in ("bridge", "tunnel", "ferry", "nearest")
         },
-        "household_table": _household_report(parts),
+        "household_table": _household_report(
+            city.households if city.households is not None else tasks[0].options.households,
+            parts,
+        ),
         "per_subdistrict": [
             {
                 "code": p.code,
@@ -714,10 +750,13 @@ def _city_summary(
     }
 
 
-def _household_report(parts: list[PartResult]) -> dict[str, Any] | None:
+def _household_report(
+    table: pd.DataFrame | str | os.PathLike[str] | None, parts: list[PartResult]
+) -> dict[str, Any] | None:
     """The household table's matches over the city (each part matched its own buildings).
 
-    A row counts as matched when it matched a building in any sub-district.
+    A row counts as matched when it matched a building in any sub-district: each
+    part reports the rows it matched, the keys of the others are listed here.
 
     Raises
     ------
@@ -727,11 +766,15 @@ def _household_report(parts: list[PartResult]) -> dict[str, Any] | None:
     reports: list[dict[str, Any]] = [
         r for r in (p.summary.get("household_table") for p in parts) if r
     ]
-    if not reports:
+    if not reports or table is None:
         return None
+    from gis.population import unmatched_keys
+
     first, rows = reports[0], int(reports[0]["rows"])
-    nowhere = set.intersection(*(set(r["unmatched"]) for r in reports))
-    unmatched = [k for k in first["unmatched"] if k in nowhere]
+    matched = np.zeros(rows, dtype=bool)
+    for report in reports:
+        matched[report["matched"]] = True
+    unmatched = unmatched_keys(table, matched)
     if len(unmatched) == rows:  # each sub-district may match none; the city must match some
         key = first["key"]
         raise InputError(

@@ -69,14 +69,10 @@ def export_areas(exe: str, path: Path, keys: Sequence[str]) -> Areas:
     # one line per area: geometry, type, id, tags (JSON escapes tabs and newlines)
     fields = text.replace("\n", "\t").split("\t")[:-1]
     hexwkb, types, ids, tags = (fields[i::4] for i in range(4))
-    # the geometries in GEOS at once (from bytes: shapely reads hex far slower), without
-    # the SRID of the EWKB, which pyosmium does not write
-    wkb = np.array([bytes.fromhex(h) for h in hexwkb], dtype=object)
-    geometry = shapely.set_srid(shapely.from_wkb(wkb), 0) if len(wkb) else wkb
     return Areas(
         from_way=np.array(types, dtype=object) == "way",
         ids=np.array(ids, dtype=np.int64),
-        geometry=np.asarray(geometry, dtype=object),
+        geometry=_geometries(hexwkb),
         tags=_tags(tags),
     )
 
@@ -96,6 +92,25 @@ def _run_export(exe: str, path: Path, keys: Sequence[str]) -> str:
             f"{done.stderr.decode(errors='replace').strip()}; split the city again"
         )
     return done.stdout.decode()
+
+
+def _geometries(hexwkb: Sequence[str]) -> np.ndarray:
+    """The areas' geometries from osmium's hex EWKB, without its SRID (pyosmium writes none).
+
+    GEOS reads bytes far faster than hex, so the hex becomes bytes first. In
+    little-endian EWKB (what osmium writes on x86) the SRID is the flag 0x20 in
+    the last byte of the type and the four bytes after it: cut out of the hex
+    here, cheaper than copying every geometry with ``set_srid`` afterwards.
+    """
+    blobs = [
+        bytes.fromhex(h[:8] + "00" + h[18:] if h[:2] == "01" and h[8:10] == "20" else h)
+        for h in hexwkb
+    ]
+    geometry = shapely.from_wkb(np.array(blobs, dtype=object)) if blobs else np.array([], object)
+    srid = shapely.get_srid(geometry) != 0  # any other EWKB (big-endian): its SRID dropped
+    if srid.any():
+        geometry[srid] = shapely.set_srid(geometry[srid], 0)
+    return np.asarray(geometry, dtype=object)
 
 
 def _tags(columns: Sequence[str]) -> list[dict[str, Any]]:

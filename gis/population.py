@@ -994,7 +994,9 @@ def apply_household_table(
         The buildings (same index) with ``population``, ``households`` and
         ``population_source`` (``"table"`` or ``"estimate"``), and a report:
         ``rows``, ``matched_rows``, ``unmatched_rows``, ``unmatched`` (the
-        keys not found), ``buildings_replaced``, ``households``, ``population``.
+        keys not found; with ``require_match`` False ``matched`` instead, the
+        positions of the rows matched: see :func:`unmatched_keys`),
+        ``buildings_replaced``, ``households``, ``population``.
     """
     df = _read_table(table)
     key = _choose_key(df, key)
@@ -1011,9 +1013,7 @@ def apply_household_table(
             dtype=object,
         )
         building_keys = _building_address_keys(buildings)
-    raw_keys = (
-        df[key] if key == "building_id" else df[street].astype(str) + " " + df[number].astype(str)
-    )
+    raw_keys = _keys_as_given(df, key)
 
     per_key = pd.DataFrame({"key": table_keys, "households": households, "population": population})
     per_key = (
@@ -1067,18 +1067,50 @@ def apply_household_table(
     out["households"] = est_hh
     out["population_source"] = np.where(hit, "table", "estimate")
 
-    unmatched = raw_keys[~row_matched]
-    report = {
+    report: dict[str, Any] = {
         "key": key,
         "rows": len(df),
         "matched_rows": int(row_matched.sum()),
         "unmatched_rows": int((~row_matched).sum()),
-        "unmatched": [str(u) for u in unmatched],
+    }
+    if require_match:
+        report["unmatched"] = [str(u) for u in raw_keys[~row_matched]]
+    else:  # a sub-district's share of a city's table: the few rows it matched, not the rest
+        report["matched"] = np.flatnonzero(row_matched.to_numpy()).tolist()
+    report |= {
         "buildings_replaced": int(hit.sum()),
         "households": float(hh.sum()),
         "population": float(pop.sum()),
     }
     return out, report
+
+
+def unmatched_keys(table: pd.DataFrame | str | os.PathLike[str], matched: np.ndarray) -> list[str]:
+    """The keys of the rows of ``table`` not ``matched``, as the report lists them.
+
+    Parameters
+    ----------
+    table
+        A household table (a frame as :func:`read_household_table` returns it, or a path).
+    matched
+        Per row, whether it matched a building (a city's: in any sub-district).
+
+    Returns
+    -------
+    list of str
+        The unmatched rows' keys as the table gives them, in its order.
+    """
+    df = _read_table(table)
+    return [str(u) for u in _keys_as_given(df, _choose_key(df, None))[~matched]]
+
+
+def _keys_as_given(df: pd.DataFrame, key: str) -> pd.Series:
+    """Each row's key as the table writes it: its building id, or its street and number."""
+    if key == "building_id":
+        return df["building_id"]
+    street = _first_column(df, _STREET_COLUMNS, "address")
+    number = _first_column(df, _NUMBER_COLUMNS, "address")
+    return df[street].astype(str) + " " + df[number].astype(str)
 
 
 def read_household_table(path: str | os.PathLike[str]) -> pd.DataFrame:

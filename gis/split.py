@@ -312,7 +312,7 @@ def _route(
     return chunks, outside
 
 
-def read_part(path: str | os.PathLike[str], polygon: BaseGeometry, margin_deg: float) -> OsmLayers:
+def read_part(path: str | os.PathLike[str], polygon: BaseGeometry) -> OsmLayers:
     """The layers of one sub-district's part file written by :func:`split_osm` (WGS 84).
 
     Parameters
@@ -324,8 +324,6 @@ def read_part(path: str | os.PathLike[str], polygon: BaseGeometry, margin_deg: f
         pyosmium pass: everything routed already).
     polygon
         The sub-district's polygon given to :func:`split_osm`.
-    margin_deg
-        Its margin given to :func:`split_osm`.
 
     Returns
     -------

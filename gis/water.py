@@ -83,7 +83,8 @@ def dry(water: BaseGeometry, footprints: np.ndarray) -> BaseGeometry:
     """``water`` without the footprints standing in it (piers, boat houses stay land)."""
     if water.is_empty or len(footprints) == 0:
         return water
-    near = footprints[shapely.intersects(footprints, water)]
+    shapely.prepare(water)  # a prepared polygon: each footprint tested against its index
+    near = footprints[shapely.intersects(water, footprints)]
     if len(near):
         water = shapely.difference(water, shapely.union_all(near))
     return _polygons(water)

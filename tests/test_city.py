@@ -229,7 +229,7 @@ def test_walks_across_subdistrict_lines_match_the_whole_network(city: dict[str, 
     boundary = shapely.union_all(read_layer(folder, "subdistricts").geometry.values)
     work = folder.parent / "whole"
     split = split_osm(city["source"], [boundary], work, margin_deg=[0.0])
-    whole = read_part(split.parts[0], boundary, 0.0)
+    whole = read_part(split.parts[0], boundary)
     layers = _clip_layers(whole, boundary)
     services, _ = default_services(read_layer(folder, "pois"))
     truth = compute_coverage(
@@ -323,7 +323,7 @@ def test_nine_digit_codes_set_the_admin_part(tmp_path: Path) -> None:
 
     box = shapely.box(13.5, 52.4, 13.6, 52.5)
     whole = split_osm(source, [box], tmp_path / "w", margin_deg=[0])
-    ids = read_part(whole.parts[0], box, 0).buildings["id"].head(400).tolist()[::40]  # ten
+    ids = read_part(whole.parts[0], box).buildings["id"].head(400).tolist()[::40]  # ten
     table = tmp_path / "households.csv"
     pd.DataFrame({"building_id": ids, "households": [7] * len(ids)}).to_csv(table, index=False)
     options = BuildOptions(households=table)
@@ -432,7 +432,7 @@ def test_a_household_table_of_some_subdistricts_fills_those_and_estimates_the_re
     subs.to_file(tmp_path / "subs.geojson", driver="GeoJSON")
     west = subs.geometry.iloc[0]
     whole = split_osm(ADLERSHOF, [west], tmp_path / "w", margin_deg=[0])
-    ids = read_part(whole.parts[0], west, 0).buildings["id"].head(400).tolist()[::40]
+    ids = read_part(whole.parts[0], west).buildings["id"].head(400).tolist()[::40]
     table = tmp_path / "households.csv"
     pd.DataFrame({"building_id": [*ids, "w1"], "households": [7] * len(ids) + [3]}).to_csv(
         table, index=False

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gis._errors import CRSError, InputError, ManifestError
@@ -27,6 +27,7 @@ from gis.population import (
     parse_levels,
     residential_shares,
     residents,
+    unmatched_keys,
     whole_numbers,
 )
 from tests.conftest import AREAS
@@ -266,6 +267,37 @@ def test_table_by_id_replaces_estimates_and_reports_unmatched(
     assert report["unmatched"] == ["w999", "relation/77"]
     assert report["buildings_replaced"] == 3
     assert out.index.equals(estimated.index)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    keys=st.lists(
+        st.sampled_from(["way/10", "way/11", "r12", "w13", "w999", "relation/77", "w10", "n5"]),
+        min_size=1,
+        max_size=8,
+    ),
+    cut=st.integers(1, 3),
+)
+def test_parts_of_a_city_report_the_rows_they_matched_and_the_city_lists_the_rest(
+    estimated: gpd.GeoDataFrame, keys: list[str], cut: int
+) -> None:
+    """A sub-district sends back the positions of its few matched rows, not the keys of
+    all the others; the city's unmatched keys are those no sub-district matched."""
+    table = pd.DataFrame({"building_id": keys, "households": range(1, len(keys) + 1)})
+    parts = [estimated.iloc[:cut], estimated.iloc[cut:]]
+    reports = [apply_household_table(p, table, require_match=False)[1] for p in parts]
+    matched = np.zeros(len(table), dtype=bool)
+    for report in reports:
+        assert "unmatched" not in report
+        assert len(report["matched"]) == report["matched_rows"]
+        matched[report["matched"]] = True
+    ids = set(estimated["id"])
+    expected = [k for k in keys if normalise_building_id(k) not in ids]
+    assert unmatched_keys(table, matched) == expected
+    if len(expected) < len(keys):  # one area: the keys it did not match, as before
+        assert apply_household_table(estimated, table)[1]["unmatched"] == expected
 
 
 def test_table_by_address_from_csv(estimated: gpd.GeoDataFrame, tmp_path: Path) -> None:

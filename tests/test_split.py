@@ -62,7 +62,7 @@ def test_parts_partition_the_buildings_and_keep_every_nearby_street(
     folder = Path(tmp_path_factory.mktemp("split"))
     margin = 0.002
     result = split_osm(TOWN, strips, folder, margin_deg=[margin] * len(strips), tool=tool)
-    parts = [read_part(p, strip, margin) for p, strip in zip(result.parts, strips, strict=True)]
+    parts = [read_part(p, strip) for p, strip in zip(result.parts, strips, strict=True)]
     ids = [set(p.buildings["id"]) for p in parts]
     # disjoint, and together every building of the extract (the strips cover it all)
     assert sum(len(i) for i in ids) == len(set().union(*ids)) == len(whole.buildings)
@@ -98,14 +98,12 @@ def _both_splits(source: Path, polygons: list, margin_m: float, work: Path) -> l
     old = split_osm(source, polygons, work / "pyosmium", margin_deg=margin, tool=False)
     assert all(p.suffix == ".split" for p in new.parts)  # the C++ split did run
     pairs = [
-        (read_part(a, p, m), read_part(b, p, m))
-        for a, b, p, m in zip(new.parts, old.parts, polygons, margin, strict=True)
+        (read_part(a, p), read_part(b, p))
+        for a, b, p in zip(new.parts, old.parts, polygons, strict=True)
     ]
     with pytest.MonkeyPatch.context() as patch:  # a worker without osmium-tool
         patch.setattr(gis.split, "osmium_tool", lambda: None)
-        by_pyosmium = [
-            read_part(a, p, m) for a, p, m in zip(new.parts, polygons, margin, strict=True)
-        ]
+        by_pyosmium = [read_part(a, p) for a, p in zip(new.parts, polygons, strict=True)]
     _assert_same_parts([(new, old) for (new, _), old in zip(pairs, by_pyosmium, strict=True)])
     return pairs
 
@@ -264,7 +262,7 @@ def test_a_damaged_part_is_refused_clearly(
     if not export:  # a worker without osmium-tool
         monkeypatch.setattr(gis.split, "osmium_tool", lambda: None)
     with pytest.raises(UnreadableFileError, match=r"buildings\.pbf.*split"):
-        read_part(part, box, 0.001)
+        read_part(part, box)
 
 
 @pytest.mark.parametrize("tool", [True, False], ids=["osmium-tool", "pyosmium"])

@@ -181,10 +181,15 @@ def build_city(
 
         city = replace(city, households=read_household_table(options.households))
         options = replace(options, households=None)
-    with _work_folder(out_dir) as work, ThreadPoolExecutor(1) as pool:
+    with _work_folder(out_dir) as work, ThreadPoolExecutor(1) as pool, ExitStack() as stack:
+        cluster = _cluster(workers, scheduler)
+        if scheduler is not None:  # an unreachable scheduler is told at once, not after the split
+            client = stack.enter_context(cluster)
         step(f"splitting the extract by sub-district{split_note()}")
         split = pool.submit(split_city, city, options, work)
-        with _cluster(workers, scheduler) as client:  # started and warmed up meanwhile
+        if scheduler is None:  # the LocalCluster starts and warms up beside the split
+            client = stack.enter_context(cluster)
+        with stack:
             tasks = split.result()
             step("building sub-districts")
             parts = run_parts(tasks, client=client, on_part=on_part)

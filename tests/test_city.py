@@ -384,7 +384,9 @@ def test_an_unreachable_scheduler_is_said_clearly(
         ["build", source, "--subdistricts", str(subs), "--scheduler", address, "--out", out]
     )
     assert code == 2
-    assert "cannot reach the dask scheduler" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cannot reach the dask scheduler" in err
+    assert "splitting the extract" not in err  # said before the split, not after it
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["subs.geojson"]  # no part files left
 

@@ -288,8 +288,40 @@ def _with_edges(matrix: sparse.csr_matrix, pairs: list[tuple[int, int]]) -> spar
 
 
 def adjacency_frame(adjacency: Adjacency) -> pd.DataFrame:
-    """The graph as the rows of ``adjacency.csv`` (see :data:`ADJACENCY_COLUMNS`)."""
+    """The graph as the rows of ``adjacency.csv`` (see :data:`ADJACENCY_COLUMNS`).
+
+    One row per pair of codes (the lesser first), in code order; a link's row
+    replaces the pair's shared length by how it is joined.
+    """
     m = sparse.triu(adjacency.matrix, k=1).tocoo()
+    codes = np.asarray(adjacency.codes)
+    if len(np.unique(codes)) != len(codes):  # repeated codes: pairs fold as a dict folds them
+        return _adjacency_frame_folded(adjacency, m)
+    ca, cb = codes[m.row], codes[m.col]
+    swap = cb < ca
+    shared = pd.DataFrame(
+        {
+            "grid_a": np.where(swap, cb, ca).astype(object),
+            "grid_b": np.where(swap, ca, cb).astype(object),
+            "shared_m": [round(float(v), 2) for v in m.data.tolist()],
+            "link": "",
+            "via": "",
+            "gap_m": 0.0,
+        }
+    )
+    links = pd.DataFrame(
+        [(k.grid_a, k.grid_b, 0.0, k.kind, ";".join(k.via), k.gap_m) for k in adjacency.links],
+        columns=list(ADJACENCY_COLUMNS),
+    )
+    frame = pd.concat([shared, links], ignore_index=True) if len(links) else shared
+    if len(links):  # a link's row replaces the pair's (the last row of a pair wins)
+        frame = frame.drop_duplicates(["grid_a", "grid_b"], keep="last")
+    order = np.lexsort((frame["grid_b"].to_numpy(dtype=str), frame["grid_a"].to_numpy(dtype=str)))
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def _adjacency_frame_folded(adjacency: Adjacency, m: sparse.coo_matrix) -> pd.DataFrame:
+    """:func:`adjacency_frame` of a graph whose codes repeat: one row per distinct pair."""
     codes = adjacency.codes
     rows = {
         (min(codes[i], codes[j]), max(codes[i], codes[j])): (float(v), "", "", 0.0)
@@ -297,11 +329,10 @@ def adjacency_frame(adjacency: Adjacency) -> pd.DataFrame:
     }
     for link in adjacency.links:
         rows[(link.grid_a, link.grid_b)] = (0.0, link.kind, ";".join(link.via), link.gap_m)
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         [(a, b, round(s, 2), k, v, g) for (a, b), (s, k, v, g) in sorted(rows.items())],
         columns=list(ADJACENCY_COLUMNS),
     )
-    return frame
 
 
 def read_adjacency(path: PathLike, codes: np.ndarray) -> Adjacency:

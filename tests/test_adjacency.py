@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.sparse import csgraph
 
 from gis._errors import CRSError, UnreadableFileError
@@ -117,3 +119,58 @@ def test_the_adjacency_file_reads_back_as_the_same_graph(tmp_path) -> None:
     path.write_text("grid_a,grid_b\n1,2\n")
     with pytest.raises(UnreadableFileError, match="lacks the column"):
         read_adjacency(path, grids["code"].to_numpy())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(min_value=2, max_value=30),
+    edges=st.lists(
+        st.tuples(st.integers(0, 29), st.integers(0, 29), st.floats(0.001, 500.0)), max_size=80
+    ),
+    links=st.lists(
+        st.tuples(
+            st.integers(0, 29),
+            st.integers(0, 29),
+            st.sampled_from(["bridge", "ferry"]),
+            st.floats(0.0, 90.0),
+        ),
+        max_size=6,
+    ),
+    on_edges=st.lists(st.integers(0, 79), max_size=4),
+    seed=st.integers(0, 1000),
+)
+def test_adjacency_rows_are_one_per_pair_in_code_order_links_winning(
+    n: int,
+    edges: list[tuple[int, int, float]],
+    links: list[tuple[int, int, str, float]],
+    on_edges: list[int],
+    seed: int,
+) -> None:
+    """The rows of adjacency.csv equal a dictionary of pairs folded and sorted one by one."""
+    from scipy import sparse
+
+    from gis.adjacency import Adjacency, Link, _adjacency_frame_folded, adjacency_frame
+
+    rng = np.random.default_rng(seed)
+    codes = np.array([f"320100001{c:06d}" for c in rng.permutation(1000)[:n]])
+    pairs = [(i % n, j % n, v) for i, j, v in edges if i % n != j % n]
+    links = links + [(*pairs[k % len(pairs)][:2], "tunnel", 1.5) for k in on_edges if pairs]
+    rows = [p[0] for p in pairs] + [p[1] for p in pairs]
+    cols = [p[1] for p in pairs] + [p[0] for p in pairs]
+    data = [p[2] for p in pairs] * 2
+    matrix = sparse.coo_matrix((data, (rows, cols)), shape=(n, n)).tocsr()
+    joined = [
+        Link(
+            min(codes[i % n], codes[j % n]),
+            max(codes[i % n], codes[j % n]),
+            kind,
+            (f"w{i}", f"w{j}"),
+            gap,
+        )
+        for i, j, kind, gap in links
+        if i % n != j % n
+    ]
+    graph = Adjacency(codes=codes, matrix=matrix, links=joined)
+    got = adjacency_frame(graph)
+    want = _adjacency_frame_folded(graph, sparse.triu(matrix, k=1).tocoo())
+    assert got.to_csv(index=False) == want.to_csv(index=False)

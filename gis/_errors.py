@@ -28,6 +28,10 @@ class EmptyLayerError(InputError):
     """A layer that must hold features holds none (after clipping)."""
 
 
+class NoBuildingsError(EmptyLayerError):
+    """A study area holds no usable building (a city leaves such a sub-district out)."""
+
+
 class ManifestError(InputError):
     """An area manifest is missing a field or has a wrong value."""
 

@@ -30,7 +30,13 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gis._errors import EmptyLayerError, InputError, ManifestError, UnreadableFileError
+from gis._errors import (
+    EmptyLayerError,
+    InputError,
+    ManifestError,
+    NoBuildingsError,
+    UnreadableFileError,
+)
 from gis.adjacency import Adjacency, adjacency_frame
 from gis.area import AreaInput, Land
 from gis.cityfolder import write_city_folder, write_part_layers
@@ -98,6 +104,8 @@ class PartResult:
     water: BaseGeometry | None = None
     #: its grids' neighbour graph (the rows of adjacency.csv)
     adjacency: pd.DataFrame | None = None
+    #: why the sub-district was left out of the city (it holds no building), else None
+    left_out: str | None = None
 
 
 @dataclass
@@ -193,13 +201,40 @@ def build_city(
             tasks = split.result()
             step("building sub-districts")
             parts = run_parts(tasks, client=client, on_part=on_part)
+        tasks, parts, left_out = _with_buildings(city, tasks, parts)
         step("merging sub-districts")
         merged, layers = merge_parts(city, tasks, parts)
+        merged.summary["warnings"][:0] = left_out
         step("writing files")
         merged.summary["seconds"] = round(time.perf_counter() - started, 3)
         tables = {"adjacency": adjacency_frame(merged.adjacency)} if merged.adjacency else {}
         write_city_folder(out_dir, [p.folder for p in parts], layers, merged.summary, tables)
     return merged
+
+
+def _with_buildings(
+    city: CityInput, tasks: list[PartTask], parts: list[PartResult]
+) -> tuple[list[PartTask], list[PartResult], list[str]]:
+    """The sub-districts that hold buildings, and a warning for each one left out.
+
+    Raises
+    ------
+    NoBuildingsError
+        When no sub-district holds a building.
+    """
+    kept = [(t, p) for t, p in zip(tasks, parts, strict=True) if p.left_out is None]
+    if not kept:
+        raise NoBuildingsError(
+            f"no sub-district of {city.name} holds a building of the extract: check the "
+            "sub-district file's CRS and extent against the extract"
+        )
+    left_out = [
+        f"{t.subdistrict.code} ({t.subdistrict.name}) holds no building of the extract and "
+        "is left out of the city: give an extract that covers it to plan it"
+        for t, p in zip(tasks, parts, strict=True)
+        if p.left_out is not None
+    ]
+    return [t for t, _ in kept], [p for _, p in kept], left_out
 
 
 def read_city(source: str | os.PathLike[str], subdistricts: str | os.PathLike[str]) -> CityInput:
@@ -346,8 +381,22 @@ def build_part(task: PartTask) -> PartResult:
     PartResult
     """
     area = part_area(task)
-    built = make_area_grids(area, options=task.options)
     folder = task.part.with_suffix("")
+    try:
+        built = make_area_grids(area, options=task.options)
+    except NoBuildingsError as exc:  # nothing to plan there: the city goes on without it
+        empty = gpd.GeoDataFrame(geometry=[], crs=WGS84)
+        return PartResult(
+            index=task.index,
+            code=task.subdistrict.code,
+            folder=folder,
+            grids=empty,
+            communities=empty,
+            streets=empty,
+            pois=empty,
+            summary={},
+            left_out=str(exc),
+        )
     out = build_layers(built, area)
     write_part_layers(out, folder)
     return PartResult(

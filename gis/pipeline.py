@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 
 from gis import outputs
-from gis._errors import EmptyLayerError, InfeasibleError, UnreadableFileError
+from gis._errors import InfeasibleError, NoBuildingsError, UnreadableFileError
 from gis._types import PathLike, Progress
 from gis.adjacency import Adjacency, adjacency_frame, grid_adjacency, link_lines, load_adjacency
 from gis.area import AreaInput, load_area
@@ -401,7 +401,7 @@ def _repair_buildings(
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Repair invalid footprints; drop those that cannot be repaired, naming them.
 
-    Raises :class:`EmptyLayerError` when no usable building is left.
+    Raises :class:`NoBuildingsError` when no usable building is left.
     """
     geoms = buildings.geometry.values
     invalid = ~shapely.is_valid(geoms)
@@ -426,7 +426,7 @@ def _repair_buildings(
     out = out[~empty].reset_index(drop=True)
     out = _drop_duplicate_footprints(out, warnings)
     if out.empty:
-        raise EmptyLayerError(
+        raise NoBuildingsError(
             f"the study area of {area.name} contains no buildings: check the boundary "
             "(study_area in area.toml) or the extract"
         )

@@ -499,3 +499,19 @@ def test_the_grids_along_the_lines_are_those_a_distance_test_finds(seed: int, li
     union = shapely.union_all(paths)
     expect = np.flatnonzero(shapely.distance(cells, union) <= SNAP)
     assert _near(cells, union, SNAP).tolist() == expect.tolist()
+
+
+def test_a_subdistrict_without_buildings_is_left_out_and_named(tmp_path: Path) -> None:
+    """Dublin Docklands' box cuts an electoral division to a strip with no building:
+    the city is built from the others, and the one left out is named."""
+    source = Path(__file__).parent / "data" / "dublin_docklands.osm.xml.gz"
+    out = tmp_path / "city"
+    result = build_city(source, out, subdistricts="osm")
+    built = set(result.subdistricts["subdistrict"])
+    left = [w for w in result.summary["warnings"] if "left out of the city" in w]
+    assert len(left) == 1
+    code = left[0].split(" ", 1)[0]
+    assert code not in built and len(built) == result.summary["subdistricts"] >= 2
+    assert set(result.grids["code"].str[6:9]) == built  # every grid in a built sub-district
+    saved = json.loads((out / "build.json").read_text())
+    assert saved["warnings"][0] == left[0]

@@ -1002,8 +1002,10 @@ def apply_household_table(
     key = _choose_key(df, key)
     households, population = _table_numbers(df)
     if key == "building_id":
-        table_keys = df["building_id"].map(normalise_building_id)
-        building_keys = _building_id_keys(buildings, table_keys)
+        building_keys = _building_id_keys(buildings)
+        table_keys = _bare_numbers_resolved(
+            df["building_id"].map(normalise_building_id), building_keys
+        )
     else:
         street = _first_column(df, _STREET_COLUMNS, "address")
         number = _first_column(df, _NUMBER_COLUMNS, "address")
@@ -1217,22 +1219,31 @@ def _numeric(df: pd.DataFrame, column: str, *, required: bool) -> pd.Series:
     return values
 
 
-def _building_id_keys(buildings: pd.DataFrame, table_keys: pd.Series) -> pd.Series:
+def _building_id_keys(buildings: pd.DataFrame) -> pd.Series:
     if "id" not in buildings.columns:
         raise InputError("the buildings layer has no id column to match the household table on")
-    ours = buildings["id"].map(normalise_building_id).reset_index(drop=True)
-    # Bare numbers in the table match a way first, else a relation with that number.
+    return buildings["id"].map(normalise_building_id).reset_index(drop=True)
+
+
+def _bare_numbers_resolved(table_keys: pd.Series, building_keys: pd.Series) -> pd.Series:
+    """The table's bare numbers as the building ids they name.
+
+    A bare number names a way, else a relation, else a node with that number,
+    skipping one the table also names with its prefix (a table of ``13`` and
+    ``w13`` means two buildings when ``r13`` exists); when every such building
+    is named, the number joins the first (its rows summed with the named one's).
+    """
     bare = {k for k in table_keys.dropna() if k.isdigit()}
-    if bare:
-        ids = set(ours.dropna())
-        alias = {}
-        for number in bare:
-            for prefix in ("w", "r", "n"):
-                if f"{prefix}{number}" in ids:
-                    alias[f"{prefix}{number}"] = number
-                    break
-        ours = ours.map(lambda k: alias.get(k, k) if k is not None else None)
-    return ours
+    if not bare:
+        return table_keys
+    ids, named = set(building_keys.dropna()), set(table_keys.dropna())
+    alias = {}
+    for number in bare:
+        candidates = [f"{p}{number}" for p in ("w", "r", "n") if f"{p}{number}" in ids]
+        free = [c for c in candidates if c not in named]
+        if candidates:
+            alias[number] = (free or candidates)[0]
+    return table_keys.map(lambda k: alias.get(k, k) if isinstance(k, str) else k)
 
 
 def _building_address_keys(buildings: pd.DataFrame) -> pd.Series:

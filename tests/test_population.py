@@ -270,6 +270,41 @@ def test_table_by_id_replaces_estimates_and_reports_unmatched(
 
 
 @settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    keys=st.lists(
+        st.sampled_from(["10", "w10", "way/10", "12", "r12", "13", "w13", "14", "999", "w999"]),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_every_row_naming_a_building_is_counted_once_bare_or_prefixed(
+    estimated: gpd.GeoDataFrame, keys: list[str]
+) -> None:
+    """A table holding both ``13`` and ``w13`` loses neither row: households are conserved."""
+    table = pd.DataFrame({"building_id": keys, "households": [2**i for i in range(len(keys))]})
+    ids = set(estimated["id"])
+    names = [
+        k if normalise_building_id(k) in ids
+        else next((f"{p}{k}" for p in "wrn" if k.isdigit() and f"{p}{k}" in ids), None)
+        for k in keys
+    ]  # fmt: skip
+    naming = [n is not None for n in names]
+    if not any(naming):
+        with pytest.raises(InputError, match="no row of the household"):
+            apply_household_table(estimated, table)
+        return
+    out, report = apply_household_table(estimated, table)
+    assert report["matched_rows"] == sum(naming)
+    assert report["unmatched"] == [k for k, hit in zip(keys, naming, strict=True) if not hit]
+    from_table = out["population_source"] == "table"
+    given = table["households"][naming].sum()
+    assert out.loc[from_table, "households"].sum() == pytest.approx(given)
+    assert report["households"] == pytest.approx(given)
+
+
+@settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(

@@ -749,6 +749,10 @@ def _city_summary(
         for w in p.summary.get("warnings", [])
         if not w.startswith(_DERIVED_NOTE)
     ]
+    households = _household_report(
+        city.households if city.households is not None else tasks[0].options.households, parts
+    )
+    warnings[:0] = _several_note(households)
     if derived:
         warnings.insert(
             0,
@@ -785,10 +789,7 @@ def _city_summary(
             kind: sum(k.kind == kind for k in (adjacency.links if adjacency else []))
             for kind in ("bridge", "tunnel", "ferry", "nearest")
         },
-        "household_table": _household_report(
-            city.households if city.households is not None else tasks[0].options.households,
-            parts,
-        ),
+        "household_table": households,
         "per_subdistrict": [
             {
                 "code": p.code,
@@ -825,10 +826,12 @@ def _household_report(
     from gis.population import unmatched_keys
 
     first, rows = reports[0], int(reports[0]["rows"])
-    matched = np.zeros(rows, dtype=bool)
+    times = np.zeros(rows, dtype=np.int64)  # per row, the sub-districts it matched in
     for report in reports:
-        matched[report["matched"]] = True
+        times[report["matched"]] += 1
+    matched = times > 0
     unmatched = unmatched_keys(table, matched)
+    several = unmatched_keys(table, times < 2) if (times > 1).any() else []
     if len(unmatched) == rows:  # each sub-district may match none; the city must match some
         key = first["key"]
         raise InputError(
@@ -846,7 +849,21 @@ def _household_report(
         "matched_rows": rows - len(unmatched),
         "unmatched_rows": len(unmatched),
         "unmatched": unmatched,
+        "matched_in_several_subdistricts": several,
     }
+
+
+def _several_note(report: dict[str, Any] | None) -> list[str]:
+    """A warning for the table's rows matched in more than one sub-district (counted in each)."""
+    several = report["matched_in_several_subdistricts"] if report else []
+    if not several:
+        return []
+    return [
+        f"{len(several)} {'row' if len(several) == 1 else 'rows'} of the household table "
+        "matched buildings in more than one sub-district, counted in each "
+        f"({', '.join(map(str, several[:5]))}): "
+        "give building ids, or one row per building, for buildings on a sub-district line"
+    ]
 
 
 @contextmanager

@@ -515,3 +515,34 @@ def test_a_subdistrict_without_buildings_is_left_out_and_named(tmp_path: Path) -
     assert set(result.grids["code"].str[6:9]) == built  # every grid in a built sub-district
     saved = json.loads((out / "build.json").read_text())
     assert saved["warnings"][0] == left[0]
+
+
+def test_a_table_row_matched_in_two_subdistricts_is_named_as_counted_twice(
+    tmp_path: Path,
+) -> None:
+    """An address held by buildings on both sides of a sub-district line gets its households
+    in each part: the city report names that row and the build's warnings say so."""
+    from types import SimpleNamespace
+
+    from gis.city import _household_report, _several_note
+
+    table = pd.DataFrame(
+        {"addr:street": ["Rudower Ch", "Rudower Ch", "Dörpfeldstr"],
+         "addr:housenumber": ["1", "2", "7"], "households": [5, 6, 7]}
+    )  # fmt: skip
+    path = tmp_path / "households.csv"
+    table.to_csv(path, index=False)
+
+    def part(rows: list[int]) -> Any:
+        return SimpleNamespace(
+            summary={"household_table": {"key": "address", "rows": 3, "matched": rows}}
+        )
+
+    once = _household_report(path, [part([0]), part([2])])
+    assert once is not None and once["matched_in_several_subdistricts"] == []
+    assert once["unmatched"] == ["Rudower Ch 2"] and _several_note(once) == []
+    twice = _household_report(path, [part([0, 2]), part([2])])
+    assert twice is not None and twice["matched_in_several_subdistricts"] == ["Dörpfeldstr 7"]
+    assert twice["matched_rows"] == 2
+    (note,) = _several_note(twice)
+    assert note.startswith("1 row of the household table matched") and "Dörpfeldstr 7" in note

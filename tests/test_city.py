@@ -546,3 +546,47 @@ def test_a_table_row_matched_in_two_subdistricts_is_named_as_counted_twice(
     assert twice["matched_rows"] == 2
     (note,) = _several_note(twice)
     assert note.startswith("1 row of the household table matched") and "Dörpfeldstr 7" in note
+
+
+def test_an_address_on_both_sides_of_a_line_is_warned_in_build_json(tmp_path: Path) -> None:
+    """Adlershof with one eastern building given a western building's address: the
+    city's report and build.json's warnings name that address (counted in both halves)."""
+    import gzip
+    import re
+    from xml.sax.saxutils import quoteattr
+
+    from gis.pipeline import BuildOptions
+    from gis.split import read_part, split_osm
+
+    subs = box_subdistricts((13.5114, 52.4223, 13.5588, 52.4379), 2, 1)
+    subs.to_file(tmp_path / "subs.geojson", driver="GeoJSON")
+    halves = []
+    for i, half in enumerate(subs.geometry):
+        whole = split_osm(ADLERSHOF, [half], tmp_path / f"h{i}", margin_deg=[0])
+        halves.append(read_part(whole.parts[0], half).buildings)
+    west = halves[0].dropna(subset=["addr_street", "addr_housenumber"]).iloc[0]
+    east = halves[1][halves[1]["id"].str.startswith("w")].iloc[0]
+    street, number = west["addr_street"], west["addr_housenumber"]
+    text = gzip.decompress(ADLERSHOF.read_bytes()).decode("utf-8")
+    block = re.search(rf'<way id="{east["id"][1:]}".*?</way>', text, flags=re.S)
+    assert block is not None
+    way = re.sub(r'\s*<tag k="addr:[^"]*" v="[^"]*"/>', "", block[0])
+    tags = f'<tag k="addr:street" v={quoteattr(street)}/><tag k="addr:housenumber" v="{number}"/>'
+    source = tmp_path / "adlershof.osm"
+    source.write_text(text.replace(block[0], way.replace("</way>", f"{tags}</way>")), "utf-8")
+    table = tmp_path / "households.csv"
+    pd.DataFrame(
+        {"addr:street": [street], "addr:housenumber": [number], "households": [10]}
+    ).to_csv(table, index=False)
+
+    result = build_city(
+        source, tmp_path / "out", subdistricts=tmp_path / "subs.geojson",
+        options=BuildOptions(households=table),
+    )  # fmt: skip
+    report = result.summary["household_table"]
+    assert report["matched_rows"] == 1
+    assert report["matched_in_several_subdistricts"] == [f"{street} {number}"]
+    saved = json.loads((tmp_path / "out" / "build.json").read_text())
+    assert any("more than one sub-district" in w and street in w for w in saved["warnings"])
+    built = read_layer(tmp_path / "out", "buildings").set_index("id")
+    assert (built.loc[[west["id"], east["id"]], "population_source"] == "table").all()
